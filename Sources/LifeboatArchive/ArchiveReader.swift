@@ -1,0 +1,170 @@
+// Streaming decryption of Lifeboat's envelope: archive bytes in, authenticated plaintext out, one chunk at a time.
+
+/// Decrypts a Lifeboat archive (docs/format.md) as it streams in.
+///
+/// Plaintext is appended to the caller's buffer only after its chunk authenticated. The stream as a whole is
+/// proven complete only when `finish()` returns: callers must keep the plaintext away from its final
+/// destination until then (the archive commands write to a temporary file and rename it afterwards).
+public struct ArchiveReader {
+    private enum State {
+        case header
+        case chunkHeader
+        case chunkBody(ChunkRecordHeader, recordOffset: UInt64)
+        case done
+    }
+
+    private let keyRing: KeyRing
+    private var state = State.header
+    private var buffer: [UInt8] = []
+    /// Absolute offset of `buffer[0]` in the archive.
+    private var bufferOffset: UInt64 = 0
+    private var keys: ArchiveKeys?
+    private var inflater: Inflater?
+    private var plain: [UInt8] = []
+    private var nextIndex: UInt64 = 0
+
+    public private(set) var header: ArchiveHeader?
+    /// Authenticated plaintext bytes released so far.
+    public private(set) var plaintextBytes: UInt64 = 0
+    /// True once the final chunk authenticated.
+    public var sawFinalChunk: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    public init(keyRing: KeyRing) {
+        self.keyRing = keyRing
+    }
+
+    /// Consumes archive bytes, appending the plaintext of every chunk that authenticates to `output`.
+    public mutating func consume(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        if case .done = state, input.count > 0 {
+            throw ArchiveError.trailingData(offset: bufferOffset + UInt64(buffer.count))
+        }
+        buffer.append(contentsOf: input)
+        var cursor = 0
+        defer {
+            buffer.removeFirst(cursor)
+            bufferOffset += UInt64(cursor)
+        }
+        while true {
+            let available = buffer.count - cursor
+            switch state {
+            case .header:
+                try ArchiveHeader.checkPrefix(buffer[cursor..<buffer.count].prefix(9))
+                guard available >= ArchiveHeader.length else { return }
+                let parsed = try ArchiveHeader.parse(buffer[cursor..<cursor + ArchiveHeader.length])
+                keys = try ArchiveKeys.open(header: parsed, keyRing: keyRing)
+                header = parsed
+                plain.reserveCapacity(parsed.chunkSize)
+                cursor += ArchiveHeader.length
+                state = .chunkHeader
+            case .chunkHeader:
+                guard available >= ChunkRecordHeader.length else { return }
+                let offset = bufferOffset + UInt64(cursor)
+                let record = ChunkRecordHeader.parse(buffer[cursor..<cursor + ChunkRecordHeader.length])
+                try validate(record, offset: offset)
+                cursor += ChunkRecordHeader.length
+                state = .chunkBody(record, recordOffset: offset)
+            case .chunkBody(let record, let offset):
+                guard available >= record.bodyLength else { return }
+                try open(record, body: cursor..<cursor + record.bodyLength, offset: offset, into: &output)
+                cursor += record.bodyLength
+                nextIndex += 1
+                state = record.isFinal ? .done : .chunkHeader
+            case .done:
+                if available > 0 { throw ArchiveError.trailingData(offset: bufferOffset + UInt64(cursor)) }
+                return
+            }
+        }
+    }
+
+    public mutating func consume(_ input: [UInt8], into output: inout [UInt8]) throws {
+        try input.withUnsafeBytes { try consume($0, into: &output) }
+    }
+
+    /// Declares the end of the input; throws unless the final chunk authenticated and nothing followed it.
+    public func finish() throws {
+        let end = bufferOffset + UInt64(buffer.count)
+        switch state {
+        case .done:
+            return
+        case .header:
+            if end == 0 { throw ArchiveError.truncated(offset: 0, detail: "the file is empty") }
+            throw ArchiveError.truncated(offset: end, detail: "the file ends inside the \(ArchiveHeader.length)-byte header")
+        case .chunkHeader:
+            if buffer.isEmpty {
+                throw ArchiveError.truncated(offset: end, detail: "the file ends at a chunk boundary after chunk \(Int64(nextIndex) - 1) without the final chunk")
+            }
+            throw ArchiveError.truncated(offset: end, detail: "the file ends inside the record header of chunk \(nextIndex)")
+        case .chunkBody(let record, _):
+            throw ArchiveError.truncated(offset: end, detail: "the file ends inside chunk \(record.index)")
+        }
+    }
+
+    private func validate(_ record: ChunkRecordHeader, offset: UInt64) throws {
+        guard let header else { return }
+        guard record.archiveTag.elementsEqual(header.archiveTag) else {
+            throw ArchiveError.chunkFromAnotherArchive(index: nextIndex, offset: offset)
+        }
+        guard record.index == nextIndex else {
+            throw ArchiveError.chunkOutOfOrder(expected: nextIndex, found: record.index, offset: offset)
+        }
+        guard record.flags & ~(ChunkRecordHeader.finalFlag | ChunkRecordHeader.deflatedFlag) == 0 else {
+            throw ArchiveError.malformedChunk(index: nextIndex, offset: offset, detail: "unknown flag bits \(record.flags)")
+        }
+        if record.isDeflated && header.compression == ArchiveHeader.compressionNone {
+            throw ArchiveError.malformedChunk(index: nextIndex, offset: offset, detail: "deflated chunk in an archive without compression")
+        }
+        let maxBody = header.chunkSize + AESGCMContext.tagLength
+        guard (AESGCMContext.tagLength...maxBody).contains(record.bodyLength) else {
+            throw ArchiveError.malformedChunk(index: nextIndex, offset: offset, detail: "body length \(record.bodyLength) outside 16...\(maxBody)")
+        }
+    }
+
+    private mutating func open(_ record: ChunkRecordHeader, body: Range<Int>, offset: UInt64, into output: inout [UInt8]) throws {
+        guard let keys, let header else { return }
+        let aad = record.encoded
+        let nonce = ChunkRecordHeader.nonce(index: record.index, final: record.isFinal)
+        let plainCount = record.bodyLength - AESGCMContext.tagLength
+        plain.removeAll(keepingCapacity: true)
+        plain.append(contentsOf: repeatElement(0, count: plainCount))
+        do {
+            try buffer.withUnsafeBytes { source in
+                try nonce.withUnsafeBytes { n in
+                    try aad.withUnsafeBytes { a in
+                        try plain.withUnsafeMutableBytes { p in
+                            try keys.payload.open(nonce: n, aad: a, ciphertextAndTag: UnsafeRawBufferPointer(rebasing: source[body]), into: p)
+                        }
+                    }
+                }
+            }
+        } catch is AuthenticationFailure {
+            throw ArchiveError.chunkAuthenticationFailed(index: record.index, offset: offset)
+        }
+        let before = output.count
+        if record.isDeflated {
+            if inflater == nil { inflater = try Inflater(format: .zlib) } else { try inflater!.reset() }
+            do {
+                let used = try plain.withUnsafeBytes { try inflater!.decompress($0, into: &output, limit: header.chunkSize) }
+                guard inflater!.isFinished, used == plain.count else {
+                    output.removeLast(output.count - before)
+                    throw ArchiveError.malformedChunk(index: record.index, offset: offset, detail: "deflate stream does not end with the chunk")
+                }
+            } catch let error as ZlibError {
+                output.removeLast(output.count - before)
+                throw ArchiveError.malformedChunk(index: record.index, offset: offset, detail: error.description)
+            }
+        } else {
+            output.append(contentsOf: plain)
+        }
+        let produced = output.count - before
+        // Every chunk but the last carries exactly chunkSize bytes; only an empty archive has an empty chunk.
+        let sizeOK = record.isFinal ? (produced > 0 || record.index == 0) && produced <= header.chunkSize : produced == header.chunkSize
+        guard sizeOK else {
+            output.removeLast(produced)
+            throw ArchiveError.malformedChunk(index: record.index, offset: offset, detail: "\(produced) plaintext bytes where the format requires \(record.isFinal ? "1...\(header.chunkSize)" : "\(header.chunkSize)")")
+        }
+        plaintextBytes += UInt64(produced)
+    }
+}

@@ -1,0 +1,152 @@
+// Plain POSIX file I/O used by the archive commands and the repository: full reads and writes, fsync, and
+// atomic publication of a file (temp name, fsync, rename, fsync of the directory).
+
+import Foundation
+
+/// An I/O failure with the path and the operation that failed.
+public struct FileIOError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let path: String
+    public let operation: String
+    public let code: Int32
+
+    public init(path: String, operation: String, code: Int32) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+    }
+
+    /// The disk or quota is full.
+    public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        switch code {
+        case ENOSPC, EDQUOT:
+            return "\(operation) \(path): \(reason); free space on that file system (nothing partial was kept)"
+        case EACCES, EPERM:
+            return "\(operation) \(path): \(reason); check the ownership and permissions of the file and its directory"
+        case ENOENT:
+            return "\(operation) \(path): \(reason); check that the path exists"
+        default:
+            return "\(operation) \(path): \(reason)"
+        }
+    }
+}
+
+public enum FileDescriptorIO {
+    /// Writes every byte, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String = "") throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(path: path, operation: "write", code: errno)
+            }
+            offset += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String = "") throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// Reads up to `buffer.count` bytes, retrying EINTR; returns 0 at end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String = "") throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress!, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(path: path, operation: "read", code: errno)
+            }
+            return n
+        }
+    }
+
+    /// fsyncs the directory holding `path`, so a rename inside it is durable.
+    public static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(path: directory, operation: "open directory", code: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileIOError(path: directory, operation: "fsync directory", code: errno) }
+    }
+}
+
+/// A file written under a temporary name in its final directory and published by `commit()` with
+/// fsync + rename + directory fsync. Until then nothing exists at the final path; `abort()` (or deinit
+/// without commit) removes the temporary file.
+public final class AtomicFileWriter {
+    public let finalPath: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var done = false
+
+    /// Prefix of temporary names, so leftovers of a crashed run can be recognised and removed.
+    public static let temporaryPrefix = ".lifeboat-tmp-"
+
+    /// - Parameters:
+    ///   - mode: permission bits of the final file (0600 for anything holding backups or secrets).
+    public init(path: String, mode: mode_t = 0o600) throws {
+        finalPath = path
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        temporaryPath = directory + "/" + Self.temporaryPrefix + url.lastPathComponent + "-" + Hex.encode(SecureRandom.bytes(6))
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileIOError(path: temporaryPath, operation: "create", code: errno) }
+    }
+
+    deinit { abort() }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try FileDescriptorIO.writeAll(fd, bytes, path: temporaryPath)
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Publishes the file. With `exclusive`, fails if something already exists at the final path.
+    public func commit(exclusive: Bool = false) throws {
+        precondition(!done, "AtomicFileWriter used after commit or abort")
+        guard fsync(fd) == 0 else {
+            let code = errno
+            abort()
+            throw FileIOError(path: temporaryPath, operation: "fsync", code: code)
+        }
+        close(fd)
+        fd = -1
+        if exclusive {
+            // link() fails with EEXIST instead of replacing, unlike rename().
+            guard link(temporaryPath, finalPath) == 0 else {
+                let code = errno
+                abort()
+                throw FileIOError(path: finalPath, operation: "publish", code: code)
+            }
+            unlink(temporaryPath)
+        } else {
+            guard rename(temporaryPath, finalPath) == 0 else {
+                let code = errno
+                abort()
+                throw FileIOError(path: finalPath, operation: "rename", code: code)
+            }
+        }
+        done = true
+        try FileDescriptorIO.syncDirectory(URL(fileURLWithPath: finalPath).deletingLastPathComponent().path)
+    }
+
+    /// Removes the temporary file; the final path is untouched.
+    public func abort() {
+        guard !done else { return }
+        done = true
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        unlink(temporaryPath)
+    }
+}

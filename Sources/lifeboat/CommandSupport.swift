@@ -1,0 +1,68 @@
+// Shared pieces of the subcommands: secret options, error reporting with exit codes.
+
+import ArgumentParser
+import Foundation
+import LifeboatArchive
+import LifeboatCore
+
+/// Prints `error` as one line on stderr and exits with its documented code.
+func fail(_ error: any Error) -> ExitCode {
+    let message = String(describing: error)
+    FileHandle.standardError.write(Data("lifeboat: error: \(message)\n".utf8))
+    return ExitCode(ExitStatus.forError(error).rawValue)
+}
+
+/// A problem with the options themselves, reported as a usage error.
+struct UsageError: Error, ExitCodeProviding, CustomStringConvertible {
+    let description: String
+    var exitStatus: ExitStatus { .usage }
+}
+
+/// Options naming the secrets that encrypt or decrypt archives. Secrets never come from the command line.
+struct SecretOptions: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: ArgumentHelp(
+        "Key file (from `lifeboat key generate`). Repeat to decrypt with any of several keys; the first one encrypts.",
+        valueName: "path"))
+    var keyFiles: [String] = []
+
+    @Option(name: .customLong("passphrase-env"), help: ArgumentHelp(
+        "Name of an environment variable holding the passphrase (instead of a key file).", valueName: "name"))
+    var passphraseEnv: String?
+
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp(
+        "File holding the passphrase on its first line (mode 0600).", valueName: "path"))
+    var passphraseFile: String?
+
+    func loadPassphrase() throws -> SecureBytes? {
+        if passphraseEnv != nil && passphraseFile != nil {
+            throw UsageError(description: "give --passphrase-env or --passphrase-file, not both")
+        }
+        if let name = passphraseEnv {
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw UsageError(description: "environment variable \(name) (from --passphrase-env) is not set or empty")
+            }
+            return SecureBytes(Array(value.utf8))
+        }
+        if let path = passphraseFile {
+            return try PassphraseFile.load(path: path)
+        }
+        return nil
+    }
+
+    func keyRing() throws -> KeyRing {
+        let ring = KeyRing(keys: try keyFiles.map { try ArchiveKey.load(path: $0) }, passphrase: try loadPassphrase())
+        if ring.keys.isEmpty && ring.passphrase == nil {
+            throw UsageError(description: "no key given: use --key-file PATH (or --passphrase-env NAME / --passphrase-file PATH)")
+        }
+        return ring
+    }
+
+    func encryptionSecret() throws -> EncryptionSecret {
+        let ring = try keyRing()
+        if let first = ring.keys.first {
+            if ring.passphrase != nil { throw UsageError(description: "encrypt with a key file or a passphrase, not both") }
+            return .key(first)
+        }
+        return .passphrase(ring.passphrase!)
+    }
+}

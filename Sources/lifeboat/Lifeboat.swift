@@ -1,0 +1,18 @@
+// The `lifeboat` command: parses arguments and hands off to LifeboatCore. One file per subcommand.
+
+import ArgumentParser
+import LifeboatCore
+
+@main
+struct Lifeboat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lifeboat",
+        abstract: "Encrypted, verified snapshot backups and disaster recovery for Vault and OpenBao on Raft storage.",
+        discussion: """
+            Exit codes: 0 ok, 1 failure, 64 usage error, 65 authentication or verification failure \
+            (wrong key, tampered or truncated data), 74 I/O error, 75 lock held by another run, 78 configuration error.
+            """,
+        version: LifeboatVersion.current,
+        subcommands: [KeyCommand.self, EncryptCommand.self, DecryptCommand.self]
+    )
+}
