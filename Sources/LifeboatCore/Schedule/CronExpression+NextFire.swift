@@ -65,9 +65,9 @@ extension CronExpression {
     /// The first wall-clock minute at or after `start` that the expression selects, skipping by fields.
     func nextLocalMinute(atOrAfter start: LocalMinute, throughYear lastYear: Int) -> LocalMinute? {
         // Every field of a parsed expression selects at least one value.
-        let firstMinute = nextSet(minuteBits, atLeast: 0) ?? 0
-        let firstHour = nextSet(hourBits, atLeast: 0) ?? 0
-        let firstMonth = nextSet(monthBits, atLeast: 1) ?? 1
+        let firstMinute = minuteBits.cronNext(atLeast: 0) ?? 0
+        let firstHour = hourBits.cronNext(atLeast: 0) ?? 0
+        let firstMonth = monthBits.cronNext(atLeast: 1) ?? 1
         // With the AND rule and every weekday allowed, the day is decided by day-of-month alone: jump to it.
         let dayOfMonthDecides = (dayOfMonthStar || dayOfWeekStar) && dayOfWeekBits & 0x7F == 0x7F
         var c = start
@@ -76,8 +76,8 @@ extension CronExpression {
             c.minute = firstMinute
         }
         while c.year <= lastYear {
-            guard has(monthBits, c.month) else {
-                if let month = nextSet(monthBits, atLeast: c.month + 1), month <= 12 {
+            guard monthBits.cronContains(c.month) else {
+                if let month = monthBits.cronNext(atLeast: c.month + 1), month <= 12 {
                     c.month = month
                 } else {
                     c.year += 1
@@ -99,15 +99,15 @@ extension CronExpression {
             }
             guard dayMatches(year: c.year, month: c.month, day: c.day) else {
                 if dayOfMonthDecides {
-                    c.day = nextSet(dayOfMonthBits, atLeast: c.day + 1) ?? 32
+                    c.day = dayOfMonthBits.cronNext(atLeast: c.day + 1) ?? 32
                 } else {
                     c.day += 1
                 }
                 startOfDay(&c)
                 continue
             }
-            guard has(hourBits, c.hour) else {
-                if let hour = nextSet(hourBits, atLeast: c.hour + 1), hour < 24 {
+            guard hourBits.cronContains(c.hour) else {
+                if let hour = hourBits.cronNext(atLeast: c.hour + 1), hour < 24 {
                     c.hour = hour
                     c.minute = firstMinute
                 } else {
@@ -116,8 +116,8 @@ extension CronExpression {
                 }
                 continue
             }
-            guard has(minuteBits, c.minute) else {
-                if let minute = nextSet(minuteBits, atLeast: c.minute + 1), minute < 60 {
+            guard minuteBits.cronContains(c.minute) else {
+                if let minute = minuteBits.cronNext(atLeast: c.minute + 1), minute < 60 {
                     c.minute = minute
                 } else {
                     c.hour += 1

@@ -69,11 +69,11 @@ extension CronExpression {
     private func checkCanFire(dayOfMonthText: String) throws(ScheduleError) {
         let orRule = !dayOfMonthStar && !dayOfWeekStar
         if orRule { return }
-        let longest = (1...12).filter { has(monthBits, $0) }.map { CivilTime.daysInMonth(year: 2000, month: $0) }.max() ?? 0
-        let smallestDay = nextSet(dayOfMonthBits, atLeast: 1) ?? 32
+        let longest = (1...12).filter { monthBits.cronContains($0) }.map { CivilTime.daysInMonth(year: 2000, month: $0) }.max() ?? 0
+        let smallestDay = dayOfMonthBits.cronNext(atLeast: 1) ?? 32
         if smallestDay <= longest { return }
         let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let months = (1...12).filter { has(monthBits, $0) }.map { monthNames[$0 - 1] }.joined(separator: ", ")
+        let months = (1...12).filter { monthBits.cronContains($0) }.map { monthNames[$0 - 1] }.joined(separator: ", ")
         throw ScheduleError(
             code: .cronNeverFires, input: expression, field: .dayOfMonth, value: dayOfMonthText,
             message: "cron expression \"\(expression)\" can never fire: day-of-month \(dayOfMonthText) "

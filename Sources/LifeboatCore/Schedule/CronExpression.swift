@@ -46,15 +46,15 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the wall-clock `minute` (year, month 1-12, day, hour, minute) is selected by this expression.
     func matches(_ m: LocalMinute) -> Bool {
-        has(minuteBits, m.minute) && has(hourBits, m.hour) && has(monthBits, m.month)
+        minuteBits.cronContains(m.minute) && hourBits.cronContains(m.hour) && monthBits.cronContains(m.month)
             && dayMatches(year: m.year, month: m.month, day: m.day)
     }
 
     /// The Vixie day rule for a calendar day.
     func dayMatches(year: Int, month: Int, day: Int) -> Bool {
         let weekday = CivilTime.weekday(days: CivilTime.days(year: year, month: month, day: day))
-        let domMatch = has(dayOfMonthBits, day)
-        let dowMatch = has(dayOfWeekBits, weekday)
+        let domMatch = dayOfMonthBits.cronContains(day)
+        let dowMatch = dayOfWeekBits.cronContains(weekday)
         if dayOfMonthStar || dayOfWeekStar {
             return domMatch && dowMatch
         }
@@ -69,15 +69,18 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-@inline(__always)
-func has(_ bits: UInt64, _ value: Int) -> Bool {
-    bits & (1 << UInt64(value)) != 0
-}
+extension UInt64 {
+    /// Whether bit `value` is set (a cron field's set of allowed values).
+    @inline(__always)
+    func cronContains(_ value: Int) -> Bool {
+        self & (1 << UInt64(value)) != 0
+    }
 
-/// The smallest value `>= from` whose bit is set, or nil.
-@inline(__always)
-func nextSet(_ bits: UInt64, atLeast from: Int) -> Int? {
-    guard from < 64 else { return nil }
-    let masked = bits & (~UInt64(0) << UInt64(from))
-    return masked == 0 ? nil : masked.trailingZeroBitCount
+    /// The smallest value `>= from` whose bit is set, or nil.
+    @inline(__always)
+    func cronNext(atLeast from: Int) -> Int? {
+        guard from < 64 else { return nil }
+        let masked = self & (~UInt64(0) << UInt64(from))
+        return masked == 0 ? nil : masked.trailingZeroBitCount
+    }
 }
