@@ -182,6 +182,10 @@ struct CronNextFireTests {
         Case("45 1 * * *", in: "Australia/Lord_Howe", after: "2025-04-05T12:00:00+11:00", [
             "2025-04-06T01:45:00+11:00", "2025-04-07T01:45:00+10:30",
         ]),
+        // Samoa skipped the whole of 2011-12-30 (UTC-10 -> UTC+14): that day's run happens once, at the end of the gap.
+        Case("0 12 * * *", in: "Pacific/Apia", after: "2011-12-29T00:00:00-10:00", [
+            "2011-12-29T12:00:00-10:00", "2011-12-31T00:00:00+14:00", "2011-12-31T12:00:00+14:00",
+        ]),
     ]
 
     @Test("month ends and Feb 29", arguments: monthEndsCases)
