@@ -1,0 +1,65 @@
+// Go-style durations: parsing Vault TTL parameters ("1h", "90s", 3600) and rendering "768h0m0s" / "516.49ms".
+
+import Foundation
+
+/// Parses and formats durations the way Vault's `parseutil.ParseDurationSecond` and Go's `time.Duration` do.
+enum GoDuration {
+    /// Parses a TTL value: an integer number of seconds, or a Go duration string such as "1h30m".
+    static func seconds(from value: Any?) -> Int? {
+        switch value {
+        case nil: return nil
+        case let n as Int: return n
+        case let n as Double: return Int(n)
+        case let n as NSNumber: return n.intValue
+        case let s as String: return seconds(from: s)
+        default: return nil
+        }
+    }
+
+    static func seconds(from text: String) -> Int? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        if s.isEmpty { return 0 }
+        if let n = Int(s) { return n }
+        var total = 0.0
+        var number = ""
+        var unit = ""
+        var sawAny = false
+        func flush() -> Bool {
+            guard let v = Double(number) else { return false }
+            let mult: Double
+            switch unit {
+            case "ns": mult = 1e-9
+            case "us", "µs": mult = 1e-6
+            case "ms": mult = 1e-3
+            case "s": mult = 1
+            case "m": mult = 60
+            case "h": mult = 3600
+            case "d": mult = 86400
+            default: return false
+            }
+            total += v * mult
+            number = ""; unit = ""; sawAny = true
+            return true
+        }
+        for ch in s {
+            if ch.isNumber || ch == "." {
+                if !unit.isEmpty { guard flush() else { return nil } }
+                number.append(ch)
+            } else {
+                guard !number.isEmpty else { return nil }
+                unit.append(ch)
+            }
+        }
+        if !number.isEmpty || !unit.isEmpty { guard flush() else { return nil } }
+        return sawAny ? Int(total) : nil
+    }
+
+    /// Go's `time.Duration.String()` for whole seconds: "0s", "45s", "1m30s", "768h0m0s".
+    static func format(seconds: Int) -> String {
+        if seconds == 0 { return "0s" }
+        let h = seconds / 3600, m = (seconds % 3600) / 60, s = seconds % 60
+        if h > 0 { return "\(h)h\(m)m\(s)s" }
+        if m > 0 { return "\(m)m\(s)s" }
+        return "\(s)s"
+    }
+}

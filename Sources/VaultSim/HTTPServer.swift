@@ -1,0 +1,295 @@
+// The SwiftNIO HTTP/1.1 front end: one loopback listener per node (and one for the control API). Requests are
+// parsed into `SimRequest` values (restore uploads are spooled to a file as they arrive), answered off the event
+// loop, and written back with keep-alive; file bodies are streamed with chunked encoding and back-pressure.
+
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Answers one request; runs on a background thread.
+typealias SimService = @Sendable (SimRequest) -> SimResponse
+
+/// Bodies other than snapshot uploads are limited like Vault's default `max_request_size`.
+let maxInMemoryBody = 32 * 1024 * 1024
+
+final class SimHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let service: SimService
+    private let spoolDirectory: String
+    private let registry: ConnectionRegistry
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var spoolFD: Int32 = -1
+    private var spoolPath: String?
+    private var spoolOffset: Int64 = 0
+    private var tooLarge = false
+
+    init(service: @escaping SimService, spoolDirectory: String, registry: ConnectionRegistry) {
+        self.service = service
+        self.spoolDirectory = spoolDirectory
+        self.registry = registry
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        registry.add(context.channel)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        registry.remove(context.channel)
+        closeSpool(delete: true)
+        context.fireChannelInactive()
+    }
+
+    private func closeSpool(delete: Bool) {
+        if spoolFD >= 0 { close(spoolFD); spoolFD = -1 }
+        if delete, let p = spoolPath { unlink(p) }
+        if delete { spoolPath = nil }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = []
+            tooLarge = false
+            spoolOffset = 0
+            let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
+            let isUpload = (h.method == .POST || h.method == .PUT)
+                && (path.hasSuffix("/sys/storage/raft/snapshot") || path.hasSuffix("/sys/storage/raft/snapshot-force"))
+            if isUpload {
+                try? FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+                let p = spoolDirectory + "/upload-\(UUID().uuidString)"
+                spoolFD = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                spoolPath = spoolFD >= 0 ? p : nil
+            }
+        case .body(let buf):
+            if spoolFD >= 0 {
+                buf.withUnsafeReadableBytes { bytes in
+                    if (try? ValueStore.pwriteAll(spoolFD, bytes, offset: spoolOffset)) != nil { spoolOffset += Int64(bytes.count) }
+                }
+            } else if body.count + buf.readableBytes > maxInMemoryBody {
+                tooLarge = true
+                body = []
+            } else if !tooLarge {
+                body.append(contentsOf: buf.readableBytesView)
+            }
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let req = SimRequest(method: h.method.rawValue, path: String(parts[0]),
+                                 rawQuery: parts.count > 1 ? String(parts[1]) : nil,
+                                 headers: h.headers.map { ($0.name, $0.value) }, body: body, bodyFile: spoolPath)
+            closeSpool(delete: false)
+            spoolPath = nil
+            body = []
+            let keepAlive = h.isKeepAlive
+            let isHead = h.method == .HEAD
+            let version = h.version
+            let loop = context.eventLoop
+            let boundSelf = NIOLoopBound(self, eventLoop: loop)
+            let boundContext = NIOLoopBound(context, eventLoop: loop)
+            if tooLarge {
+                tooLarge = false
+                respond(.errors(413, ["http: request body too large"]), keepAlive: false, isHead: isHead, version: version, context: context)
+                return
+            }
+            let service = self.service
+            DispatchQueue.global().async {
+                let response = service(req)
+                loop.execute {
+                    boundSelf.value.respond(response, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
+                }
+            }
+        }
+    }
+
+    func respond(_ r: SimResponse, keepAlive: Bool, isHead: Bool, version: HTTPVersion, context: ChannelHandlerContext) {
+        if r.resetImmediately {
+            reset(context)
+            return
+        }
+        if let delay = r.firstByteDelay {
+            var later = r
+            later.firstByteDelay = nil
+            let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)) {
+                boundSelf.value.respond(later, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
+            }
+            return
+        }
+        var headers = HTTPHeaders(r.headers)
+        switch r.body {
+        case .empty:
+            if r.status != 204 && r.status != 304 { headers.replaceOrAdd(name: "Content-Length", value: "0") }
+        case .bytes(let b):
+            headers.replaceOrAdd(name: "Content-Length", value: String(b.count))
+        case .file:
+            break
+        }
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        headers.replaceOrAdd(name: "Date", value: httpDate())
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: r.status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        switch r.body {
+        case .empty:
+            finish(context, keepAlive: keepAlive)
+        case .bytes(let b):
+            if !isHead {
+                var buf = context.channel.allocator.buffer(capacity: b.count)
+                buf.writeBytes(b)
+                context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+            }
+            finish(context, keepAlive: keepAlive)
+        case .file(let path, let faults):
+            if isHead { finish(context, keepAlive: keepAlive); return }
+            streamFile(path: path, faults: faults, context: context, keepAlive: keepAlive)
+        }
+    }
+
+    private func finish(_ context: ChannelHandlerContext, keepAlive: Bool) {
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+
+    /// Closes the connection with a TCP reset (SO_LINGER 0).
+    private func reset(_ context: ChannelHandlerContext) {
+        let channel = context.channel
+        if let provider = channel as? SocketOptionProvider {
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func streamFile(path: String, faults: StreamFaults, context: ChannelHandlerContext, keepAlive: Bool) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { reset(context); return }
+        var st = stat()
+        fstat(fd, &st)
+        var limit = Int64(st.st_size)
+        if let t = faults.truncateAfter { limit = min(limit, Int64(t)) }
+        if let r = faults.resetAfter { limit = min(limit, Int64(r)) }
+        var chunk = 1 << 20
+        if let rate = faults.bytesPerSecond, rate > 0 { chunk = max(1, min(chunk, rate / 20)) }
+        let state = StreamState(fd: fd, limit: limit, chunk: chunk)
+        let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let boundState = NIOLoopBound(state, eventLoop: context.eventLoop)
+        func step() {
+            let context = boundContext.value
+            let state = boundState.value
+            if state.sent >= state.limit {
+                close(state.fd)
+                if faults.resetAfter != nil && faults.resetAfter! < Int(st.st_size) {
+                    context.flush()
+                    boundSelf.value.reset(context)
+                } else {
+                    boundSelf.value.finish(context, keepAlive: keepAlive)
+                }
+                return
+            }
+            let n = Int(min(Int64(state.chunk), state.limit - state.sent))
+            var buf = context.channel.allocator.buffer(capacity: n)
+            let got = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
+                max(0, pread(state.fd, ptr.baseAddress!, n, off_t(state.sent)))
+            }
+            guard got > 0 else { close(state.fd); boundSelf.value.reset(context); return }
+            state.sent += Int64(got)
+            let loop = context.eventLoop
+            context.writeAndFlush(boundSelf.value.wrapOutboundOut(.body(.byteBuffer(buf)))).whenComplete { result in
+                switch result {
+                case .failure:
+                    close(boundState.value.fd)
+                case .success:
+                    if let rate = faults.bytesPerSecond, rate > 0 {
+                        let nanos = Int64(Double(got) / Double(rate) * 1e9)
+                        loop.scheduleTask(in: .nanoseconds(nanos)) { step() }
+                    } else {
+                        loop.execute { step() }
+                    }
+                }
+            }
+        }
+        step()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func httpDate() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return f.string(from: Date())
+    }
+}
+
+/// Progress of one streamed file body (event-loop confined).
+final class StreamState {
+    let fd: Int32
+    let limit: Int64
+    let chunk: Int
+    var sent: Int64 = 0
+    init(fd: Int32, limit: Int64, chunk: Int) { self.fd = fd; self.limit = limit; self.chunk = chunk }
+}
+
+/// The open connections of one listener, so stopping a node drops them.
+final class ConnectionRegistry: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var channels: [ObjectIdentifier: Channel] = [:]
+
+    func add(_ c: Channel) { lock.withLock { channels[ObjectIdentifier(c)] = c } }
+    func remove(_ c: Channel) { lock.withLock { channels[ObjectIdentifier(c)] = nil } }
+    func closeAll() {
+        let all = lock.withLock { Array(channels.values) }
+        for c in all { c.close(promise: nil) }
+    }
+}
+
+/// One bound loopback listener.
+final class HTTPListener: Sendable {
+    let channel: Channel
+    let registry: ConnectionRegistry
+    let port: Int
+
+    private init(channel: Channel, registry: ConnectionRegistry) {
+        self.channel = channel
+        self.registry = registry
+        self.port = channel.localAddress?.port ?? 0
+    }
+
+    static func bind(group: EventLoopGroup, host: String, port: Int, spoolDirectory: String,
+                     service: @escaping SimService) async throws -> HTTPListener {
+        let registry = ConnectionRegistry()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true,
+                                                                                   withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        SimHTTPHandler(service: service, spoolDirectory: spoolDirectory, registry: registry))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return HTTPListener(channel: channel, registry: registry)
+    }
+
+    func close() async {
+        try? await channel.close().get()
+        registry.closeAll()
+    }
+}
