@@ -1,0 +1,98 @@
+// The control API: a separate loopback listener through which the `vault-sim` subcommands (and out-of-process
+// tests) stop, start, wipe and seal nodes, move leadership, inject faults and seed data.
+//
+//   GET  /status                         {"nodes":[{id, api_addr, cluster_addr, running, sealed, active}], "leader"}
+//   POST /nodes/<id>/{stop,start,wipe,seal}
+//   POST /leader      {"node": "vault_2"}   (node optional: any other eligible voter)
+//   POST /faults      {"type": "...", ...}  (see `ControlAPI.fault(from:)`)
+//   POST /seed        {"bytes": 1073741824, "value_size": 262144}
+
+import Foundation
+
+enum ControlAPI {
+    static func handle(core: SimCore, request req: SimRequest) -> SimResponse {
+        let parts = req.path.split(separator: "/").map(String.init)
+        let body = JSONValue.parse(req.body.isEmpty ? Array("{}".utf8) : req.body) ?? .object([])
+        switch (req.method, parts.first ?? "") {
+        case ("GET", "status"):
+            return .json(200, status(core))
+        case ("POST", "nodes") where parts.count == 3:
+            let id = parts[1]
+            guard core.lock.withLock({ core.node(id) }) != nil else { return .errors(404, ["unknown node \"\(id)\""]) }
+            switch parts[2] {
+            case "stop": _ = core.stopNode(id)
+            case "start": _ = core.startNode(id)
+            case "wipe": core.wipeNode(id)
+            case "seal": core.lock.withLock { if let n = core.node(id) { core.seal(n) } }
+            default: return .errors(404, ["unknown node action \"\(parts[2])\"; use stop, start, wipe or seal"])
+            }
+            return .json(200, status(core))
+        case ("POST", "leader"):
+            guard core.forceLeaderChange(to: body["node"]?.stringValue) else {
+                return .errors(409, ["no other unsealed voter can become leader"])
+            }
+            return .json(200, status(core))
+        case ("POST", "faults"):
+            switch fault(from: body) {
+            case .success(let f):
+                core.lock.withLock { core.faults.apply(f) }
+                return .noContent()
+            case .failure(let e):
+                return .errors(400, [e.description])
+            }
+        case ("POST", "seed"):
+            guard let bytes = body["bytes"]?.intValue, bytes > 0 else { return .errors(400, ["\"bytes\" must be a positive integer"]) }
+            do {
+                try core.seed(bytes: bytes, valueSize: body["value_size"]?.intValue ?? 256 * 1024)
+                return .json(200, status(core))
+            } catch {
+                return .errors(409, ["\(error)"])
+            }
+        default:
+            return .errors(404, ["unknown control endpoint \(req.method) \(req.path)"])
+        }
+    }
+
+    static func status(_ core: SimCore) -> JSONValue {
+        core.lock.withLock {
+            let leader = core.nodes.first { core.isActive($0) }?.id
+            return .object([
+                ("nodes", .array(core.nodes.map { n in
+                    .object([("id", .string(n.id)), ("api_addr", .string(n.apiAddress)), ("cluster_addr", .string(n.clusterAddress)),
+                             ("running", .bool(n.running)), ("sealed", .bool(n.sealed)), ("active", .bool(core.isActive(n))),
+                             ("initialized", .bool(core.isInitialized(n)))])
+                })),
+                ("leader", .optionalString(leader)),
+            ])
+        }
+    }
+
+    /// Parses a fault description:
+    /// `{"type":"truncate-next-snapshot","after_bytes":N}`, `{"type":"reset-next-snapshot","after_bytes":N}`,
+    /// `{"type":"delay-first-byte","path":P,"delay_ms":D,"count":C}`, `{"type":"throttle","bytes_per_second":R}`
+    /// (0 or absent clears), `{"type":"fail","path":P,"status":S,"count":C,"message":M}`, `{"type":"clear"}`.
+    static func fault(from j: JSONValue) -> Result<VaultSimFault, VaultSimulator.Failure> {
+        switch j["type"]?.stringValue ?? "" {
+        case "truncate-next-snapshot":
+            guard let n = j["after_bytes"]?.intValue, n >= 0 else { return .failure(.init("after_bytes is required")) }
+            return .success(.truncateNextSnapshot(afterBytes: n))
+        case "reset-next-snapshot":
+            guard let n = j["after_bytes"]?.intValue, n >= 0 else { return .failure(.init("after_bytes is required")) }
+            return .success(.resetNextSnapshot(afterBytes: n))
+        case "delay-first-byte":
+            guard let p = j["path"]?.stringValue, let ms = j["delay_ms"]?.intValue else { return .failure(.init("path and delay_ms are required")) }
+            return .success(.delayFirstByte(path: p, delay: .milliseconds(ms), count: j["count"]?.intValue ?? 1))
+        case "throttle":
+            let r = j["bytes_per_second"]?.intValue ?? 0
+            return .success(.throttle(bytesPerSecond: r > 0 ? r : nil))
+        case "fail":
+            guard let p = j["path"]?.stringValue, let s = j["status"]?.intValue else { return .failure(.init("path and status are required")) }
+            return .success(.failRequests(path: p, status: s, count: j["count"]?.intValue ?? 1,
+                                          message: j["message"]?.stringValue ?? "simulated failure"))
+        case "clear":
+            return .success(.clearAll)
+        case let t:
+            return .failure(.init("unknown fault type \"\(t)\"; use truncate-next-snapshot, reset-next-snapshot, delay-first-byte, throttle, fail or clear"))
+        }
+    }
+}

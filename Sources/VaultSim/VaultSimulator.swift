@@ -1,0 +1,325 @@
+// The public face of vault-sim: start N simulated Vault nodes on loopback, drive them (init, unseal, join),
+// inject faults, seed data, and shut down. Used in-process by tests and by the `vault-sim` executable.
+
+import Foundation
+import LifeboatArchive
+import NIOCore
+import NIOPosix
+
+/// A running simulated Vault Raft cluster (one process, N nodes, one HTTP listener each).
+public final class VaultSimulator: Sendable {
+    /// How to start a simulator.
+    public struct Configuration: Sendable {
+        /// Number of nodes (ids `<nodeIDPrefix>1` ... `<nodeIDPrefix>N`).
+        public var nodeCount: Int = 3
+        /// Where node and cluster state persist; reuse it to restart the simulator with its data.
+        public var dataDirectory: String
+        public var nodeIDPrefix: String = "vault_"
+        /// First node's port (others follow); 0 lets the OS choose each port (reported in `nodes`).
+        public var basePort: Int = 0
+        /// Port of the control API listener; 0 = OS-chosen, nil = no control listener.
+        public var controlPort: Int? = 0
+        /// How long a raft election takes after the active node stops or seals (and after the first unseal).
+        public var electionDelay: Duration = .seconds(1)
+        /// How long after a restore's 204 the snapshot is applied.
+        public var restoreApplyDelay: Duration = .milliseconds(500)
+        /// Token TTLs and reported timestamps read this clock.
+        public var clock: any SimClock = SystemClock()
+
+        public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+    }
+
+    /// One node's identity and addresses.
+    public struct NodeInfo: Sendable, Equatable {
+        public var id: String
+        /// e.g. `http://127.0.0.1:41234`.
+        public var apiAddress: String
+        public var clusterAddress: String
+        public var running: Bool
+        public var sealed: Bool
+        public var active: Bool
+    }
+
+    /// The result of initializing a cluster (secret: never log it).
+    public struct InitResult: Sendable, Equatable {
+        public var keysHex: [String]
+        public var keysBase64: [String]
+        public var rootToken: String
+        public var shares: Int
+        public var threshold: Int
+
+        /// The JSON `vault operator init -format=json` prints.
+        public func operatorInitJSON() -> [UInt8] {
+            JSONValue.object([
+                ("unseal_keys_b64", .strings(keysBase64)), ("unseal_keys_hex", .strings(keysHex)),
+                ("unseal_shares", .int(shares)), ("unseal_threshold", .int(threshold)),
+                ("recovery_keys_b64", .array([])), ("recovery_keys_hex", .array([])),
+                ("recovery_keys_shares", .int(0)), ("recovery_keys_threshold", .int(0)),
+                ("root_token", .string(rootToken)),
+            ]).bytes + [0x0a]
+        }
+    }
+
+    /// An error from driving the simulator.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+        init(_ d: String) { description = d }
+    }
+
+    let core: SimCore
+    let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let listeners: ListenerTable
+    private let control: HTTPListener?
+    private let spoolDirectory: String
+
+    private init(core: SimCore, group: MultiThreadedEventLoopGroup, listeners: ListenerTable, control: HTTPListener?, spool: String) {
+        self.core = core
+        self.eventLoopGroup = group
+        self.listeners = listeners
+        self.control = control
+        self.spoolDirectory = spool
+    }
+
+    /// Starts the nodes (sealed; data from an earlier run in `dataDirectory` is kept).
+    public static func start(_ configuration: Configuration) async throws -> VaultSimulator {
+        precondition(configuration.nodeCount >= 1, "at least one node")
+        let ids = (1...configuration.nodeCount).map { configuration.nodeIDPrefix + String($0) }
+        let core = try SimCore(settings: CoreSettings(dataDirectory: configuration.dataDirectory, nodeIDs: ids,
+                                                      electionDelay: configuration.electionDelay,
+                                                      restoreApplyDelay: configuration.restoreApplyDelay,
+                                                      clock: configuration.clock))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, min(4, ProcessInfo.processInfo.activeProcessorCount)))
+        let spool = configuration.dataDirectory + "/spool"
+        try? FileManager.default.removeItem(atPath: spool)
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let table = ListenerTable()
+        do {
+            for (i, id) in ids.enumerated() {
+                let wanted = configuration.basePort > 0 ? configuration.basePort + i : (core.node(id)?.port ?? 0)
+                let listener = try await bindNode(core: core, group: group, id: id, port: wanted, spool: spool)
+                table.set(id, listener)
+                core.lock.withLock { core.setPort(listener.port, for: core.node(id)!) }
+            }
+            var control: HTTPListener?
+            if let cp = configuration.controlPort {
+                control = try await bindControl(core: core, group: group, port: cp, spool: spool)
+            }
+            let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool)
+            core.listenerHook = { [weak sim] id, up in sim?.setListener(id, up: up) }
+            return sim
+        } catch {
+            for l in table.all() { await l.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bindNode(core: SimCore, group: EventLoopGroup, id: String, port: Int, spool: String) async throws -> HTTPListener {
+        let service: SimService = { req in core.handle(nodeID: id, request: req) }
+        do {
+            return try await HTTPListener.bind(group: group, host: "127.0.0.1", port: port, spoolDirectory: spool, service: service)
+        } catch where port != 0 {
+            return try await HTTPListener.bind(group: group, host: "127.0.0.1", port: 0, spoolDirectory: spool, service: service)
+        }
+    }
+
+    private static func bindControl(core: SimCore, group: EventLoopGroup, port: Int, spool: String) async throws -> HTTPListener {
+        try await HTTPListener.bind(group: group, host: "127.0.0.1", port: port, spoolDirectory: spool) { req in
+            ControlAPI.handle(core: core, request: req)
+        }
+    }
+
+    /// Binds or unbinds a node's listener after the core started or stopped it (keeps its port).
+    private func setListener(_ id: String, up: Bool) {
+        let sem = DispatchSemaphore(value: 0)
+        let core = self.core, group = eventLoopGroup, table = listeners, spool = spoolDirectory
+        Task.detached {
+            if up {
+                let port = core.lock.withLock { core.node(id)?.port ?? 0 }
+                if let l = try? await VaultSimulator.bindNode(core: core, group: group, id: id, port: port, spool: spool) {
+                    table.set(id, l)
+                    core.lock.withLock { core.setPort(l.port, for: core.node(id)!) }
+                }
+            } else if let l = table.remove(id) {
+                await l.close()
+            }
+            sem.signal()
+        }
+        sem.wait()
+    }
+
+    // MARK: Inspection
+
+    /// Every node, in id order.
+    public var nodes: [NodeInfo] {
+        core.lock.withLock {
+            core.nodes.map { n in
+                NodeInfo(id: n.id, apiAddress: n.apiAddress, clusterAddress: n.clusterAddress, running: n.running,
+                         sealed: n.sealed, active: core.isActive(n))
+            }
+        }
+    }
+
+    /// The API address of `nodeID` (e.g. `http://127.0.0.1:41234`).
+    public func apiAddress(_ nodeID: String) -> String? { nodes.first { $0.id == nodeID }?.apiAddress }
+
+    /// The control API's address, e.g. `http://127.0.0.1:40000` (nil when disabled).
+    public var controlAddress: String? { control.map { "http://127.0.0.1:\($0.port)" } }
+
+    /// The id of the active node, if any.
+    public var activeNodeID: String? { nodes.first { $0.active }?.id }
+
+    /// Waits (polling) until some node is active; returns its id.
+    public func waitForActive(timeout: Duration = .seconds(10), excluding: String? = nil) async throws -> String {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let a = activeNodeID, a != excluding { return a }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw Failure("no active node after \(timeout)")
+    }
+
+    // MARK: Driving nodes in-process
+
+    /// Sends one request straight to a node's handler (no HTTP); for setup steps.
+    func call(_ nodeID: String, _ method: String, _ path: String, body: JSONValue? = nil, token: String? = nil) -> (Int, JSONValue?) {
+        var headers: [(String, String)] = []
+        if let token { headers.append(("X-Vault-Token", token)) }
+        let r = core.handle(nodeID: nodeID, request: SimRequest(method: method, path: "/v1/" + path, rawQuery: nil, headers: headers,
+                                                                  body: body?.bytes ?? [], bodyFile: nil))
+        if case .bytes(let b) = r.body { return (r.status, JSONValue.parse(b)) }
+        return (r.status, nil)
+    }
+
+    /// Initializes the first node, unseals it, joins and unseals every other running node, and waits for a
+    /// leader. Returns the keys and root token (keep them secret).
+    public func initializeCluster(shares: Int = 1, threshold: Int = 1) async throws -> InitResult {
+        let ids = nodes.filter(\.running).map(\.id)
+        guard let first = ids.first else { throw Failure("no running node to initialize") }
+        let (status, body) = call(first, "PUT", "sys/init", body: .object([("secret_shares", .int(shares)), ("secret_threshold", .int(threshold))]))
+        guard status == 200, let b = body, let hex = b["keys"]?.stringList, let b64 = b["keys_base64"]?.stringList,
+              let root = b["root_token"]?.stringValue else {
+            throw Failure("sys/init on \(first) answered \(status): \(body?.serialized() ?? "")")
+        }
+        let result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
+        try unseal(first, keys: result.keysBase64)
+        _ = try await waitForActive()
+        for id in ids.dropFirst() {
+            try await joinAndUnseal(id, keys: result.keysBase64)
+        }
+        return result
+    }
+
+    /// Submits `threshold` keys to `nodeID`'s sys/unseal.
+    public func unseal(_ nodeID: String, keys: [String]) throws {
+        for k in keys {
+            let (status, body) = call(nodeID, "PUT", "sys/unseal", body: .object([("key", .string(k))]))
+            guard status == 200 else { throw Failure("unseal of \(nodeID) answered \(status): \(body?.serialized() ?? "")") }
+            if body?["sealed"]?.boolValue == false { return }
+        }
+    }
+
+    /// Joins `nodeID` to the active node (sys/storage/raft/join) and unseals it with `keys`.
+    public func joinAndUnseal(_ nodeID: String, keys: [String]) async throws {
+        guard let leader = activeNodeID, let addr = apiAddress(leader) else { throw Failure("no active node to join") }
+        let (status, body) = call(nodeID, "PUT", "sys/storage/raft/join", body: .object([("leader_api_addr", .string(addr))]))
+        guard status == 200 else { throw Failure("join of \(nodeID) answered \(status): \(body?.serialized() ?? "")") }
+        try unseal(nodeID, keys: keys)
+    }
+
+    // MARK: Faults and operations
+
+    /// Stops a node (its listener closes; it comes back sealed).
+    public func stopNode(_ nodeID: String) { _ = core.stopNode(nodeID) }
+
+    /// Starts a stopped node (sealed, on the same port when possible).
+    public func startNode(_ nodeID: String) { _ = core.startNode(nodeID) }
+
+    /// Deletes a node's raft data (`rm -rf raft/`); a running node restarts empty.
+    public func wipeNode(_ nodeID: String) { core.wipeNode(nodeID) }
+
+    /// Seals a node as if it had been told to (also standbys).
+    public func sealNode(_ nodeID: String) {
+        core.lock.withLock { if let n = core.node(nodeID) { core.seal(n) } }
+    }
+
+    /// Moves leadership to `nodeID` (or any other eligible voter) now; false when nobody is eligible.
+    @discardableResult
+    public func forceLeaderChange(to nodeID: String? = nil) -> Bool { core.forceLeaderChange(to: nodeID) }
+
+    /// Injects a fault.
+    public func inject(_ fault: VaultSimFault) { core.lock.withLock { core.faults.apply(fault) } }
+
+    /// Writes about `bytes` of barrier-encrypted data under `logical/seed/` on the active node's cluster
+    /// (values of `valueSize` bytes), as one raft index.
+    public func seed(bytes: Int, valueSize: Int = 256 * 1024) throws {
+        try core.seed(bytes: bytes, valueSize: valueSize)
+    }
+
+    /// Closes every listener and stops the event loops. Data stays in `dataDirectory`.
+    public func shutdown() async {
+        core.listenerHook = nil
+        for l in listeners.all() { await l.close() }
+        await control?.close()
+        try? await eventLoopGroup.shutdownGracefully()
+    }
+}
+
+/// Node id -> listener (guarded by a lock).
+final class ListenerTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var table: [String: HTTPListener] = [:]
+    func set(_ id: String, _ l: HTTPListener) { lock.withLock { table[id] = l } }
+    func remove(_ id: String) -> HTTPListener? { lock.withLock { table.removeValue(forKey: id) } }
+    func all() -> [HTTPListener] { lock.withLock { Array(table.values) } }
+}
+
+extension SimCore {
+    /// Bulk data for benchmarks: encrypted values written straight into the active cluster's store.
+    func seed(bytes: Int, valueSize: Int) throws {
+        let (g, keys): (RaftGroup, UnsealedKeys) = try lock.withLock {
+            guard let a = nodes.first(where: { isActive($0) }), let g = group(of: a), let k = a.keys else {
+                throw VaultSimulator.Failure("seeding needs an active (unsealed) node")
+            }
+            return (g, k)
+        }
+        let valueSize = max(1, valueSize)
+        let count = max(1, (bytes + valueSize - 1) / valueSize)
+        let key = keys.barrierKeys[keys.activeTerm]!
+        let ctx = AESGCMContext(key: SecureBytes(key))
+        let plain = [UInt8](repeating: 0x5a, count: valueSize)
+        var batch: [(String, [UInt8]?)] = []
+        var batchBytes = 0
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let b = batch
+            try lock.withLock { try g.store.apply(b) }
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        for i in 0..<count {
+            let path = String(format: "logical/seed/%08d", i)
+            let nonce = SecureRandom.bytes(12)
+            var value = [UInt8](repeating: 0, count: 17 + valueSize + 16)
+            let t = keys.activeTerm
+            value[0] = UInt8(t >> 24 & 0xff); value[1] = UInt8(t >> 16 & 0xff); value[2] = UInt8(t >> 8 & 0xff); value[3] = UInt8(t & 0xff)
+            value[4] = 0x02
+            value.replaceSubrange(5..<17, with: nonce)
+            try nonce.withUnsafeBytes { n in
+                try Array(path.utf8).withUnsafeBytes { aad in
+                    try plain.withUnsafeBytes { p in
+                        try value.withUnsafeMutableBytes { v in
+                            try ctx.seal(nonce: n, aad: aad, plaintext: p, into: UnsafeMutableRawBufferPointer(rebasing: v[17...]))
+                        }
+                    }
+                }
+            }
+            batch.append((path, value))
+            batchBytes += value.count
+            if batchBytes >= 32 << 20 { try flush() }
+        }
+        try flush()
+        lock.withLock { bumpIndex(g) }
+    }
+}

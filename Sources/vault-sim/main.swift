@@ -1,0 +1,221 @@
+// vault-sim: runs a simulated Vault Raft cluster on loopback (`serve`) and drives a running one through its
+// control API (`status`, `stop`, `start`, `wipe`, `seal`, `leader`, `fault`, `seed`). Thin: the logic is in VaultSim.
+
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import VaultSim
+
+@main
+struct VaultSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vault-sim",
+        abstract: "A Vault Raft cluster simulator for testing Lifeboat (see docs/vault-sim.md).",
+        subcommands: [Serve.self, Status.self, NodeAction.self, Leader.self, Fault.self, Seed.self])
+}
+
+/// Parses "1GiB", "512MiB", "10MB", "4096".
+func parseSize(_ text: String) -> Int? {
+    let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000),
+                                  ("GB", 1_000_000_000), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+    for (suffix, mult) in units where text.hasSuffix(suffix) {
+        return Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { Int($0 * Double(mult)) }
+    }
+    return Int(text)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start N simulated nodes and serve until interrupted.")
+
+    @Option(help: "Number of nodes.") var nodes = 3
+    @Option(help: "Directory for node and cluster state (kept across restarts).") var dataDir: String
+    @Option(help: "First node's port; 0 lets the OS choose.") var basePort = 0
+    @Option(help: "Control API port; 0 lets the OS choose.") var controlPort = 0
+    @Option(help: "Write the ready JSON line to this file too.") var readyFile: String?
+    @Option(help: "Initialize the cluster with this many key shares (when not yet initialized).") var initShares: Int?
+    @Option(help: "Key threshold for --init-shares.") var initThreshold: Int?
+    @Option(help: "Where the unseal keys and root token go (mode 0600, `vault operator init -format=json` shape). If the cluster is already initialized and this file exists, its keys unseal the nodes.") var keysFile: String?
+    @Option(help: "Seed this much data after start (e.g. 1GiB).") var seedBytes: String?
+    @Option(help: "Election delay in milliseconds.") var electionDelayMs = 1000
+    @Option(help: "Delay between a restore's 204 and its apply, in milliseconds.") var restoreDelayMs = 500
+
+    func validate() throws {
+        if (initShares == nil) != (initThreshold == nil) { throw ValidationError("--init-shares and --init-threshold go together") }
+        if initShares != nil && keysFile == nil { throw ValidationError("--init-shares needs --keys-file: the keys are never printed") }
+        if let s = seedBytes, parseSize(s) == nil { throw ValidationError("--seed-bytes must look like 1GiB, 512MiB or 1000000") }
+    }
+
+    func run() async throws {
+        var config = VaultSimulator.Configuration(dataDirectory: dataDir)
+        config.nodeCount = nodes
+        config.basePort = basePort
+        config.controlPort = controlPort
+        config.electionDelay = .milliseconds(electionDelayMs)
+        config.restoreApplyDelay = .milliseconds(restoreDelayMs)
+        let sim = try await VaultSimulator.start(config)
+        var initialized = false
+        let alreadyInitialized = try isInitialized(sim)
+        if let shares = initShares, let threshold = initThreshold, let keysFile, !alreadyInitialized {
+            let result = try await sim.initializeCluster(shares: shares, threshold: threshold)
+            try writeSecret(result.operatorInitJSON(), to: keysFile)
+            initialized = true
+        } else if let keysFile, FileManager.default.fileExists(atPath: keysFile), alreadyInitialized {
+            let data = try Data(contentsOf: URL(fileURLWithPath: keysFile))
+            if let json = try JSONSerialization.jsonObject(with: data) as? [String: Any], let keys = json["unseal_keys_b64"] as? [String] {
+                for node in sim.nodes { try? sim.unseal(node.id, keys: keys) }
+                _ = try? await sim.waitForActive()
+            }
+        }
+        if let s = seedBytes, let bytes = parseSize(s) {
+            _ = try await sim.waitForActive()
+            try sim.seed(bytes: bytes)
+        }
+        let ready: [String: Any] = [
+            "nodes": sim.nodes.map { ["id": $0.id, "api_addr": $0.apiAddress, "cluster_addr": $0.clusterAddress] },
+            "control_addr": sim.controlAddress ?? "",
+            "initialized_now": initialized,
+        ]
+        let line = try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys, .withoutEscapingSlashes])
+        FileHandle.standardOutput.write(line + Data([0x0a]))
+        if let readyFile {
+            let tmp = readyFile + ".tmp"
+            try (line + Data([0x0a])).write(to: URL(fileURLWithPath: tmp))
+            _ = rename(tmp, readyFile)
+        }
+        await waitForTermination()
+        await sim.shutdown()
+    }
+
+    func isInitialized(_ sim: VaultSimulator) throws -> Bool {
+        guard let addr = sim.apiAddress(sim.nodes[0].id) else { return false }
+        let (data, _) = try syncGet(addr + "/v1/sys/init")
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["initialized"] as? Bool ?? false
+    }
+
+    func writeSecret(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    func waitForTermination() async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let box = ResumeOnce(cont)
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+                source.setEventHandler { box.resume() }
+                source.resume()
+                SignalSources.keep(source)
+            }
+        }
+    }
+}
+
+/// Keeps signal sources alive for the process lifetime.
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    static func keep(_ s: DispatchSourceSignal) { sources.append(s) }
+}
+
+final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cont: CheckedContinuation<Void, Never>?
+    init(_ c: CheckedContinuation<Void, Never>) { cont = c }
+    func resume() { lock.withLock { cont?.resume(); cont = nil } }
+}
+
+/// A blocking HTTP call (the CLI does one at a time).
+func syncRequest(_ method: String, _ url: String, body: [String: Any]? = nil) throws -> (Data, Int) {
+    guard let u = URL(string: url) else { throw ValidationError("bad URL \(url)") }
+    var req = URLRequest(url: u)
+    req.httpMethod = method
+    if let body { req.httpBody = try JSONSerialization.data(withJSONObject: body) }
+    let sem = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: (Data, Int)?
+    nonisolated(unsafe) var failure: Error?
+    URLSession.shared.dataTask(with: req) { data, response, error in
+        if let error { failure = error } else { result = (data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0) }
+        sem.signal()
+    }.resume()
+    sem.wait()
+    if let failure { throw ValidationError("\(method) \(url) failed: \(failure.localizedDescription); is vault-sim serve running?") }
+    return result!
+}
+
+func syncGet(_ url: String) throws -> (Data, Int) { try syncRequest("GET", url) }
+
+struct ControlOptions: ParsableArguments {
+    @Option(help: "The control API address printed by `vault-sim serve` (or $VAULT_SIM_CONTROL).")
+    var control: String = ProcessInfo.processInfo.environment["VAULT_SIM_CONTROL"] ?? ""
+
+    func call(_ method: String, _ path: String, body: [String: Any]? = nil) throws {
+        guard !control.isEmpty else { throw ValidationError("give --control or set VAULT_SIM_CONTROL") }
+        let (data, status) = try syncRequest(method, control + path, body: body)
+        FileHandle.standardOutput.write(data)
+        if status >= 300 { throw ExitCode(1) }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every node's state.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.call("GET", "/status") }
+}
+
+struct NodeAction: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Stop, start, wipe or seal a node.")
+    @OptionGroup var options: ControlOptions
+    @Argument(help: "stop | start | wipe | seal") var action: String
+    @Argument(help: "Node id, e.g. vault_2.") var node: String
+    func validate() throws {
+        guard ["stop", "start", "wipe", "seal"].contains(action) else { throw ValidationError("action must be stop, start, wipe or seal") }
+    }
+    func run() throws { try options.call("POST", "/nodes/\(node)/\(action)") }
+}
+
+struct Leader: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Force a leader change (to NODE, or any other voter).")
+    @OptionGroup var options: ControlOptions
+    @Argument var node: String?
+    func run() throws { try options.call("POST", "/leader", body: node.map { ["node": $0] } ?? [:]) }
+}
+
+struct Fault: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inject a fault: truncate-next-snapshot, reset-next-snapshot, delay-first-byte, throttle, fail, clear.")
+    @OptionGroup var options: ControlOptions
+    @Argument var type: String
+    @Option var afterBytes: Int?
+    @Option var path: String?
+    @Option var delayMs: Int?
+    @Option var count: Int?
+    @Option var bytesPerSecond: Int?
+    @Option var status: Int?
+    @Option var message: String?
+    func run() throws {
+        var body: [String: Any] = ["type": type]
+        if let afterBytes { body["after_bytes"] = afterBytes }
+        if let path { body["path"] = path }
+        if let delayMs { body["delay_ms"] = delayMs }
+        if let count { body["count"] = count }
+        if let bytesPerSecond { body["bytes_per_second"] = bytesPerSecond }
+        if let status { body["status"] = status }
+        if let message { body["message"] = message }
+        try options.call("POST", "/faults", body: body)
+    }
+}
+
+struct Seed: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write bulk encrypted data into the active cluster.")
+    @OptionGroup var options: ControlOptions
+    @Option(help: "How much, e.g. 1GiB.") var bytes: String
+    func run() throws {
+        guard let n = parseSize(bytes) else { throw ValidationError("--bytes must look like 1GiB") }
+        try options.call("POST", "/seed", body: ["bytes": n])
+    }
+}
