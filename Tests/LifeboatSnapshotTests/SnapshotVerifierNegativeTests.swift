@@ -278,4 +278,66 @@ struct SnapshotVerifierNegativeTests {
         #expect(first == again)
         #expect(first == final)
     }
+
+    /// A one-bit change anywhere in the tar is caught, except in member padding and inside the opaque
+    /// SHA256SUMS.sealed ciphertext, which nothing can check without the cluster's seal key.
+    @Test("a flipped bit anywhere in the tar fails unless it is in padding or the sealed ciphertext", arguments: Fixture.allCases)
+    func bitFlipsEverywhere(_ fixture: Fixture) throws {
+        let tar = try SnapshotBytes.gunzip(fixture.bytes)
+        let parts = SnapshotBytes.members(ofTar: tar)
+        var uncheckable: [Range<Int>] = []
+        var offset = 0
+        for part in parts {
+            let dataStart = offset + 512
+            let dataEnd = dataStart + part.data.count
+            let paddingEnd = dataEnd + TarMemberHeader.padding(forSize: Int64(part.data.count))
+            if part.name == "SHA256SUMS.sealed" { uncheckable.append(dataStart..<dataEnd) }
+            uncheckable.append(dataEnd..<paddingEnd)
+            offset = paddingEnd
+        }
+        #expect(offset + 1024 == tar.count)
+        var random = SeededBytes(state: 99)
+        var failures = 0
+        var successes = 0
+        for round in 0..<400 {
+            // Every header and the end blocks are hit on purpose; the rest at random.
+            let position = round < 8 ? [0, 148, 156, 257, 1024, 1024 + 124, tar.count - 1, tar.count - 600][round]
+                                     : Int(random.next() % UInt64(tar.count))
+            var damaged = tar
+            damaged[position] ^= 0x01
+            let expectSuccess = uncheckable.contains { $0.contains(position) }
+            switch SnapshotBytes.verify(try SnapshotBytes.gzip(damaged), chunkSize: 8192) {
+            case .success:
+                successes += 1
+                #expect(expectSuccess, "flip at tar offset \(position) was not detected")
+            case .failure(let error):
+                failures += 1
+                #expect(!expectSuccess, "flip at uncheckable offset \(position) failed: \(error)")
+            }
+        }
+        #expect(failures > 200)
+        #expect(failures + successes == 400)
+    }
+
+    /// gzip's CRC32 covers all decompressed data, so a flipped bit in the raw file either fails verification or
+    /// leaves the decompressed archive byte-identical (gzip header MTIME/XFL/OS/FTEXT, an unused deflate code).
+    @Test("a flipped bit in the raw file fails or changes nothing that is decompressed", arguments: Fixture.allCases)
+    func rawBitFlips(_ fixture: Fixture) throws {
+        let raw = try fixture.bytes
+        let tar = try SnapshotBytes.gunzip(raw)
+        var random = SeededBytes(state: 5)
+        var failures = 0
+        for round in 0..<600 {
+            let position = round < 64 ? round : Int(random.next() % UInt64(raw.count))
+            var damaged = raw
+            damaged[position] ^= 0x01
+            if (try? SnapshotVerifier.verify(damaged, chunkSize: 4096)) != nil {
+                #expect(try SnapshotBytes.gunzip(damaged) == tar, "flip at raw offset \(position) changed the content undetected")
+            } else {
+                failures += 1
+                #expect(!(4..<10).contains(position), "flip in gzip's MTIME/XFL/OS at \(position) was rejected")
+            }
+        }
+        #expect(failures > 550)
+    }
 }
