@@ -97,7 +97,7 @@ private struct ReferenceModel {
 }
 
 private func randomBackups(count: Int, seed: UInt64, spacing: ClosedRange<Int>) -> [RetentionCandidate] {
-    var rng = SeededGenerator(seed: seed)
+    var rng = RetentionSeededGenerator(seed: seed)
     let offsets = [-8 * 3_600, -12_600, 0, 0, 3_600, 7_200, 19_800, 45_900, 14 * 3_600]
     var time = 1_420_070_400  // 2015-01-01T00:00:00Z
     var backups: [RetentionCandidate] = []
@@ -119,7 +119,7 @@ private func randomBackups(count: Int, seed: UInt64, spacing: ClosedRange<Int>) 
 }
 
 private func randomPolicy(seed: UInt64) -> RetentionPolicy {
-    var rng = SeededGenerator(seed: seed ^ 0xA5A5)
+    var rng = RetentionSeededGenerator(seed: seed ^ 0xA5A5)
     func count() -> RetentionCount? {
         switch Int.random(in: 0..<6, using: &rng) {
         case 0, 1: return nil

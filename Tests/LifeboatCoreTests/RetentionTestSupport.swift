@@ -56,7 +56,7 @@ enum RetentionTestSupport {
 }
 
 /// SplitMix64: a small seeded generator so randomized tables are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
+struct RetentionSeededGenerator: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

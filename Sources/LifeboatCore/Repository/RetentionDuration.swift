@@ -11,9 +11,13 @@ public struct RetentionDuration: Hashable, Sendable, Codable, CustomStringConver
     /// The largest value accepted for each component.
     public static let maximumComponent = 1_000_000
 
+    /// Calendar years (`y`).
     public var years: Int
+    /// Calendar months (`m`).
     public var months: Int
+    /// Calendar days (`d`).
     public var days: Int
+    /// Elapsed hours (`h`).
     public var hours: Int
 
     /// Creates a duration from its components. Components must be between 0 and ``maximumComponent``;
