@@ -63,7 +63,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "LifeboatArchiveTests", dependencies: ["LifeboatArchive"], resources: [.copy("Vectors")]),
+        .testTarget(name: "LifeboatArchiveTests", dependencies: ["LifeboatArchive"], exclude: ["Vectors"]),
         .testTarget(name: "LifeboatSnapshotTests", dependencies: ["LifeboatSnapshot"]),
         .testTarget(name: "VaultSimTests", dependencies: ["VaultSim", "LifeboatSnapshot"]),
         .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "VaultSim"]),
