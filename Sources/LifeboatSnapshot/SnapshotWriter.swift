@@ -164,9 +164,8 @@ private final class SnapshotOutput {
 
     private func flushStaging() throws {
         guard !staging.isEmpty else { return }
-        let pending = staging
+        try staging.withUnsafeBytes { try compress($0) }
         staging.removeAll(keepingCapacity: true)
-        try pending.withUnsafeBytes { try compress($0) }
     }
 
     private func compress(_ bytes: UnsafeRawBufferPointer) throws {

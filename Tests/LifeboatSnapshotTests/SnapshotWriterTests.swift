@@ -225,6 +225,28 @@ struct SnapshotWriterTests {
         #expect(SnapshotConformance.vaultFormatDeviations(of: summary) == [])
     }
 
+    @Test("edge cases: no entries at all, an empty key, an empty value")
+    func edgeCases() throws {
+        let meta = SnapshotMeta(index: 1, term: 1, servers: Self.servers, configurationIndex: 1)
+        let (empty, emptyResult) = try SnapshotWriter.snapshot(meta: meta, modificationTime: 0, entries: [], sealHashes: testSeal)
+        let emptySummary = try SnapshotVerifier.verify(empty)
+        #expect(emptyResult.meta.size == 0)
+        #expect(emptySummary.entryCount == 0)
+        #expect(emptySummary.members.map(\.size)[1] == 0)
+        #expect(SnapshotConformance.vaultFormatDeviations(of: emptySummary) == [])
+
+        var seen: [(String, [UInt8])] = []
+        let (bytes, _) = try SnapshotWriter.snapshot(meta: meta, modificationTime: 0,
+                                                     entries: [("", [1]), ("k", [])], sealHashes: testSeal)
+        var verifier = try SnapshotVerifier { key, value in seen.append((String(decoding: key, as: UTF8.self), Array(value))) }
+        try verifier.consume(bytes)
+        let summary = try verifier.finish()
+        #expect(summary.entryCount == 2)
+        #expect(seen.map(\.0) == ["", "k"])
+        #expect(seen.map(\.1) == [[1], []])
+        #expect(summary.stateByteCount == 4 + 4)  // 03 12 01 01 | 03 0a 01 6b
+    }
+
     @Test("the writer refuses unsorted keys, short or long values, and entries that change between passes")
     func writerMisuse() throws {
         let meta = SnapshotMeta(index: 1, term: 1, servers: Self.servers, configurationIndex: 1)
