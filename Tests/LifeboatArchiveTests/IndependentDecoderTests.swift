@@ -1,0 +1,365 @@
+// Cross-checks Lifeboat's archive writer against scripts/lifeboat-decode.py, a decoder written from docs/format.md
+// alone: archives written here must decode byte for byte there, damaged ones must fail with exit status 65, and the
+// known-answer vectors in Vectors/kat-*.json (when present) must decode to their plaintext.
+
+import Foundation
+import Testing
+@testable import LifeboatArchive
+
+@Suite("Independent decoder (scripts/lifeboat-decode.py)")
+struct IndependentDecoderTests {
+    /// The chunk size of the small-chunk cases: the smallest the format allows, so chunk boundaries are cheap to hit.
+    static let chunkSize = 1024
+
+    /// Plaintext shapes: text-like bytes that deflate well, and random bytes that do not.
+    enum Content: String, CaseIterable, CustomTestStringConvertible {
+        case compressible, random
+        var testDescription: String { rawValue }
+
+        func bytes(_ count: Int) -> [UInt8] {
+            switch self {
+            case .compressible: return DecoderTestData.compressible(count)
+            case .random: return DecoderTestData.random(count, seed: UInt64(count) &+ 11)
+            }
+        }
+    }
+
+    @Test("archives of every size around the chunk boundaries decode byte for byte",
+          arguments: [0, 1, 1023, 1024, 1025, 3072], Content.allCases)
+    func decodesWriterOutput(size: Int, content: Content) throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let keyPath = try dir.keyFile(key)
+        let plaintext = content.bytes(size)
+        let archive = try writeArchive(plaintext, secret: .key(key), chunkSize: Self.chunkSize, compression: true)
+
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", keyPath])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(outputMismatch(result.output, plaintext) == nil)
+    }
+
+    @Test("an archive written without compression decodes")
+    func decodesUncompressedArchive() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let plaintext = DecoderTestData.compressible(5 * Self.chunkSize + 17)
+        let archive = try writeArchive(plaintext, secret: .key(key), chunkSize: Self.chunkSize, compression: false)
+        #expect(archive[11] == 0x00, "the header's compression byte records --no-compression")
+
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", try dir.keyFile(key)])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(outputMismatch(result.output, plaintext) == nil)
+    }
+
+    @Test("an archive with the default 1 MiB chunk size decodes")
+    func decodesDefaultChunkSize() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let plaintext = DecoderTestData.random(2 * 1_048_576 + 12_345, seed: 3) + DecoderTestData.compressible(300_000)
+        var writer = try ArchiveWriter(secret: .key(key))
+        var archive = [UInt8]()
+        try writer.write(plaintext, into: &archive)
+        try writer.finish(into: &archive)
+
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", try dir.keyFile(key)])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(outputMismatch(result.output, plaintext) == nil)
+    }
+
+    @Test("the decoder picks the matching key among several key files")
+    func picksMatchingKey() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let plaintext = DecoderTestData.compressible(2 * Self.chunkSize)
+        let archive = try writeArchive(plaintext, secret: .key(key), chunkSize: Self.chunkSize, compression: true)
+
+        let other = try dir.keyFile(ArchiveKey.generate())
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", other, "--key-file", try dir.keyFile(key)])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(outputMismatch(result.output, plaintext) == nil)
+    }
+
+    @Test("a wrong key fails with 65 and names the archive's key id")
+    func wrongKeyNamesKeyID() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let archive = try writeArchive(DecoderTestData.random(100, seed: 5), secret: .key(key), chunkSize: Self.chunkSize, compression: true)
+
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", try dir.keyFile(ArchiveKey.generate())])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("wrong key"))
+        #expect(result.stderr.contains(key.idString), "the decoder computes the same key id as Lifeboat: \(result.stderr)")
+        #expect(result.output == nil)
+    }
+
+    @Test("a passphrase archive decodes with the passphrase and fails with 65 on a wrong one")
+    func decodesPassphraseArchive() throws {
+        let dir = try TemporaryDirectory()
+        let plaintext = DecoderTestData.compressible(3 * Self.chunkSize + 5)
+        let secret = EncryptionSecret.passphrase(SecureBytes(Array("pw".utf8)))
+        let archive = try writeArchive(plaintext, secret: secret, chunkSize: Self.chunkSize, compression: true)
+
+        let good = try runDecoder(archive: archive, in: dir, arguments: ["--passphrase-env", "LIFEBOAT_TEST_PASSPHRASE"],
+                                  environment: ["LIFEBOAT_TEST_PASSPHRASE": "pw"])
+        #expect(good.status == 0, "stderr: \(good.stderr)")
+        #expect(outputMismatch(good.output, plaintext) == nil)
+
+        let bad = try runDecoder(archive: archive, in: dir, arguments: ["--passphrase-env", "LIFEBOAT_TEST_PASSPHRASE"],
+                                 environment: ["LIFEBOAT_TEST_PASSPHRASE": "pW"])
+        #expect(bad.status == 65)
+        #expect(bad.stderr.contains("wrong passphrase"), "stderr: \(bad.stderr)")
+        #expect(bad.output == nil)
+    }
+
+    @Test("one flipped byte in a chunk body fails authentication with 65 and publishes nothing")
+    func tamperedBodyFails() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        var archive = try writeArchive(DecoderTestData.random(3 * Self.chunkSize, seed: 9), secret: .key(key),
+                                       chunkSize: Self.chunkSize, compression: true)
+        // Chunk 1's body: header (97) + record 0 (21 + 1024 + 16, random data is stored undeflated) + record header (21).
+        archive[97 + 1061 + 21 + 100] ^= 0x01
+
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", try dir.keyFile(key)])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("authentication failed"), "stderr: \(result.stderr)")
+        #expect(result.output == nil, "no plaintext is published when a chunk fails")
+        #expect(try dir.leftovers().isEmpty, "the temporary output file is removed")
+    }
+
+    @Test("a truncated archive fails with 65 and says so",
+          arguments: [50, 97, 97 + 1061, 97 + 1061 + 10, 97 + 3 * 1061 - 1])
+    func truncatedArchiveFails(length: Int) throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        // Random data is stored undeflated: every record is 21 + 1024 + 16 = 1061 bytes, so the cut points above are
+        // inside the header, at record boundaries, inside a record header and inside the final body.
+        let archive = try writeArchive(DecoderTestData.random(3 * Self.chunkSize, seed: 13), secret: .key(key),
+                                       chunkSize: Self.chunkSize, compression: true)
+        #expect(archive.count == 97 + 3 * 1061)
+
+        let result = try runDecoder(archive: Array(archive.prefix(length)), in: dir, arguments: ["--key-file", try dir.keyFile(key)])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("truncat"), "stderr: \(result.stderr)")
+        #expect(result.output == nil)
+        #expect(try dir.leftovers().isEmpty)
+    }
+
+    @Test("bytes after the final chunk fail with 65")
+    func trailingDataFails() throws {
+        let dir = try TemporaryDirectory()
+        let key = ArchiveKey.generate()
+        let archive = try writeArchive(DecoderTestData.compressible(1500), secret: .key(key), chunkSize: Self.chunkSize, compression: true)
+
+        let result = try runDecoder(archive: archive + [0], in: dir, arguments: ["--key-file", try dir.keyFile(key)])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("trailing data"), "stderr: \(result.stderr)")
+        #expect(result.output == nil)
+    }
+
+    @Test("known-answer vectors decode to their plaintext", .enabled(if: !knownAnswerVectors().isEmpty),
+          arguments: knownAnswerVectors())
+    func decodesKnownAnswerVector(path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let masterKey = try #require((json["master_key_hex"] as? String).flatMap(DecoderTestData.hexDecode))
+        let salt = try #require((json["salt_hex"] as? String).flatMap(DecoderTestData.hexDecode))
+        let plaintext = try #require((json["plaintext_hex"] as? String).flatMap(DecoderTestData.hexDecode))
+        let archive = try #require((json["archive_hex"] as? String).flatMap(DecoderTestData.hexDecode))
+        let chunkSize = try #require((json["chunk_size"] as? NSNumber)?.intValue)
+        let compression = try #require((json["compression"] as? NSNumber)?.intValue)
+        #expect(masterKey.count == 32)
+
+        // The vector's fields agree with its archive header.
+        try #require(archive.count >= 97)
+        #expect(Array(archive[24..<56]) == salt)
+        #expect(Int(archive[11]) == compression)
+        #expect(archive[12..<16].reduce(0) { $0 << 8 | Int($1) } == chunkSize)
+
+        let dir = try TemporaryDirectory()
+        let keyPath = try dir.rawKeyFile(masterKey)
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--key-file", keyPath])
+        #expect(result.status == 0, "\(path): \(result.stderr)")
+        #expect(outputMismatch(result.output, plaintext) == nil)
+    }
+}
+
+// MARK: - Running the decoder
+
+/// The package root: this file is Tests/LifeboatArchiveTests/IndependentDecoderTests.swift.
+private func packageRoot(file: String = #filePath) -> URL {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// Paths of the kat-*.json vectors, sorted; empty when the lead has not added any yet.
+private func knownAnswerVectors() -> [String] {
+    let directory = packageRoot().appendingPathComponent("Tests/LifeboatArchiveTests/Vectors")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasPrefix("kat-") && $0.hasSuffix(".json") }.sorted().map { directory.appendingPathComponent($0).path }
+}
+
+/// Writes `plaintext` through Lifeboat's writer, in uneven pieces so the writer's buffering is exercised too.
+private func writeArchive(_ plaintext: [UInt8], secret: EncryptionSecret, chunkSize: Int, compression: Bool) throws -> [UInt8] {
+    var writer = try ArchiveWriter(secret: secret, chunkSize: chunkSize, compression: compression)
+    var archive = [UInt8]()
+    var start = 0
+    while start < plaintext.count {
+        let end = min(start + 700, plaintext.count)
+        try writer.write(Array(plaintext[start..<end]), into: &archive)
+        start = end
+    }
+    try writer.finish(into: &archive)
+    return archive
+}
+
+/// nil when the decoder published exactly `expected`, else a short description (not a dump of both buffers).
+private func outputMismatch(_ output: [UInt8]?, _ expected: [UInt8]) -> String? {
+    guard let output else { return "no output file was published" }
+    if output == expected { return nil }
+    let firstDifference = zip(output, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(output.count, expected.count)
+    return "output has \(output.count) bytes, expected \(expected.count); first difference at byte \(firstDifference)"
+}
+
+/// What one decoder run produced: its exit status, its stderr, and the output file if it was published.
+private struct DecoderResult {
+    var status: Int32
+    var stderr: String
+    var output: [UInt8]?
+}
+
+/// Writes `archive` to a file, runs `python3 scripts/lifeboat-decode.py --input <file> --output <file>` and collects
+/// the result. stdout/stderr go to files, not pipes, so a chatty process can never block on a full pipe.
+private func runDecoder(archive: [UInt8], in dir: TemporaryDirectory, arguments: [String],
+                        environment: [String: String] = [:]) throws -> DecoderResult {
+    let input = dir.path("archive.lifeboat")
+    let output = dir.path("plaintext.out")
+    let stdoutPath = dir.path("decoder.stdout")
+    let stderrPath = dir.path("decoder.stderr")
+    try Data(archive).write(to: URL(fileURLWithPath: input))
+    FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+    FileManager.default.createFile(atPath: stderrPath, contents: nil)
+    let stdoutHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+    let stderrHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+    defer {
+        try? stdoutHandle.close()
+        try? stderrHandle.close()
+    }
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", packageRoot().appendingPathComponent("scripts/lifeboat-decode.py").path]
+        + arguments + ["--input", input, "--output", output]
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = stdoutHandle
+    process.standardError = stderrHandle
+    try process.run()
+    process.waitUntilExit()
+
+    let stderr = String(decoding: try Data(contentsOf: URL(fileURLWithPath: stderrPath)), as: UTF8.self)
+    let published = FileManager.default.fileExists(atPath: output)
+    let result = DecoderResult(status: process.terminationStatus, stderr: stderr,
+                               output: published ? Array(try Data(contentsOf: URL(fileURLWithPath: output))) : nil)
+    for name in ["archive.lifeboat", "plaintext.out", "decoder.stdout", "decoder.stderr"] {
+        try? FileManager.default.removeItem(atPath: dir.path(name))
+    }
+    return result
+}
+
+/// A fresh directory under the system temporary directory, removed when the value is dropped.
+private final class TemporaryDirectory {
+    let url: URL
+    private var keyFiles = 0
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-decoder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// A key file written by Lifeboat itself (mode 0600).
+    func keyFile(_ key: ArchiveKey) throws -> String {
+        keyFiles += 1
+        let path = path("key-\(keyFiles).lifeboat-key")
+        try key.write(to: path)
+        return path
+    }
+
+    /// A key file for raw key bytes, in the format.md §1 syntax, mode 0600.
+    func rawKeyFile(_ bytes: [UInt8]) throws -> String {
+        keyFiles += 1
+        let path = path("key-\(keyFiles).lifeboat-key")
+        let text = "# known-answer vector key\nlifeboat-key-1:" + bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        return path
+    }
+
+    /// Files other than key files: a decoder that failed must leave none (no temporary output behind).
+    func leftovers() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: url.path).filter { !$0.hasSuffix(".lifeboat-key") }
+    }
+}
+
+// MARK: - Test data
+
+private enum DecoderTestData {
+    /// Deterministic incompressible bytes (SplitMix64).
+    static func random(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        var out = [UInt8]()
+        out.reserveCapacity(count)
+        while out.count < count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            for shift in stride(from: 0, to: 64, by: 8) where out.count < count {
+                out.append(UInt8(truncatingIfNeeded: z >> UInt64(shift)))
+            }
+        }
+        return out
+    }
+
+    /// Text-like bytes that deflate well, with a little variation so they are not one repeated block.
+    static func compressible(_ count: Int) -> [UInt8] {
+        let words = ["vault ", "raft ", "snapshot ", "leader ", "unseal\n", "policy ", "lifeboat ", "secret "].map { Array($0.utf8) }
+        let picks = random(count, seed: 99)
+        var out = [UInt8]()
+        out.reserveCapacity(count + 16)
+        var index = 0
+        while out.count < count {
+            out.append(contentsOf: words[Int(picks[index % max(picks.count, 1)]) % words.count])
+            index += 1
+        }
+        return Array(out.prefix(count))
+    }
+
+    static func hexDecode(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
