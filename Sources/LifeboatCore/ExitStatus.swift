@@ -1,6 +1,7 @@
 // Lifeboat's documented exit codes (README "Exit codes") and the mapping from errors to them.
 
 import LifeboatArchive
+import LifeboatSnapshot
 
 /// Exit codes a cron line or a script can rely on. Values follow BSD sysexits where one fits.
 public enum ExitStatus: Int32, Sendable, CaseIterable {
@@ -21,7 +22,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The exit code for an error raised by Lifeboat's libraries.
     public static func forError(_ error: any Error) -> ExitStatus {
         switch error {
-        case is ArchiveError: return .dataError
+        case is ArchiveError, is SnapshotError: return .dataError
+        case is SnapshotFile.IOError: return .ioError
         case is KeyFileError: return .configuration
         case is FileIOError: return .ioError
         case let coded as any ExitCodeProviding: return coded.exitStatus
