@@ -44,8 +44,11 @@ public struct ScryptParameters: Equatable, Sendable {
         self.p = p
     }
 
-    /// Bounds a reader accepts, so a hostile header cannot demand gigabytes of memory.
-    public var isAcceptable: Bool { (10...22).contains(log2N) && (1...32).contains(r) && (1...16).contains(p) }
+    /// Bounds a reader accepts, so a hostile (not yet authenticated) header cannot demand gigabytes of memory.
+    public var isAcceptable: Bool {
+        (10...22).contains(log2N) && (1...32).contains(r) && (1...16).contains(p)
+            && 128 * UInt64(r) * (UInt64(1) << UInt64(log2N)) * UInt64(p) <= 256 * 1024 * 1024
+    }
 
     /// Memory scrypt needs, 128 * r * N * p, plus slack.
     var memoryBound: UInt64 { 128 * UInt64(r) * (UInt64(1) << UInt64(log2N)) * UInt64(p) + 16 * 1024 * 1024 }
