@@ -228,9 +228,11 @@ def check_header_fields(header):
         fail(EX_DATAERR, "malformed header: a key-file archive has nonzero scrypt parameters "
                          f"(log2N {header.log2n}, r {header.scrypt_r}, p {header.scrypt_p})")
     if header.kdf == KDF_PASSPHRASE and not (10 <= header.log2n <= 22 and 1 <= header.scrypt_r <= 32
-                                             and 1 <= header.scrypt_p <= 16):
+                                             and 1 <= header.scrypt_p <= 16
+                                             and 128 * header.scrypt_r * (1 << header.log2n) * header.scrypt_p
+                                             <= 256 * 1024 * 1024):
         fail(EX_DATAERR, f"malformed header: scrypt parameters log2N {header.log2n}, r {header.scrypt_r}, "
-                         f"p {header.scrypt_p} outside 10<=log2N<=22, 1<=r<=32, 1<=p<=16")
+                         f"p {header.scrypt_p} outside 10<=log2N<=22, 1<=r<=32, 1<=p<=16, memory <= 256 MiB")
 
 
 def select_master_key(header, key_files, passphrase):
