@@ -5,7 +5,7 @@
 
 # Restore a snapshot of this cluster (POST sys/storage/raft/snapshot).
 path "sys/storage/raft/snapshot" {
-  capabilities = ["read", "update"]
+  capabilities = ["update"]
 }
 
 # Restore a snapshot whose unseal keys differ (POST sys/storage/raft/snapshot-force).
