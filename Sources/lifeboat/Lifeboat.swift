@@ -13,6 +13,9 @@ struct Lifeboat: AsyncParsableCommand {
             (wrong key, tampered or truncated data), 74 I/O error, 75 lock held by another run, 78 configuration error.
             """,
         version: LifeboatVersion.current,
-        subcommands: [KeyCommand.self, EncryptCommand.self, DecryptCommand.self, InspectCommand.self]
+        subcommands: [
+            ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            KeyCommand.self, EncryptCommand.self, DecryptCommand.self,
+        ]
     )
 }

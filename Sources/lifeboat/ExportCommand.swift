@@ -1,0 +1,41 @@
+// `lifeboat export ID --output FILE.snap`: the byte-exact snapshot Vault sent, ready for
+// `vault operator raft snapshot restore`.
+
+import ArgumentParser
+import Foundation
+import LifeboatCore
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a backup's original Vault snapshot to a file, verified byte for byte.",
+        discussion: """
+            Every chunk is authenticated, the snapshot inside is verified, and its SHA-256 must equal the one in the \
+            manifest; the file appears only then (mode 0600, never overwriting).
+
+            Example:
+              lifeboat export latest --key-file /etc/lifeboat/backup.key --output vault.snap
+              vault operator raft snapshot restore vault.snap
+            """
+    )
+
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var secrets: SecretOptions
+
+    @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
+    var id: String
+
+    @Option(help: ArgumentHelp("The .snap file to write.", valueName: "path"))
+    var output: String
+
+    func run() async throws {
+        do {
+            let repo = try repository.open(create: false)
+            let manifest = try await BackupSelector.resolve(id, in: repo)
+            let summary = try await BackupExporter.export(manifest, from: repo, keyRing: try secrets.keyRing(), to: output)
+            printStatus("exported backup \(manifest.id) to \(output): \(summary.byteCount) bytes, SHA-256 \(summary.sha256Hex) (matches the manifest)")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
