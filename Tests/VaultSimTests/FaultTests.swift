@@ -83,13 +83,16 @@ import LifeboatSnapshot
         let other = h.sim.nodes.first { !$0.sealed && !$0.active }!.id
         #expect(try TestHTTP.send("POST", control + "/leader", json: .obj(["node": .string(other)])).status == 200)
         #expect(h.sim.activeNodeID == other && other != next)
-        #expect(try TestHTTP.send("POST", control + "/nodes/\(next)/seal").status == 200)
-        #expect(try h.get(next, "sys/health").status == 503)
         #expect(try TestHTTP.send("POST", control + "/faults", json: .obj(["type": "fail", "path": "sys/leader", "status": 502])).status == 204)
         #expect(try h.get(other, "sys/leader").status == 502)
         #expect(try TestHTTP.send("POST", control + "/faults", json: .obj(["type": "bogus"])).status == 400)
         #expect(try TestHTTP.send("POST", control + "/seed", json: .obj(["bytes": 100_000])).status == 200)
         #expect(try h.get(other, "sys/storage/raft/snapshot", token: root).body.count > 100_000)
+        // Sealing a second voter (the restarted one is still sealed) loses quorum: no leader, seeding refused.
+        #expect(try TestHTTP.send("POST", control + "/nodes/\(next)/seal").status == 200)
+        #expect(try h.get(next, "sys/health").status == 503)
+        try await h.waitUntil("leader to step down") { h.sim.activeNodeID == nil }
+        #expect(try TestHTTP.send("POST", control + "/seed", json: .obj(["bytes": 100])).status == 409)
         #expect(try TestHTTP.send("POST", control + "/nodes/\(next)/wipe").status == 200)
         #expect(try h.get(next, "sys/init").json?["initialized"]?.boolValue == false)
     }
