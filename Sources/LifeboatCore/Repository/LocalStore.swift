@@ -62,8 +62,7 @@ public struct LocalStore: BackupStore {
     public func createPendingObject(named name: String, mode: StoreWriteMode) async throws -> any PendingObject {
         try StoreObjectName.validate(name, store: displayName, operation: "create")
         let path = self.path(of: name)
-        let parent = (path as NSString).deletingLastPathComponent
-        if parent != directory { try Self.makeDirectories(parent, store: displayName) }
+        try makeObjectDirectories(for: name)
         if mode == .createNew {
             // Fail before streaming gigabytes; commit checks again, atomically.
             var info = Glibc.stat()
@@ -155,6 +154,38 @@ public struct LocalStore: BackupStore {
             try FileDescriptorIO.syncDirectory(parent)
         } catch let error as FileIOError {
             throw StoreError.file(error, store: displayName, operation: operation, object: parent)
+        }
+    }
+
+    /// Creates the directories an object name needs below the repository directory (mode 0700), fsyncing each parent
+    /// that gained an entry. Never recreates the repository directory itself: if it vanished, that is an error.
+    private func makeObjectDirectories(for name: String) throws {
+        var current = directory
+        for component in name.split(separator: "/").dropLast() {
+            let parent = current
+            current += "/" + component
+            if mkdir(current, Self.directoryMode) == 0 {
+                do {
+                    try FileDescriptorIO.syncDirectory(parent)
+                } catch let error as FileIOError {
+                    throw StoreError.file(error, store: displayName, operation: "create directory", object: parent)
+                }
+                continue
+            }
+            let code = errno
+            switch code {
+            case EEXIST:
+                var info = Glibc.stat()
+                guard systemStat(current, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                    throw StoreError(.corrupt, store: displayName, operation: "create directory", object: current,
+                                     detail: "exists and is not a directory")
+                }
+            case ENOENT where parent == directory:
+                throw StoreError(.notFound, store: displayName, operation: "create", object: directory,
+                                 detail: "the repository directory does not exist any more; check the path and whether its file system is mounted")
+            default:
+                throw StoreError.posix(code, store: displayName, operation: "create directory", object: current)
+            }
         }
     }
 
