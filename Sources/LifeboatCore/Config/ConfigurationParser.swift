@@ -8,7 +8,8 @@ import Yams
 
 /// The result of parsing one configuration file.
 struct ParsedConfiguration {
-    /// The model (defaults plus the file), or nil when the file has errors.
+    /// The model (defaults plus the file). When the file has errors, values in error keep their defaults so
+    /// that the remaining checks can still run and report everything at once; nil when the YAML does not parse.
     var configuration: LifeboatConfiguration?
     /// Errors and warnings, in file order.
     var issues: [ConfigurationIssue]
@@ -35,7 +36,9 @@ enum ConfigurationParser {
     ]
     static let sseKeys = ["type", "kms_key_id"]
     static let backupKeys = ["compression", "chunk_size", "tags", "only_if_leader"]
-    static let agentKeys = ["listen", "schedules", "time_zone", "jitter", "log_format"]
+    static let agentKeys = [
+        "listen", "schedules", "time_zone", "jitter", "log_format", "state_file", "health_max_age", "shutdown_grace_period",
+    ]
     static let scheduleKeys = ["backup", "verify", "drill"]
     static let notificationKeys = ["webhooks"]
     static let webhookKeys = ["url", "format", "on", "timeout", "retries"]
@@ -100,8 +103,11 @@ enum ConfigurationParser {
                 destinationPaths = ["repository"]
             }
         } else if let items = top.sequence("destinations", example: "[{name: local, type: local, path: /var/lib/lifeboat}]") {
-            configuration.destinations = items.compactMap { parseDestination($0.node, at: $0.path, shorthand: false, reader) }
-            destinationPaths = items.map(\.path)
+            let parsed = items.compactMap { item in
+                parseDestination(item.node, at: item.path, shorthand: false, reader).map { ($0, item.path) }
+            }
+            configuration.destinations = parsed.map(\.0)
+            destinationPaths = parsed.map(\.1)
             if items.isEmpty {
                 reader.error("destinations", at: top.mark(of: "destinations"),
                     "the list is empty: configure at least one destination, or remove the key to use the default "
@@ -130,9 +136,8 @@ enum ConfigurationParser {
     private static func finish(
         _ reader: ConfigurationReader, _ configuration: LifeboatConfiguration?, _ destinationPaths: [String]
     ) -> ParsedConfiguration {
-        let hasErrors = reader.issues.contains { $0.severity == .error }
-        return ParsedConfiguration(
-            configuration: hasErrors ? nil : configuration, issues: reader.issues, positions: reader.positions,
+        ParsedConfiguration(
+            configuration: configuration, issues: reader.issues, positions: reader.positions,
             destinationPaths: destinationPaths)
     }
 
@@ -399,6 +404,9 @@ enum ConfigurationParser {
         agent.timeZone = m.string("time_zone") ?? agent.timeZone
         if let jitter = m.duration("jitter") { agent.jitter = jitter }
         agent.logFormat = m.choice("log_format", as: LifeboatConfiguration.LogFormat.self) ?? agent.logFormat
+        agent.stateFile = m.path("state_file") ?? agent.stateFile
+        agent.healthMaxAge = m.duration("health_max_age") ?? agent.healthMaxAge
+        agent.shutdownGracePeriod = m.duration("shutdown_grace_period") ?? agent.shutdownGracePeriod
         if let schedules = m.mapping("schedules", allowed: scheduleKeys, example: "{backup: \"@hourly\", verify: \"@daily\"}") {
             // A key written as null (or "off") disables that job; an absent key keeps the default.
             func read(_ key: String, _ current: String?) -> String? {

@@ -50,10 +50,28 @@ public struct LifeboatConfiguration: Sendable, Equatable {
     /// The built-in configuration used when there is no configuration file: one local repository at
     /// ``defaultRepositoryPath(environment:isRoot:)``, everything else at its default.
     public static func defaults(environment: [String: String], isRoot: Bool) -> LifeboatConfiguration {
-        LifeboatConfiguration(destinations: [
-            Destination(name: Destination.defaultName, storage: .local(LocalStorage(path: defaultRepositoryPath(
-                environment: environment, isRoot: isRoot))))
-        ])
+        LifeboatConfiguration(
+            destinations: [
+                Destination(name: Destination.defaultName, storage: .local(LocalStorage(path: defaultRepositoryPath(
+                    environment: environment, isRoot: isRoot))))
+            ],
+            agent: Agent(stateFile: defaultStatePath(environment: environment, isRoot: isRoot)))
+    }
+
+    /// The agent's default state file: `/var/lib/lifeboat/agent-state.json` for root, otherwise
+    /// `$XDG_STATE_HOME/lifeboat/agent-state.json`, falling back to `~/.local/state/lifeboat/agent-state.json`.
+    public static func defaultStatePath(environment: [String: String], isRoot: Bool) -> String {
+        if isRoot { return "/var/lib/lifeboat/agent-state.json" }
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
+            return (xdg.hasSuffix("/") ? String(xdg.dropLast()) : xdg) + "/lifeboat/agent-state.json"
+        }
+        return homeDirectory(environment) + "/.local/state/lifeboat/agent-state.json"
+    }
+
+    static func homeDirectory(_ environment: [String: String]) -> String {
+        var home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        if home.count > 1, home.hasSuffix("/") { home.removeLast() }
+        return home
     }
 
     /// The default local repository: `/var/lib/lifeboat/repository` for root, otherwise
@@ -63,10 +81,14 @@ public struct LifeboatConfiguration: Sendable, Equatable {
         if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
             return (xdg.hasSuffix("/") ? String(xdg.dropLast()) : xdg) + "/lifeboat/repository"
         }
-        var home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        if home.count > 1, home.hasSuffix("/") { home.removeLast() }
-        return home + "/.local/share/lifeboat/repository"
+        return homeDirectory(environment) + "/.local/share/lifeboat/repository"
     }
+
+    /// The unseal keys file a drill uses: `drill.unseal_keys_file`, else `restore.unseal_keys_file`.
+    public var drillUnsealKeysFile: String? { drill.unsealKeysFile ?? restore.unsealKeysFile }
+
+    /// The canaries a drill checks: `drill.canaries`, else `restore.canaries`.
+    public var drillCanaries: [Canary] { drill.canaries.isEmpty ? restore.canaries : drill.canaries }
 }
 
 // MARK: - vault
@@ -290,16 +312,26 @@ extension LifeboatConfiguration {
         public var jitter: Duration?
         /// Log format (`log_format`: human or json).
         public var logFormat: LogFormat
+        /// Where the agent keeps its last runs and results (`state_file`; default in Lifeboat's data directory).
+        public var stateFile: String?
+        /// /healthz fails when the last successful backup is older than this (`health_max_age`; default: no check).
+        public var healthMaxAge: Duration?
+        /// On SIGTERM, how long an in-flight job may run on before it is cancelled (`shutdown_grace_period`, 60s).
+        public var shutdownGracePeriod: Duration
 
         public init(
             listen: String = Agent.defaultListen, schedules: Schedules = Schedules(), timeZone: String = "UTC",
-            jitter: Duration? = nil, logFormat: LogFormat = .human
+            jitter: Duration? = nil, logFormat: LogFormat = .human, stateFile: String? = nil,
+            healthMaxAge: Duration? = nil, shutdownGracePeriod: Duration = .seconds(60)
         ) {
             self.listen = listen
             self.schedules = schedules
             self.timeZone = timeZone
             self.jitter = jitter
             self.logFormat = logFormat
+            self.stateFile = stateFile
+            self.healthMaxAge = healthMaxAge
+            self.shutdownGracePeriod = shutdownGracePeriod
         }
 
         /// Parses `text` (a schedule from `schedules` or a destination) with this agent's time zone and jitter.
