@@ -7,7 +7,9 @@ import LifeboatArchive
 import LifeboatSnapshot
 
 /// Everything needed to render one snapshot outside the simulator lock.
-struct SnapshotJob {
+/// `@unchecked Sendable`: rendering touches only the group's immutable `directory` and its own `renderLock`,
+/// and the view's immutable entries and descriptors.
+struct SnapshotJob: @unchecked Sendable {
     var group: RaftGroup
     var meta: SnapshotMeta
     var view: StoreView
@@ -27,15 +29,26 @@ struct RestoreJob {
 }
 
 extension SimCore {
-    /// zlib level for rendered snapshots: Go's default (6) for small data, fastest (1) for large data sets.
-    static func compressionLevel(forStateBytes n: Int) -> Int32 { n > 64 << 20 ? 1 : 6 }
+    /// zlib level for rendered snapshots: Go's default (6) up to 64 MiB of state; above that stored blocks (0),
+    /// which is what deflate ends up emitting for barrier-encrypted (incompressible) values anyway, at disk speed.
+    static func compressionLevel(forStateBytes n: Int) -> Int32 { n > 64 << 20 ? 0 : 6 }
 
-    func snapshotJob(_ a: SimNode, _ g: RaftGroup, keys: UnsealedKeys) -> SnapshotJob {
+    /// Renders the current index's snapshot in the background so the first download streams immediately.
+    func prerenderSnapshot() {
+        let job: SnapshotJob? = lock.withLock {
+            guard let a = nodes.first(where: { isActive($0) }), let g = group(of: a), let keys = a.keys else { return nil }
+            return snapshotJob(a, g, keys: keys, consumeFaults: false)
+        }
+        guard let job else { return }
+        DispatchQueue.global().async { [self] in _ = renderSnapshot(job) }
+    }
+
+    func snapshotJob(_ a: SimNode, _ g: RaftGroup, keys: UnsealedKeys, consumeFaults: Bool = true) -> SnapshotJob {
         let meta = SnapshotMeta(index: g.index, term: g.term,
                                 servers: g.members.map { RaftServer(suffrage: $0.voter ? 0 : 1, id: $0.id, address: $0.address) },
                                 configurationIndex: g.configIndex)
         return SnapshotJob(group: g, meta: meta, view: g.store.view(), unsealKey: keys.unsealKey,
-                           faults: faults.takeSnapshotFaults(), cachePath: g.directory + "/snapshots/\(g.index)-\(g.term).snap")
+                           faults: consumeFaults ? faults.takeSnapshotFaults() : StreamFaults(), cachePath: g.directory + "/snapshots/\(g.index)-\(g.term).snap")
     }
 
     func renderSnapshot(_ job: SnapshotJob) -> SimResponse {

@@ -321,5 +321,6 @@ extension SimCore {
         }
         try flush()
         lock.withLock { bumpIndex(g) }
+        prerenderSnapshot()
     }
 }
