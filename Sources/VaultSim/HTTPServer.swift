@@ -271,6 +271,21 @@ final class HTTPListener: Sendable {
 
     static func bind(group: EventLoopGroup, host: String, port: Int, spoolDirectory: String,
                      service: @escaping SimService) async throws -> HTTPListener {
+        let (bootstrap, registry) = makeBootstrap(group: group, spoolDirectory: spoolDirectory, service: service)
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return HTTPListener(channel: channel, registry: registry)
+    }
+
+    /// Blocking variant for synchronous callers that are not on an event loop (node start).
+    static func bindBlocking(group: EventLoopGroup, host: String, port: Int, spoolDirectory: String,
+                             service: @escaping SimService) throws -> HTTPListener {
+        let (bootstrap, registry) = makeBootstrap(group: group, spoolDirectory: spoolDirectory, service: service)
+        let channel = try bootstrap.bind(host: host, port: port).wait()
+        return HTTPListener(channel: channel, registry: registry)
+    }
+
+    private static func makeBootstrap(group: EventLoopGroup, spoolDirectory: String,
+                                      service: @escaping SimService) -> (ServerBootstrap, ConnectionRegistry) {
         let registry = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -284,8 +299,13 @@ final class HTTPListener: Sendable {
                         SimHTTPHandler(service: service, spoolDirectory: spoolDirectory, registry: registry))
                 }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        return HTTPListener(channel: channel, registry: registry)
+        return (bootstrap, registry)
+    }
+
+    /// Blocking close for synchronous callers that are not on an event loop (node stop).
+    func closeBlocking() {
+        try? channel.close().wait()
+        registry.closeAll()
     }
 
     func close() async {

@@ -39,7 +39,7 @@ extension SimCore {
             }
         }
         _ = perfStandbyOK
-        let initialized = isInitialized(n) && n.pendingJoinGroup == nil
+        let initialized = isInitialized(n)  // true for a join pending unseal, as Vault's Core.Initialized
         let sealed = n.sealed
         let active = isActive(n)
         let status: Int

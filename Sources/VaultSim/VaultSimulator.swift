@@ -129,23 +129,23 @@ public final class VaultSimulator: Sendable {
         }
     }
 
-    /// Binds or unbinds a node's listener after the core started or stopped it (keeps its port).
+    /// Binds or unbinds a node's listener after the core started or stopped it (keeps its port). Blocks on NIO
+    /// futures only (never on Swift tasks), so it is safe from any thread that is not an event loop.
     private func setListener(_ id: String, up: Bool) {
-        let sem = DispatchSemaphore(value: 0)
-        let core = self.core, group = eventLoopGroup, table = listeners, spool = spoolDirectory
-        Task.detached {
-            if up {
-                let port = core.lock.withLock { core.node(id)?.port ?? 0 }
-                if let l = try? await VaultSimulator.bindNode(core: core, group: group, id: id, port: port, spool: spool) {
-                    table.set(id, l)
-                    core.lock.withLock { core.setPort(l.port, for: core.node(id)!) }
-                }
-            } else if let l = table.remove(id) {
-                await l.close()
+        if up {
+            let port = core.lock.withLock { core.node(id)?.port ?? 0 }
+            let service: SimService = { [core] req in core.handle(nodeID: id, request: req) }
+            let listener = (try? HTTPListener.bindBlocking(group: eventLoopGroup, host: "127.0.0.1", port: port,
+                                                           spoolDirectory: spoolDirectory, service: service))
+                ?? (try? HTTPListener.bindBlocking(group: eventLoopGroup, host: "127.0.0.1", port: 0,
+                                                   spoolDirectory: spoolDirectory, service: service))
+            if let l = listener {
+                listeners.set(id, l)
+                core.lock.withLock { core.setPort(l.port, for: core.node(id)!) }
             }
-            sem.signal()
+        } else if let l = listeners.remove(id) {
+            l.closeBlocking()
         }
-        sem.wait()
     }
 
     // MARK: Inspection
