@@ -14,7 +14,7 @@ struct Lifeboat: AsyncParsableCommand {
             """,
         version: LifeboatVersion.current,
         subcommands: [
-            ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            BackupCommand.self, ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
             KeyCommand.self, EncryptCommand.self, DecryptCommand.self,
         ]
     )

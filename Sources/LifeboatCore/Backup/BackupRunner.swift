@@ -4,6 +4,7 @@
 import Foundation
 import LifeboatArchive
 import LifeboatSnapshot
+import NIOCore
 
 /// Where a snapshot came from: recorded in the manifest.
 public struct SnapshotOrigin: Sendable, Equatable {
@@ -28,7 +29,7 @@ public struct SnapshotOrigin: Sendable, Equatable {
 public protocol SnapshotSource: Sendable {
     /// Streams one snapshot into `consume`, piece by piece, and says where it came from. A failure part-way
     /// through throws; the caller discards everything consumed so far.
-    func streamSnapshot(_ consume: (UnsafeRawBufferPointer) async throws -> Void) async throws -> SnapshotOrigin
+    func streamSnapshot(_ consume: (ByteBuffer) async throws -> Void) async throws -> SnapshotOrigin
 }
 
 /// How to take a backup.
@@ -98,7 +99,8 @@ public enum BackupRunner {
     public static func run(source: any SnapshotSource, repository: BackupRepository, secret: EncryptionSecret,
                            options: BackupOptions = BackupOptions(), timeZone: TimeZone = .current,
                            now: @Sendable () -> Date = { Date() },
-                           sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) async throws -> BackupManifest {
+                           sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+                           onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in }) async throws -> BackupManifest {
         var attempt = 0
         while true {
             attempt += 1
@@ -106,11 +108,15 @@ public enum BackupRunner {
                 return try await runOnce(source: source, repository: repository, secret: secret, options: options,
                                          timeZone: timeZone, now: now)
             } catch let error as SnapshotError {
-                throw BackupError.snapshotRejected(error)
+                // A stream cut short usually means the leader failed mid-stream: a new leader may serve a whole one.
+                guard error.isIncomplete, attempt < options.attempts else { throw BackupError.snapshotRejected(error) }
+                onRetry(attempt, error)
+                try await sleep(options.retryBackoff * (1 << (attempt - 1)))
             } catch let error as any RetryableSnapshotError where error.isRetryable {
                 guard attempt < options.attempts else {
                     throw BackupError.sourceFailed(attempts: attempt, lastError: String(describing: error), retryable: true)
                 }
+                onRetry(attempt, error)
                 try await sleep(options.retryBackoff * (1 << (attempt - 1)))
             }
         }
@@ -126,8 +132,8 @@ public enum BackupRunner {
             var archive: [UInt8] = []
             archive.reserveCapacity(2 * options.chunkSize + 4096)
             let flushAt = options.chunkSize
-            let origin = try await source.streamSnapshot { bytes in
-                try archiver.consume(bytes, into: &archive)
+            let origin = try await source.streamSnapshot { buffer in
+                try buffer.withUnsafeReadableBytes { try archiver.consume($0, into: &archive) }
                 if archive.count >= flushAt {
                     try await pending.append(archive)
                     archive.removeAll(keepingCapacity: true)

@@ -2,6 +2,7 @@
 
 import Foundation
 import LifeboatArchive
+import NIOCore
 
 /// Reads a `.snap` file (as saved by `vault operator raft snapshot save`) in 1 MiB pieces.
 public struct FileSnapshotSource: SnapshotSource {
@@ -11,16 +12,18 @@ public struct FileSnapshotSource: SnapshotSource {
         self.path = path
     }
 
-    public func streamSnapshot(_ consume: (UnsafeRawBufferPointer) async throws -> Void) async throws -> SnapshotOrigin {
+    public func streamSnapshot(_ consume: (ByteBuffer) async throws -> Void) async throws -> SnapshotOrigin {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileIOError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
         while true {
-            let n = try FileDescriptorIO.read(fd, into: buffer, path: path)
+            buffer.clear()
+            let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1 << 20) { space in
+                try FileDescriptorIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: space[0..<(1 << 20)]), path: path)
+            }
             if n == 0 { break }
-            try await consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            try await consume(buffer)
         }
         return SnapshotOrigin()
     }
