@@ -114,8 +114,9 @@ final class SimHTTPHandler: ChannelInboundHandler {
             return
         }
         if let delay = r.firstByteDelay {
-            var later = r
-            later.firstByteDelay = nil
+            var delayed = r
+            delayed.firstByteDelay = nil
+            let later = delayed
             let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)) {
@@ -174,7 +175,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
         guard fd >= 0 else { reset(context); return }
         var st = stat()
         fstat(fd, &st)
-        var limit = Int64(st.st_size)
+        let fileSize = Int64(st.st_size)
+        var limit = fileSize
         if let t = faults.truncateAfter { limit = min(limit, Int64(t)) }
         if let r = faults.resetAfter { limit = min(limit, Int64(r)) }
         var chunk = 1 << 20
@@ -183,12 +185,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
         let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         let boundState = NIOLoopBound(state, eventLoop: context.eventLoop)
-        func step() {
+        @Sendable func step() {
             let context = boundContext.value
             let state = boundState.value
             if state.sent >= state.limit {
                 close(state.fd)
-                if faults.resetAfter != nil && faults.resetAfter! < Int(st.st_size) {
+                if let r = faults.resetAfter, Int64(r) < fileSize {
                     context.flush()
                     boundSelf.value.reset(context)
                 } else {
