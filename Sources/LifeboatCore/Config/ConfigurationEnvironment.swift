@@ -18,8 +18,10 @@ enum ConfigurationEnvironment {
     ]
 
     /// Applies `environment` to `loaded`; returns the problems with values that cannot be used.
+    /// - Parameter repositoryFlagGiven: `--repo` was given, so LIFEBOAT_REPO is not read (the flag replaces it).
     static func apply(
-        _ environment: [String: String], to loaded: inout LoadedConfiguration, currentDirectory: String
+        _ environment: [String: String], to loaded: inout LoadedConfiguration, currentDirectory: String,
+        repositoryFlagGiven: Bool = false
     ) -> [ConfigurationIssue] {
         var issues: [ConfigurationIssue] = []
         func value(_ name: String) -> String? {
@@ -83,7 +85,7 @@ enum ConfigurationEnvironment {
         applyAuth(vaultVariable, value, absolute, fail, &loaded)
 
         // repository and keys
-        if let repository = value("LIFEBOAT_REPO") {
+        if !repositoryFlagGiven, let repository = value("LIFEBOAT_REPO") {
             issues += ConfigurationOverrides.selectRepository(
                 repository, origin: .environment("LIFEBOAT_REPO"), in: &loaded, currentDirectory: currentDirectory)
         }

@@ -212,7 +212,8 @@ public struct ConfigurationLoader: Sendable {
                 configuration: defaults, file: nil, fileSource: fileSource, origins: [:],
                 destinationPaths: defaults.destinations.indices.map { "destinations[\($0)]" })
         }
-        issues += ConfigurationEnvironment.apply(environment, to: &loaded, currentDirectory: currentDirectory)
+        issues += ConfigurationEnvironment.apply(
+            environment, to: &loaded, currentDirectory: currentDirectory, repositoryFlagGiven: overrides.repository != nil)
         issues += overrides.apply(to: &loaded, currentDirectory: currentDirectory)
         issues += ConfigurationValidator.validate(
             loaded.configuration, origins: loaded.origins, destinationPaths: loaded.destinationPaths,
