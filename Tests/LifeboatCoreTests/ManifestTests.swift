@@ -291,3 +291,68 @@ struct ManifestTimestampTests {
         #expect(ManifestTimestamp(parsing: text) == nil)
     }
 }
+
+/// `BackupManifest.decode` uses its own JSON parser (for listing speed); it must read what JSONEncoder writes and
+/// agree with the Codable conformance.
+@Suite("Manifest JSON parsing")
+struct ManifestJSONParsingTests {
+    static let awkwardTags = ["quote\"d", "back\\slash", "tab\there", "é", "😀", "slash/", "\u{1}ctl", ""]
+
+    @Test func agreesWithCodableOnEveryEncoding() throws {
+        var manifest = ManifestSamples.manifest(offset: -3 * 3600, tags: Self.awkwardTags)
+        manifest.durationSeconds = 0.1 + 0.2
+        manifest.recordVerification(.init(verifiedAt: ManifestTimestamp(parsing: "2027-01-01T00:00:00Z")!, result: .damaged, detail: "chunk 7: \"tag\" mismatch"))
+        for formatting: JSONEncoder.OutputFormatting in [[], [.sortedKeys], [.prettyPrinted], [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = formatting
+            let bytes = Array(try encoder.encode(manifest))
+            let fast = try BackupManifest.decode(bytes, object: "m")
+            let codable = try JSONDecoder().decode(BackupManifest.self, from: Data(bytes))
+            #expect(fast == manifest)
+            #expect(codable == manifest)
+        }
+    }
+
+    @Test func acceptsEscapesNumbersAndUnknownFields() throws {
+        var text = String(decoding: try ManifestSamples.manifest(tags: ["x"]).encoded(), as: UTF8.self)
+        text = text.replacingOccurrences(of: #""tags" : ["#, with: #""future_field" : {"nested" : [1, 2.5e3, -0, true, false, null]}, "tags" : ["\u00e9\ud83d\ude00\/\n","#)
+        text = text.replacingOccurrences(of: #""compression_ratio" : 0.9756"#, with: #""compression_ratio" : 9.756E-1"#)
+        let manifest = try BackupManifest.decode(Array(text.utf8), object: "m")
+        #expect(manifest.tags == ["é😀/\n", "x"])
+        #expect(manifest.compressionRatio == 0.9756)
+    }
+
+    @Test(arguments: [
+        ("", "not valid JSON"),
+        ("[]", "not a JSON object"),
+        ("{} x", "unexpected data after the JSON value"),
+        (#"{"manifest_version": 1"#, "unexpected end of input"),
+        (#"{"manifest_version": 01}"#, "expected ',' or '}'"),
+        (#"{"manifest_version": 1.5}"#, "manifest_version: expected an integer"),
+        (#"{"manifest_version": "1"}"#, "manifest_version: expected an integer"),
+        (#"{"manifest_version": 1, "id": "\ud800"}"#, "unpaired surrogate"),
+        ("{\"manifest_version\": 1, \"id\": \"a\u{1}b\"}", "control character in string"),
+        (#"{"manifest_version": 1, "id": "x\q"}"#, "invalid escape"),
+        (#"{"manifest_version": tru}"#, "invalid literal"),
+        (#"{"manifest_version": null}"#, "null where a value is required at manifest_version"),
+        (#"{"manifest_version": 1}"#, "missing field id"),
+    ])
+    func rejects(_ text: String, _ expected: String) {
+        do {
+            _ = try BackupManifest.decode(Array(text.utf8), object: "manifests/x.json")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+        }
+    }
+
+    @Test func deepNestingIsRefused() {
+        let text = #"{"manifest_version": 1, "x": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
+        #expect(throws: ManifestError.self) { try BackupManifest.decode(Array(text.utf8), object: "m") }
+        do {
+            _ = try BackupManifest.decode(Array(text.utf8), object: "m")
+        } catch {
+            #expect("\(error)".contains("nesting too deep"))
+        }
+    }
+}

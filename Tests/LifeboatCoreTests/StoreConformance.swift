@@ -173,6 +173,11 @@ enum StoreConformance {
         #expect(try await reader.read(maxCount: 7) == nil)
         await reader.close()
         #expect(try await reader.read(maxCount: 7) == nil)
+
+        // Whole reads are bounded.
+        #expect(try await store.get("odd", limit: 1000) == bytes)
+        await expectStoreError(.corrupt) { try await store.get("odd", limit: 999) }
+        await expectStoreError(.notFound) { try await store.get("missing", limit: 10) }
     }
 
     static func emptyObjectRoundTrips(_ fixture: StoreFixture) async throws {

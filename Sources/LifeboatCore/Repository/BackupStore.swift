@@ -59,6 +59,11 @@ public protocol BackupStore: Sendable {
     /// Removes a committed object; succeeds when it does not exist.
     func delete(_ name: String) async throws
 
+    /// Reads a small object whole (a manifest). Fails with ``StoreError/Kind-swift.enum/corrupt`` when it is larger
+    /// than `limit` bytes, so a damaged or hostile object cannot exhaust memory. A default implementation streams
+    /// through ``openForReading(_:)``; stores implement it when one request is cheaper.
+    func get(_ name: String, limit: Int) async throws -> [UInt8]
+
     /// Removes pending objects left behind by killed runs that were started before `cutoff`, and returns a description
     /// of each one removed (a path, an upload id). Pending objects started at or after `cutoff` are left alone: they may
     /// belong to a run still in progress.
@@ -128,9 +133,16 @@ extension BackupStore {
         }
     }
 
-    /// Reads a small object whole. Fails with ``StoreError/Kind-swift.enum/corrupt`` when it is larger than `limit`
-    /// bytes, so a damaged or hostile object cannot exhaust memory.
-    public func get(_ name: String, limit: Int = 16 * 1024 * 1024) async throws -> [UInt8] {
+    /// Reads a small object whole, up to 16 MiB (see ``get(_:limit:)``).
+    public func get(_ name: String) async throws -> [UInt8] {
+        try await get(name, limit: Self.defaultGetLimit)
+    }
+
+    /// The largest object ``get(_:)`` reads.
+    public static var defaultGetLimit: Int { 16 * 1024 * 1024 }
+
+    /// The default ``get(_:limit:)``: streams through ``openForReading(_:)``.
+    public func get(_ name: String, limit: Int) async throws -> [UInt8] {
         let reader = try await openForReading(name)
         var bytes: [UInt8] = []
         do {

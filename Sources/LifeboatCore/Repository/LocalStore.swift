@@ -78,6 +78,50 @@ public struct LocalStore: BackupStore {
         return try LocalObjectReader(path: path(of: name), store: displayName)
     }
 
+    public func get(_ name: String, limit: Int) async throws -> [UInt8] {
+        try StoreObjectName.validate(name, store: displayName, operation: "read")
+        let path = self.path(of: name)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix(errno, store: displayName, operation: "read", object: path) }
+        defer { Glibc.close(fd) }
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw StoreError(.corrupt, store: displayName, operation: "read", object: path, detail: "not a regular file")
+        }
+        guard info.st_size <= limit else {
+            throw StoreError(.corrupt, store: displayName, operation: "read", object: path,
+                             detail: "larger than the \(limit)-byte limit for this kind of object")
+        }
+        // Sized by fstat, plus room to notice a file that grows while it is read (only outside tampering does that:
+        // the store replaces files by rename, never in place).
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        var count = 0
+        do {
+            while true {
+                if count == bytes.count {
+                    guard count <= limit else {
+                        throw StoreError(.corrupt, store: displayName, operation: "read", object: path,
+                                         detail: "larger than the \(limit)-byte limit for this kind of object")
+                    }
+                    bytes += [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - count))
+                }
+                let n = try bytes.withUnsafeMutableBytes { buffer in
+                    try FileDescriptorIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...]), path: path)
+                }
+                if n == 0 { break }
+                count += n
+            }
+        } catch let error as FileIOError {
+            throw StoreError.file(error, store: displayName, operation: "read", object: path)
+        }
+        guard count <= limit else {
+            throw StoreError(.corrupt, store: displayName, operation: "read", object: path,
+                             detail: "larger than the \(limit)-byte limit for this kind of object")
+        }
+        bytes.removeLast(bytes.count - count)
+        return bytes
+    }
+
     public func stat(_ name: String) async throws -> StoreObjectInfo {
         try StoreObjectName.validate(name, store: displayName, operation: "stat")
         let path = self.path(of: name)

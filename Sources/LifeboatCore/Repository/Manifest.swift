@@ -273,36 +273,18 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     public static func decode(_ bytes: [UInt8], object: String) throws -> BackupManifest {
         let manifest: BackupManifest
         do {
-            manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(bytes))
+            manifest = try BackupManifest(json: try ManifestJSONParser.parse(bytes))
         } catch ManifestError.unsupportedVersion(_, let version, let supported) {
             throw ManifestError.unsupportedVersion(object: object, version: version, supported: supported)
-        } catch let error as ManifestError {
-            throw error
-        } catch let DecodingError.dataCorrupted(context) {
-            throw ManifestError.unreadable(object: object, reason: Self.describe(context, fallback: "not valid JSON"))
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw ManifestError.unreadable(object: object, reason: "missing field \(Self.path(context.codingPath + [key]))")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw ManifestError.unreadable(object: object, reason: Self.describe(context, fallback: "wrong type"))
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw ManifestError.unreadable(object: object, reason: "null where a value is required at \(Self.path(context.codingPath))")
-        } catch {
-            throw ManifestError.unreadable(object: object, reason: "\(error)")
+        } catch let error as ManifestJSONParser.SyntaxError {
+            throw ManifestError.unreadable(object: object, reason: "not valid JSON: \(error)")
+        } catch let error as ManifestJSONObject.FieldError {
+            throw ManifestError.unreadable(object: object, reason: error.reason)
         }
         guard StoreObjectName.isValid(manifest.dataObject) else {
             throw ManifestError.inconsistent(object: object, reason: "data_object \"\(manifest.dataObject)\" is not a valid object name")
         }
         return manifest
-    }
-
-    private static func path(_ codingPath: [any CodingKey]) -> String {
-        codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-    }
-
-    private static func describe(_ context: DecodingError.Context, fallback: String) -> String {
-        let place = path(context.codingPath)
-        let what = context.debugDescription.isEmpty ? fallback : context.debugDescription
-        return place.isEmpty ? what : "\(place): \(what)"
     }
 
     enum CodingKeys: String, CodingKey {
