@@ -1,0 +1,326 @@
+// Test harness for the S3 store: starts `python3 -m moto.server` on a free loopback port (and optionally a
+// fault-injecting HTTP proxy in front of it, a Python script written to a temporary file), waits until it
+// answers, and always kills the processes at the end. Also: deterministic test data and a counting transport.
+
+import AsyncHTTPClient
+import Foundation
+import LifeboatArchive
+import NIOCore
+import Synchronization
+import Testing
+@testable import LifeboatCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults the proxy injects into UploadPart requests (`partNumber` is the S3 part number, counted per request).
+struct S3ProxyFaults: Sendable {
+    /// Answer UploadPart of this part number with `failStatus`, `failTimes` times.
+    var failPart = 0
+    var failStatus = 500
+    var failTimes = 1
+    /// Reset the connection (TCP RST after reading part of the body) on UploadPart of this part number, `resetTimes` times.
+    var resetPart = 0
+    var resetTimes = 0
+}
+
+/// What the proxy counted.
+struct S3ProxyStats: Decodable, Sendable {
+    var uploadParts: Int
+    var injectedStatus: Int
+    var resets: Int
+}
+
+/// A running moto server (and proxy); `endpoint` is what the store talks to (the proxy when there is one).
+final class S3TestEnvironment: @unchecked Sendable {
+    // @unchecked: `Process` is not Sendable; the processes are only started in `start` and stopped in `stop`,
+    // both called from the one test task that owns the environment.
+    let motoPort: Int
+    let proxyPort: Int?
+    private var processes: [Process] = []
+    let bucket: String
+    let sleeper = S3SleepRecorder()
+    let retryLog = S3RetryLog()
+    private var stores: [S3Store] = []
+
+    var endpoint: String { "http://127.0.0.1:\(proxyPort ?? motoPort)" }
+
+    private init(motoPort: Int, proxyPort: Int?, bucket: String) {
+        self.motoPort = motoPort
+        self.proxyPort = proxyPort
+        self.bucket = bucket
+    }
+
+    /// Starts moto (and the proxy), runs `body`, and kills the processes whatever happens.
+    static func with<T: Sendable>(faults: S3ProxyFaults? = nil, _ body: (S3TestEnvironment) async throws -> T) async throws -> T {
+        let env = S3TestEnvironment(motoPort: try freeLoopbackPort(), proxyPort: faults == nil ? nil : try freeLoopbackPort(),
+                                    bucket: "lifeboat-test-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try await env.start(faults: faults)
+            let result = try await body(env)
+            await env.stop()
+            return result
+        } catch {
+            await env.stop()
+            throw error
+        }
+    }
+
+    private func start(faults: S3ProxyFaults?) async throws {
+        processes.append(try Self.launch(["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(motoPort)]))
+        try await Self.waitUntilAnswering(port: motoPort)
+        if let faults, let proxyPort {
+            let script = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-s3-fault-proxy-\(proxyPort).py")
+            try Self.proxyScript.write(to: script, atomically: true, encoding: .utf8)
+            processes.append(try Self.launch([
+                "python3", script.path, "--listen", String(proxyPort), "--upstream", String(motoPort),
+                "--fail-part", String(faults.failPart), "--fail-status", String(faults.failStatus),
+                "--fail-times", String(faults.failTimes), "--reset-part", String(faults.resetPart),
+                "--reset-times", String(faults.resetTimes),
+            ]))
+            try await Self.waitUntilAnswering(port: proxyPort)
+        }
+        // The bucket is created directly on moto.
+        let setup = try makeStore(direct: true, retry: .none)
+        try await setup.client.createBucket(region: "us-east-1")
+    }
+
+    private func stop() async {
+        for store in stores { try? await store.shutdown() }
+        stores = []
+        for process in processes where process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        processes = []
+    }
+
+    /// A store on this environment's bucket with dummy credentials and a recording (non-sleeping) retry wait.
+    func makeStore(direct: Bool = false, prefix: String = "lifeboat/", partSize: Int = 5 * 1024 * 1024,
+                   maxConcurrentParts: Int = 3, retry: S3RetryPolicy = S3RetryPolicy(maxAttempts: 4),
+                   wrap: (any S3Transport) -> any S3Transport = { $0 }) throws -> S3Store {
+        let config = S3Configuration(
+            endpoint: direct ? "http://127.0.0.1:\(motoPort)" : endpoint, region: "us-east-1", bucket: bucket, prefix: prefix,
+            addressing: .pathStyle,
+            credentials: .explicit(S3Credentials(accessKeyID: "AKIAMOTOTESTKEY", secretAccessKey: "moto-test-secret")),
+            partSize: partSize, maxConcurrentParts: maxConcurrentParts, retry: retry)
+        let http = try S3HTTPTransport(configuration: config, credentials: S3Credentials(accessKeyID: "AKIAMOTOTESTKEY", secretAccessKey: "moto-test-secret"))
+        let sleeper = self.sleeper
+        let retryLog = self.retryLog
+        let retrying = S3RetryingTransport(base: http, policy: retry, bucket: bucket, sleep: { try await sleeper.sleep($0) },
+                                           jitter: { 0.5 }, onRetry: { event in retryLog.record(event) })
+        let store = S3Store(configuration: config, transport: wrap(retrying), http: http)
+        stores.append(store)
+        return store
+    }
+
+    /// The proxy's counters.
+    func proxyStats() async throws -> S3ProxyStats {
+        guard let proxyPort else { throw S3TestHarnessError("no proxy in this environment") }
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(proxyPort)/__proxy__/stats"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 64 * 1024)
+        return try JSONDecoder().decode(S3ProxyStats.self, from: Data(body.readableBytesView))
+    }
+
+    // MARK: - Processes
+
+    private static func launch(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Polls until something answers HTTP on the port (moto needs a few seconds on a busy machine).
+    private static func waitUntilAnswering(port: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/__probe__")
+            request.method = .HEAD
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)) {
+                _ = try? await response.body.collect(upTo: 1024 * 1024)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        throw S3TestHarnessError("nothing answered on 127.0.0.1:\(port) within 60 s; is `moto[server]` installed (python3 -m pip install 'moto[server]')?")
+    }
+
+    /// Binds port 0 on the loopback interface, reads the port the kernel chose, and closes the socket.
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw S3TestHarnessError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        // Invariant: `address` is a sockaddr_in that lives across both calls; the casts only reinterpret its storage.
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw S3TestHarnessError("bind(127.0.0.1:0) failed") }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard named == 0 else { throw S3TestHarnessError("getsockname failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The fault-injecting proxy: forwards every request to moto unchanged (Host header included, so signatures
+    /// stay valid) except the UploadPart requests it was told to fail or reset. `GET /__proxy__/stats` returns
+    /// its counters. It exits when its parent (the test process) goes away.
+    static let proxyScript = #"""
+    import argparse, http.client, http.server, json, os, socket, struct, threading, time
+    from urllib.parse import urlsplit, parse_qs
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--listen", type=int, required=True)
+    p.add_argument("--upstream", type=int, required=True)
+    p.add_argument("--fail-part", type=int, default=0)
+    p.add_argument("--fail-status", type=int, default=500)
+    p.add_argument("--fail-times", type=int, default=1)
+    p.add_argument("--reset-part", type=int, default=0)
+    p.add_argument("--reset-times", type=int, default=0)
+    args = p.parse_args()
+
+    lock = threading.Lock()
+    stats = {"uploadParts": 0, "injectedStatus": 0, "resets": 0}
+    parent = os.getppid()
+
+    def watch_parent():
+        while True:
+            if os.getppid() != parent:
+                os._exit(0)
+            time.sleep(1)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, status, body, content_type="application/xml"):
+            self.send_response_only(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def handle_any(self):
+            if self.path == "/__proxy__/stats":
+                with lock:
+                    body = json.dumps(stats).encode()
+                return self.reply(200, body, "application/json")
+            length = int(self.headers.get("Content-Length") or 0)
+            query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+            part = None
+            if self.command == "PUT" and "partNumber" in query and "uploadId" in query:
+                part = int(query["partNumber"][0])
+            action = None
+            with lock:
+                if part is not None:
+                    stats["uploadParts"] += 1
+                    if part == args.reset_part and stats["resets"] < args.reset_times:
+                        stats["resets"] += 1
+                        action = "reset"
+                    elif part == args.fail_part and stats["injectedStatus"] < args.fail_times:
+                        stats["injectedStatus"] += 1
+                        action = "fail"
+            if action == "reset":
+                self.rfile.read(min(length, 256 * 1024))
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            body = self.rfile.read(length) if length else b""
+            if action == "fail":
+                return self.reply(args.fail_status, b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+                                  b'<Message>injected by the test proxy</Message><RequestId>PROXY</RequestId></Error>')
+            upstream = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=120)
+            upstream.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+            response = upstream.getresponse()
+            data = response.read()
+            self.send_response_only(response.status)
+            for name, value in response.getheaders():
+                if name.lower() in ("transfer-encoding", "connection", "content-length"):
+                    continue
+                self.send_header(name, value)
+            if self.command == "HEAD":
+                self.send_header("Content-Length", response.getheader("Content-Length") or "0")
+            else:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            upstream.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.listen), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+    """#
+}
+
+/// The retries a store's retrying transport reported.
+final class S3RetryLog: Sendable {
+    private let events = Mutex<[S3RetryEvent]>([])
+    func record(_ event: S3RetryEvent) { events.withLock { $0.append(event) } }
+    var all: [S3RetryEvent] { events.withLock { $0 } }
+}
+
+struct S3TestHarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Counts requests per operation on their way to the inner transport.
+final class S3CountingTransport: S3Transport {
+    let base: any S3Transport
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(base: any S3Transport) { self.base = base }
+
+    func count(_ operation: String) -> Int { counts.withLock { $0[operation] ?? 0 } }
+
+    func send(_ request: S3Request) async throws -> S3Response {
+        counts.withLock { $0[request.operation, default: 0] += 1 }
+        return try await base.send(request)
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), cheap enough for tens of MiB in a debug build.
+struct S3TestData {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        var words = [UInt64](repeating: 0, count: (count + 7) / 8)
+        for i in words.indices {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            words[i] = state &* 0x2545_F491_4F6C_DD1D
+        }
+        return words.withUnsafeBytes { Array($0.prefix(count)) }
+    }
+}
+
+extension S3Store {
+    /// Reads an object back in 1 MiB chunks, returning its size and SHA-256 (memory stays at one chunk).
+    func sizeAndDigest(of name: String) async throws -> (Int, [UInt8]) {
+        let reader = try await openForReading(name)
+        var hasher = SHA256Digest()
+        var size = 0
+        while let chunk = try await reader.read(maxCount: 1024 * 1024) {
+            hasher.update(chunk)
+            size += chunk.count
+        }
+        await reader.close()
+        return (size, hasher.finalize())
+    }
+}
