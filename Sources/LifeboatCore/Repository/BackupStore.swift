@@ -168,7 +168,8 @@ extension BackupStore {
 }
 
 /// A committed object as an `AsyncSequence` of byte chunks. The object is opened when iteration starts and closed at
-/// its end or on an error; each `next()` reads one chunk, so memory stays at one chunk.
+/// its end or on an error (a loop left early releases the reader when the iterator is dropped); each `next()` reads
+/// one chunk, so memory stays at one chunk.
 public struct StoreObjectChunks: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
 
