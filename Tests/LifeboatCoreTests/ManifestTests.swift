@@ -211,13 +211,21 @@ struct ManifestBackupIDTests {
         var generator = SeededRandomNumberGenerator(seed: 7)
         let id = BackupID.generate(at: date, using: &generator)
         #expect(id.rawValue.hasPrefix("20261128T231500Z-"))
-        #expect(id.rawValue.count == "20261128T231500Z-".count + 4)
+        #expect(id.rawValue.count == "20261128T231500Z-".count + 6)
+        #expect(id.rawValue.hasPrefix("20261128T231500Z-2ee"), "the suffix starts with the millisecond (750 = 0x2ee)")
         #expect(id.date == ManifestTimestamp(parsing: "2026-11-28T23:15:00Z")!.date)
         var again = SeededRandomNumberGenerator(seed: 7)
         #expect(BackupID.generate(at: date, using: &again) == id)
         let secure = BackupID.generate(at: date)
         #expect(secure.rawValue.hasPrefix("20261128T231500Z-"))
         #expect(StoreObjectName.isValid(secure.rawValue))
+    }
+
+    @Test func idsWithinOneSecondSortByMillisecond() {
+        var generator = SeededRandomNumberGenerator(seed: 3)
+        let base = ManifestTimestamp(parsing: "2026-11-28T23:15:00Z")!.date
+        let ids = [0.001, 0.250, 0.5, 0.999].map { BackupID.generate(at: base.addingTimeInterval($0), using: &generator) }
+        #expect(ids == ids.sorted())
     }
 
     @Test func idsSortChronologically() {

@@ -4,16 +4,18 @@
 import Foundation
 import LifeboatArchive
 
-/// A backup's identifier: the UTC time it was started to the second, a dash and a random hex suffix,
-/// e.g. `20261128T231500Z-7f3a`.
+/// A backup's identifier: the UTC time it was started to the second, a dash and a hex suffix, e.g.
+/// `20261128T231500Z-1f47a3`. New ids' suffixes start with the millisecond (3 hex digits, 000-3e7) followed by
+/// 3 random hex digits.
 ///
-/// Ids sort chronologically as plain strings (byte order), so a directory listing is already in time order; the suffix
-/// keeps two backups started in the same second apart. Ids are valid ``StoreObjectName`` segments.
+/// Ids sort chronologically as plain strings (byte order), so a directory listing is already in time order, and
+/// `latest` is right even for backups started within the same second; the random part keeps two backups started in
+/// the same millisecond apart. Ids are valid ``StoreObjectName`` segments.
 public struct BackupID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
 
-    /// Length of the random suffix created by ``generate(at:)``, in hex digits.
-    public static let suffixLength = 4
+    /// Length of the suffix created by ``generate(at:)``, in hex digits: 3 for the millisecond, 3 random.
+    public static let suffixLength = 6
 
     /// Accepts `YYYYMMDDTHHMMSSZ-` followed by 4 to 16 lowercase hex digits, with a valid calendar date and time.
     public init?(rawValue: String) {
@@ -29,14 +31,20 @@ public struct BackupID: RawRepresentable, Hashable, Comparable, Sendable, Codabl
 
     /// A new id for a backup started at `date`, with a random suffix from the system's secure generator.
     public static func generate(at date: Date) -> BackupID {
-        make(date: date, suffix: Hex.encode(SecureRandom.bytes(suffixLength / 2)))
+        var generator = SystemRandomNumberGenerator()
+        return generate(at: date, using: &generator)
     }
 
     /// A new id with a suffix drawn from `generator` (seeded generators make tests reproducible).
     public static func generate(at date: Date, using generator: inout some RandomNumberGenerator) -> BackupID {
-        let value = generator.next() & 0xFFFF
-        let hex = String(value, radix: 16)
-        return make(date: date, suffix: String(repeating: "0", count: suffixLength - hex.count) + hex)
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let millisecond = min(999, Int((date.timeIntervalSince1970 - seconds) * 1000))
+        return make(date: date, suffix: hex(UInt64(millisecond), digits: 3) + hex(generator.next() & 0xFFF, digits: 3))
+    }
+
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: digits - text.count) + text
     }
 
     private static func make(date: Date, suffix: String) -> BackupID {
