@@ -2,24 +2,31 @@
 
 import ArgumentParser
 import Foundation
+import LifeboatCore
 import LifeboatSnapshot
 
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Verify a Vault raft snapshot file completely and show its metadata and key statistics.",
         discussion: """
-            Works offline. Every check a restore depends on is made first (gzip trailer, tar members and order, \
+            Takes a .snap file, or a backup id (or `latest`) from the repository, which is decrypted with the key \
+            and verified against its manifest first. Works offline. Every check a restore depends on is made first (gzip trailer, tar members and order, \
             SHA256SUMS, meta.json, state.bin framing, SHA256SUMS.sealed present); a failing check exits 65.
 
             Example:
               lifeboat inspect vault.snap --depth 2
               lifeboat inspect vault.snap --json
+              lifeboat inspect latest --key-file /etc/lifeboat/backup.key
             """
     )
 
-    @Argument(help: ArgumentHelp("The snapshot file (.snap), as saved by `vault operator raft snapshot save`.", valueName: "file"))
+    @Argument(help: ArgumentHelp("A .snap file (as saved by `vault operator raft snapshot save`), a backup id, or `latest`.",
+                                 valueName: "file|id"))
     var file: String
+
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var secrets: SecretOptions
 
     @Option(help: "Group keys by this many leading path segments (0: whole keys).")
     var depth = 2
@@ -34,10 +41,18 @@ struct InspectCommand: ParsableCommand {
         guard depth >= 0 else { throw ValidationError("--depth must be 0 or greater") }
     }
 
-    func run() throws {
+    func run() async throws {
         let inspection: SnapshotInspection
         do {
-            inspection = try SnapshotInspection.inspectFile(atPath: file, depth: depth, filter: filter)
+            if FileManager.default.fileExists(atPath: file) {
+                inspection = try SnapshotInspection.inspectFile(atPath: file, depth: depth, filter: filter)
+            } else {
+                let repo = try repository.open(create: false)
+                let manifest = try await BackupSelector.resolve(file, in: repo)
+                let options = SnapshotVerifier.Options(keyStatisticsDepth: depth, keyStatisticsFilter: filter)
+                inspection = SnapshotInspection(summary: try await BackupExporter.read(manifest, from: repo, keyRing: try secrets.keyRing(),
+                                                                                        verifierOptions: options))
+            }
         } catch {
             throw fail(error)
         }

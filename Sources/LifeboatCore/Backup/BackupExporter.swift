@@ -28,9 +28,10 @@ public enum BackupExporter {
     /// write a file publish it only when this returns.
     @discardableResult
     public static func read(_ manifest: BackupManifest, from repository: BackupRepository, keyRing: KeyRing,
-                            sink: ([UInt8]) async throws -> Void) async throws -> SnapshotSummary {
+                            verifierOptions: SnapshotVerifier.Options = .init(),
+                            sink: ([UInt8]) async throws -> Void = { _ in }) async throws -> SnapshotSummary {
         var reader = ArchiveReader(keyRing: keyRing)
-        var verifier = try SnapshotVerifier()
+        var verifier = try SnapshotVerifier(options: verifierOptions)
         var plaintext: [UInt8] = []
         for try await chunk in repository.dataChunks(of: manifest) {
             plaintext.removeAll(keepingCapacity: true)
