@@ -134,6 +134,7 @@ final class StreamActivity: Sendable {
 final class ByteCounter: Sendable {
     private let value = Atomic<Int64>(0)
     func add(_ n: Int) { value.add(Int64(n), ordering: .relaxed) }
+    func reset() { value.store(0, ordering: .relaxed) }
     var count: Int64 { value.load(ordering: .relaxed) }
 }
 

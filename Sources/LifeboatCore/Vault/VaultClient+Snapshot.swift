@@ -154,7 +154,8 @@ extension VaultClient {
         let counter = ByteCounter()
         let limit = timeout ?? configuration.timeouts.restoreTotal
         let makeBody: @Sendable () -> HTTPClientRequest.Body = {
-            .stream(FileChunks(path: filePath, chunkSize: 1 << 20, counter: counter), length: .known(size))
+            counter.reset()
+            return .stream(FileChunks(path: filePath, chunkSize: 1 << 20, counter: counter), length: .known(size))
         }
         let response: HTTPClientResponse
         let servedBy: String
