@@ -257,6 +257,14 @@ public final class VaultSimulator: Sendable {
         try core.seed(bytes: bytes, valueSize: valueSize)
     }
 
+    /// Blocking `shutdown()` for synchronous cleanup (e.g. a test's `defer`). Never call it on an event loop.
+    public func shutdownBlocking() {
+        core.listenerHook = nil
+        for l in listeners.all() { l.closeBlocking() }
+        control?.closeBlocking()
+        try? eventLoopGroup.syncShutdownGracefully()
+    }
+
     /// Closes every listener and stops the event loops. Data stays in `dataDirectory`.
     public func shutdown() async {
         core.listenerHook = nil

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct AuthTests {
     @Test func policiesAreEnforced() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let policy = """
         path "sys/storage/raft/snapshot" { capabilities = ["read"] }
@@ -50,7 +50,7 @@ import Testing
     @Test func tokensExpireAgainstTheInjectedClock() async throws {
         let clock = ManualClock()
         let h = try await SimHarness.start(nodes: 1, clock: clock)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let t = try #require(try h.put("vault_1", "auth/token/create", token: root, .obj(["ttl": "60s", "explicit_max_ttl": "120s"])).json?["auth"]?["client_token"]?.stringValue)
         var look = try h.get("vault_1", "auth/token/lookup-self", token: t).json?["data"]
@@ -77,7 +77,7 @@ import Testing
 
     @Test func appRoleLogin() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let standby = h.standbyID  // everything below is forwarded
         #expect(try h.put(standby, "auth/approle/login", .obj(["role_id": "x", "secret_id": "y"])).status == 403)
@@ -108,7 +108,7 @@ import Testing
 
     @Test func kvVersion2() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         #expect(try h.get("vault_1", "secret/data/missing", token: root).status == 404)
         #expect(try h.get("vault_1", "secret/data/missing", token: root).errors == [])

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct ClusterTests {
     @Test func standbyRedirectsSnapshotPathsAndForwardsTheRest() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
         let standby = h.standbyID
@@ -41,7 +41,7 @@ import Testing
 
     @Test func electionAfterTheActiveNodeStops() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let first = try #require(h.sim.activeNodeID)
         let termBefore = try #require(h.sim.core.lock.withLock { h.sim.core.groups.values.first?.term })
@@ -74,7 +74,7 @@ import Testing
 
     @Test func electionAfterTheActiveNodeSealsAndForcedLeaderChange() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         _ = try await h.sim.initializeCluster()
         let first = try #require(h.sim.activeNodeID)
         h.sim.sealNode(first)
@@ -89,7 +89,7 @@ import Testing
 
     @Test func joinTrapAndWipedNodeJoin() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let old = try await h.sim.initializeCluster()
         // Rebuild: wipe vault_1 and initialize it as a new one-node cluster; vault_2/3 still hold the old data.
         h.sim.wipeNode("vault_1")
@@ -144,7 +144,7 @@ import Testing
         await h.stop(removeData: false)
 
         let h2 = try await SimHarness.start(directory: dir)
-        defer { Task { await h2.stop(removeData: false) } }
+        defer { h2.stopNow(removeData: false) }
         #expect(h2.sim.nodes.allSatisfy { $0.sealed })
         let status = try h2.get("vault_2", "sys/seal-status").json
         #expect(status?["initialized"]?.boolValue == true && status?["t"]?.intValue == 2 && status?["n"]?.intValue == 3)

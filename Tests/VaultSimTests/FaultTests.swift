@@ -9,7 +9,7 @@ import LifeboatSnapshot
 @Suite(.serialized) struct FaultTests {
     @Test func truncatedSnapshotIsA200WithABrokenStream() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         h.sim.inject(.truncateNextSnapshot(afterBytes: 700))
         let cut = try h.get("vault_1", "sys/storage/raft/snapshot", token: root)
@@ -24,7 +24,7 @@ import LifeboatSnapshot
 
     @Test func resetMidBody() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         h.sim.inject(.resetNextSnapshot(afterBytes: 100))
         let r = try h.get("vault_1", "sys/storage/raft/snapshot", token: root)
@@ -36,7 +36,7 @@ import LifeboatSnapshot
 
     @Test func failNextRequestsAndDelayFirstByte() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         h.sim.inject(.failRequests(path: "sys/storage/raft/snapshot", status: 503, count: 2, message: "injected"))
         for _ in 0..<2 {
@@ -53,7 +53,7 @@ import LifeboatSnapshot
 
     @Test func throttledDownloadTakesAtLeastSizeOverRate() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         try h.sim.seed(bytes: 200_000, valueSize: 10_000)
         let size = try h.get("vault_1", "sys/storage/raft/snapshot", token: root).body.count
@@ -69,7 +69,7 @@ import LifeboatSnapshot
 
     @Test func controlAPIDrivesNodesAndFaults() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let control = try #require(h.sim.controlAddress)
         let status = try TestHTTP.send("GET", control + "/status").json
@@ -99,7 +99,7 @@ import LifeboatSnapshot
 
     @Test func largeSnapshotStreamsAndRestoresFromASpooledUpload() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         try h.sim.seed(bytes: 48 << 20)
         let snap = try h.get("vault_1", "sys/storage/raft/snapshot", token: root)

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct SealLifecycleTests {
     @Test func uninitializedNodeAnswersLikeVault() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let health = try h.get("vault_1", "sys/health")
         #expect(health.status == 501)
         #expect(health.json?["initialized"]?.boolValue == false)
@@ -35,7 +35,7 @@ import Testing
     ])
     func initValidation(shares: Int, threshold: Int, message: String) async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let r = try h.put("vault_1", "sys/init", .obj(["secret_shares": .int(shares), "secret_threshold": .int(threshold)]))
         #expect(r.status == 400)
         #expect(r.errors == [message])
@@ -43,7 +43,7 @@ import Testing
 
     @Test func initUnsealAndStatusProgression() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let recovery = try h.put("vault_1", "sys/init", .obj(["secret_shares": 5, "secret_threshold": 3, "recovery_shares": 2]))
         #expect(recovery.status == 400)
         #expect(recovery.errors == ["parameters recovery_shares not applicable to seal type shamir"])
@@ -106,7 +106,7 @@ import Testing
 
     @Test func healthCodesAndParameters() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         _ = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
         let standby = h.standbyID
@@ -133,7 +133,7 @@ import Testing
 
     @Test func sealNeedsSudoAndIsRefusedOnStandby() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
         let standby = h.standbyID
@@ -155,7 +155,7 @@ import Testing
 
     @Test func namespaceHeaderIsEchoedAndBearerTokensWork() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let r = try h.get("vault_1", "auth/token/lookup-self", headers: [("Authorization", "Bearer " + keys.rootToken), ("X-Vault-Namespace", "team-a/")])
         #expect(r.status == 200)

@@ -50,6 +50,12 @@ final class SimHarness: @unchecked Sendable {
         throw TestClientError(description: "timed out waiting for \(what)")
     }
 
+    /// Synchronous teardown for `defer` blocks.
+    func stopNow(removeData: Bool = true) {
+        sim.shutdownBlocking()
+        if removeData { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
     func stop(removeData: Bool = true) async {
         await sim.shutdown()
         if removeData { try? FileManager.default.removeItem(atPath: directory) }

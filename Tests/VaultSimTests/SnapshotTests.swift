@@ -71,7 +71,7 @@ enum ArchiveKit {
 
     @Test func simulatorSnapshotsMatchRealVaultStructure() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let active = try #require(h.sim.activeNodeID)
         _ = try h.put(active, "secret/data/canary", token: root, .obj(["data": .obj(["v": "1"])]))
@@ -115,7 +115,7 @@ enum ArchiveKit {
 
     @Test func restoreValidationMessages() async throws {
         let h = try await SimHarness.start(nodes: 1)
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let root = try await h.sim.initializeCluster().rootToken
         let good = try h.get("vault_1", "sys/storage/raft/snapshot", token: root).body
         func restore(_ body: [UInt8], force: Bool = false) throws -> TestResponse {
@@ -158,7 +158,7 @@ enum ArchiveKit {
 
     @Test func sameClusterRestoreRollsBackDataAndTokens() async throws {
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
         _ = try h.put(active, "secret/data/canary", token: keys.rootToken, .obj(["data": .obj(["v": "before"])]))
@@ -186,7 +186,7 @@ enum ArchiveKit {
         await old.stop()
 
         let h = try await SimHarness.start()
-        defer { Task { await h.stop() } }
+        defer { h.stopNow() }
         let newKeys = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
         let refused = try TestHTTP.send("POST", h.url(active, "sys/storage/raft/snapshot"), token: newKeys.rootToken, body: snap)
