@@ -186,17 +186,26 @@ public final class AgentStatusBoard: Sendable {
         for (continuation, status) in ready { continuation.resume(returning: status) }
     }
 
-    /// Returns the first status (the current one or a later one) for which `predicate` holds.
+    /// Returns the first status (the current one or a later one) for which `predicate` holds. If the calling
+    /// task is cancelled first, returns the status at that moment (check the predicate again if it matters).
     @discardableResult
     public func waitUntil(_ predicate: @escaping @Sendable (AgentStatus) -> Bool) async -> AgentStatus {
-        await withCheckedContinuation { (continuation: CheckedContinuation<AgentStatus, Never>) in
-            let immediate = box.withLock { box -> AgentStatus? in
-                if predicate(box.status) { return box.status }
-                box.nextID += 1
-                box.waiters[box.nextID] = Waiter(predicate: predicate, continuation: continuation)
-                return nil
+        let id = box.withLock { box -> UInt64 in
+            box.nextID += 1
+            return box.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<AgentStatus, Never>) in
+                let immediate = box.withLock { box -> AgentStatus? in
+                    if predicate(box.status) || Task.isCancelled { return box.status }
+                    box.waiters[id] = Waiter(predicate: predicate, continuation: continuation)
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if let immediate { continuation.resume(returning: immediate) }
+        } onCancel: {
+            let (waiter, status) = box.withLock { ($0.waiters.removeValue(forKey: id), $0.status) }
+            waiter?.continuation.resume(returning: status)
         }
     }
 }
