@@ -20,8 +20,10 @@ public struct WebhookConfiguration: Sendable, Equatable {
     /// The endpoint. It may embed a secret (Slack webhook URLs do): logs show only scheme and host.
     public var url: String
     public var format: Format
-    /// Also notify on each success (failures and recoveries are always sent).
-    public var notifyOnSuccess: Bool
+    /// The events this webhook receives (the configuration's `on:` list); failures and recoveries by default.
+    public var events: Set<AgentNotification.Event>
+    /// Whether plain successes are sent too.
+    public var notifyOnSuccess: Bool { events.contains(.success) }
     /// Limit for one delivery attempt.
     public var timeout: Duration
     /// Attempts in total, at least 1.
@@ -29,13 +31,16 @@ public struct WebhookConfiguration: Sendable, Equatable {
     /// The wait before the second attempt; doubled before each further one.
     public var initialBackoff: Duration
 
+    /// - Parameters:
+    ///   - notifyOnSuccess: adds `.success` to the default events; ignored when `events` is given.
+    ///   - events: exactly which events to send.
     public init(
-        url: String, format: Format = .json, notifyOnSuccess: Bool = false, timeout: Duration = .seconds(10),
-        maxAttempts: Int = 3, initialBackoff: Duration = .seconds(1)
+        url: String, format: Format = .json, notifyOnSuccess: Bool = false, events: Set<AgentNotification.Event>? = nil,
+        timeout: Duration = .seconds(10), maxAttempts: Int = 3, initialBackoff: Duration = .seconds(1)
     ) {
         self.url = url
         self.format = format
-        self.notifyOnSuccess = notifyOnSuccess
+        self.events = events ?? (notifyOnSuccess ? [.failure, .recovery, .success] : [.failure, .recovery])
         self.timeout = timeout
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff
@@ -67,7 +72,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
 
 /// A message about a job.
 public struct AgentNotification: Sendable, Equatable {
-    public enum Event: String, Sendable, Equatable {
+    public enum Event: String, Sendable, Hashable, CaseIterable {
         /// The job failed after succeeding (or for the first time).
         case failure
         /// The job succeeded after one or more failures.
@@ -217,7 +222,7 @@ public struct WebhookNotifier: Sendable {
 
     /// Sends `notification` to each webhook that wants it, one after the other.
     public func deliver(_ notification: AgentNotification) async {
-        for webhook in webhooks where notification.event != .success || webhook.notifyOnSuccess {
+        for webhook in webhooks where webhook.events.contains(notification.event) {
             if await deliver(notification, to: webhook) == false {
                 onFailure()
             }
