@@ -34,10 +34,10 @@ struct ConfigErrorTests {
     func unknownKey() throws {
         let issue = try #require(onlyError(Self.twoDestinations))
         #expect(issue.file == "lifeboat.yaml")
-        #expect(issue.line == 9)
+        #expect(issue.line == 8)
         #expect(issue.keyPath == "destinations[1].retenton")
         #expect(issue.suggestion == "retention")
-        #expect(issue.description.hasPrefix("lifeboat.yaml:9:5: "))
+        #expect(issue.description.hasPrefix("lifeboat.yaml:8:5: "))
         #expect(issue.description.contains("unknown key `retenton` in destinations[1]; did you mean `retention`?"))
     }
 

@@ -50,7 +50,7 @@ struct ConfigRenderTests {
         #expect(text.contains("passphrase: env:LB_PASSPHRASE  # set"))
         #expect(text.contains("secret_access_key: env:S3_SECRET  # set"))
         #expect(text.contains("access_key_id: \"****\""))
-        #expect(text.contains("url: \"https://hooks.slack.com/****\""))
+        #expect(text.contains("url: https://hooks.slack.com/****  # path and query masked"))
         // Literal secrets are warned about (the webhook URL is not: URLs are written literally as a rule).
         #expect(Set(result.warnings.filter { $0.message.contains("literal secret") }.map(\.keyPath))
             == ["vault.auth.secret_id", "destinations[0].access_key_id"])

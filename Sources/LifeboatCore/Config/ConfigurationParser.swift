@@ -231,7 +231,7 @@ enum ConfigurationParser {
                 + (shorthand ? " or a local directory path" : "") + ", got \(ConfigurationReader.describe(node))")
             return nil
         }
-        let typeNode = raw["type"].flatMap { ConfigurationReader.isNull($0) ? nil : $0 }
+        let typeNode = mergedValue(raw, "type").flatMap { ConfigurationReader.isNull($0) ? nil : $0 }
         var type: String? = shorthand && typeNode == nil ? "local" : nil
         var typeKnown = type != nil
         if let typeNode {
@@ -305,9 +305,28 @@ enum ConfigurationParser {
         return Destination(name: name, storage: storage, retention: retention, schedule: schedule)
     }
 
+    /// The value of `key` in `mapping`, written there or brought in by a `<<` merge key.
+    private static func mergedValue(_ mapping: Node.Mapping, _ key: String) -> Node? {
+        if let value = mapping[key] { return value }
+        guard let merge = mapping["<<"] else { return nil }
+        let sources: [Node] = merge.sequence.map { Array($0) } ?? [merge]
+        for source in sources {
+            if let value = source.mapping?[key] { return value }
+        }
+        return nil
+    }
+
     // MARK: retention
 
+    /// The policy, or nil when any rule in it is in error (so that the planner's "keeps nothing" check does not
+    /// repeat the error of a rule that could not be read).
     private static func parseRetention(_ node: Node, at path: String, _ reader: ConfigurationReader) -> RetentionPolicy? {
+        let issuesBefore = reader.issues.count
+        guard let policy = readRetention(node, at: path, reader) else { return nil }
+        return reader.issues[issuesBefore...].contains { $0.severity == .error } ? nil : policy
+    }
+
+    private static func readRetention(_ node: Node, at path: String, _ reader: ConfigurationReader) -> RetentionPolicy? {
         guard let m = reader.mapping(node, at: path, allowed: RetentionPolicy.knownKeys, example: "{keep_daily: 7, keep_weekly: 4}")
         else { return nil }
         var policy = RetentionPolicy()
