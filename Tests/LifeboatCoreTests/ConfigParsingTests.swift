@@ -238,3 +238,68 @@ struct ConfigParsingTests {
         #expect(c.destinations[0].retention == RetentionPolicy(keepLast: 1000, keepDaily: .unlimited, keepWeekly: 0))
     }
 }
+
+@Suite("Configuration documentation")
+struct ConfigDocumentationTests {
+    /// The YAML code blocks of docs/configuration.md, in order.
+    private static func yamlBlocks() throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        var blocks: [String] = []
+        var current: [Substring]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == nil, line == "```yaml" {
+                current = []
+            } else if let lines = current, line == "```" {
+                blocks.append(lines.joined(separator: "\n"))
+                current = nil
+            } else {
+                current?.append(line)
+            }
+        }
+        return blocks
+    }
+
+    @Test("the minimal and the complete example in docs/configuration.md load without errors or warnings")
+    func documentedExamplesLoad() throws {
+        let blocks = try Self.yamlBlocks()
+        try #require(blocks.count >= 3)
+        let minimal = try #require(ConfigTestSupport.load(blocks[0]))
+        #expect(minimal.configuration.keys.keyFiles == ["/etc/lifeboat/backup.key"])
+        let complete = try #require(ConfigTestSupport.load(blocks[1]))
+        let tested = try #require(ConfigTestSupport.load(ConfigTestSupport.fullExample))
+        #expect(complete.configuration == tested.configuration)
+        #expect(complete.warnings == [])
+    }
+
+    @Test("the documented config check excerpt is what config check prints")
+    func documentedCheckOutput() throws {
+        let directory = try ConfigTestSupport.temporaryDirectory()
+        defer { ConfigTestSupport.cleanup(directory) }
+        let excerpt = try #require(try Self.yamlBlocks().last)
+        try ConfigTestSupport.write("role\n", to: directory + "/role-id", mode: 0o600)
+        let yaml = """
+            vault:
+              auth:
+                method: approle
+                role_id: file:\(directory)/role-id
+                secret_id: s3cr3t
+            keys:
+              key_files: [/etc/lifeboat/backup.key]
+            """
+        let result = ConfigurationCheck.run(
+            loader: ConfigTestSupport.loader([
+                "VAULT_ADDR": "https://vault.example.com:8200", "LIFEBOAT_PASSPHRASE": "passphrase-value",
+            ]),
+            yaml: yaml, file: "lifeboat.yaml")
+        let lines = excerpt.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        try #require(lines.count > 5)
+        for line in lines {
+            let expected = line.replacingOccurrences(of: "/etc/lifeboat/role-id", with: directory + "/role-id")
+            #expect(result.text.contains(expected + "\n"), "config check output lacks the documented line \(expected)")
+        }
+        #expect(!result.text.contains("s3cr3t"))
+        #expect(!result.text.contains("passphrase-value"))
+    }
+}
