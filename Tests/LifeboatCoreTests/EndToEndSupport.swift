@@ -1,0 +1,198 @@
+// End-to-end harness: real `vault-sim` and `lifeboat` processes on loopback ports chosen at run time.
+
+import Foundation
+import Testing
+
+/// The directory holding the built executables (`lifeboat`, `vault-sim`): next to the test bundle.
+let productsDirectory: URL = {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    // On Linux the runner is .build/<config>/<Package>PackageTests.xctest; on macOS a bundle inside that folder.
+    if url.lastPathComponent.hasSuffix(".xctest") || url.path.contains(".xctest/") {
+        while url.path.contains(".xctest") { url.deleteLastPathComponent() }
+    }
+    return url
+}()
+
+/// Tests/LifeboatCoreTests.
+let coreTestsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+/// The real Vault snapshots shared with the project (never copied into the repository).
+let fixturesDirectory = coreTestsDirectory.appendingPathComponent("../../../shared/fixtures/vault-1.14.3").standardized
+
+/// What a finished process said.
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs an executable to completion, capturing its output.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                removing removedVariables: [String] = []) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for name in removedVariables { env.removeValue(forKey: name) }
+    env.merge(environment) { $1 }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently with the process so a full pipe never blocks it.
+    let stdoutData = LockedBox(Data()), stderrData = LockedBox(Data())
+    let group = DispatchGroup()
+    for (pipe, sink) in [(out, stdoutData), (err, stderrData)] {
+        group.enter()
+        DispatchQueue.global().async {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            sink.withLock { $0 = data }
+            group.leave()
+        }
+    }
+    process.waitUntilExit()
+    group.wait()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: stdoutData.withLock { $0 }, as: UTF8.self),
+                         stderr: String(decoding: stderrData.withLock { $0 }, as: UTF8.self))
+}
+
+/// A thread-safe box for the pipe readers.
+final class LockedBox<Value>: @unchecked Sendable {
+    // Invariant: `value` is only touched with `lock` held.
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+/// A `vault-sim serve` process with an initialized, unsealed three-node cluster.
+final class VaultSimProcess: @unchecked Sendable {
+    struct Node: Decodable {
+        var id: String
+        var api_addr: String
+    }
+
+    struct Ready: Decodable {
+        var control_addr: String
+        var nodes: [Node]
+    }
+
+    struct Keys: Decodable {
+        var root_token: String
+        var unseal_keys_b64: [String]
+    }
+
+    let process: Process
+    let directory: String
+    let ready: Ready
+    let keys: Keys
+
+    var nodes: [Node] { ready.nodes }
+    var rootToken: String { keys.root_token }
+
+    static func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1, electionDelayMilliseconds: Int = 200) throws -> VaultSimProcess {
+        let directory = NSTemporaryDirectory() + "lifeboat-e2e-sim-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("vault-sim")
+        process.arguments = ["serve", "--nodes", "\(nodes)", "--data-dir", directory + "/data", "--ready-file", directory + "/ready.json",
+                             "--init-shares", "\(shares)", "--init-threshold", "\(threshold)", "--keys-file", directory + "/keys.json",
+                             "--election-delay-ms", "\(electionDelayMilliseconds)", "--restore-delay-ms", "100"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let readyPath = directory + "/ready.json"
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: readyPath) {
+            guard process.isRunning, Date() < deadline else {
+                process.terminate()
+                throw E2EError("vault-sim did not become ready (exit \(process.isRunning ? "none" : "\(process.terminationStatus)"))")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let ready = try JSONDecoder().decode(Ready.self, from: Data(contentsOf: URL(fileURLWithPath: readyPath)))
+        let keys = try JSONDecoder().decode(Keys.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/keys.json")))
+        return VaultSimProcess(process: process, directory: directory, ready: ready, keys: keys)
+    }
+
+    private init(process: Process, directory: String, ready: Ready, keys: Keys) {
+        self.process = process
+        self.directory = directory
+        self.ready = ready
+        self.keys = keys
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func address(_ id: String) -> String { nodes.first { $0.id == id }!.api_addr }
+
+    /// `vault-sim <arguments>` against this simulator's control API.
+    @discardableResult
+    func control(_ arguments: [String]) throws -> ProcessResult {
+        let result = try runProcess(productsDirectory.appendingPathComponent("vault-sim"), arguments,
+                                    environment: ["VAULT_SIM_CONTROL": ready.control_addr])
+        guard result.status == 0 else { throw E2EError("vault-sim \(arguments.joined(separator: " ")) failed: \(result.stderr)") }
+        return result
+    }
+
+    /// The active node's id, from the control API's status.
+    func activeNode() throws -> String? {
+        struct Status: Decodable {
+            struct Node: Decodable {
+                var id: String
+                var active: Bool
+            }
+            var nodes: [Node]
+        }
+        let output = try control(["status"]).stdout
+        return try JSONDecoder().decode(Status.self, from: Data(output.utf8)).nodes.first { $0.active }?.id
+    }
+}
+
+struct E2EError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs the built `lifeboat` with Vault's variables cleared first, so the developer's environment never leaks in.
+func lifeboat(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try runProcess(productsDirectory.appendingPathComponent("lifeboat"), arguments, environment: environment,
+                   removing: ["VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN", "LIFEBOAT_VAULT_ADDRS", "LIFEBOAT_REPO",
+                              "VAULT_CACERT", "VAULT_SKIP_VERIFY", "VAULT_NAMESPACE"])
+}
+
+/// A temporary directory with a key file in it.
+struct E2EWorkspace {
+    let directory: String
+    var keyFile: String { directory + "/backup.key" }
+    var repository: String { directory + "/repo" }
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "lifeboat-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let result = try lifeboat(["key", "generate", "--output", directory + "/backup.key"])
+        guard result.status == 0 else { throw E2EError("key generate failed: \(result.stderr)") }
+    }
+
+    /// Every file under the repository, including hidden temporary ones.
+    func repositoryFiles() -> [String] {
+        (FileManager.default.enumerator(atPath: repository)?.allObjects as? [String] ?? []).sorted()
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
