@@ -4,6 +4,7 @@
 
 import Foundation
 import LifeboatArchive
+import Synchronization
 import Testing
 @testable import LifeboatCore
 import VaultSim
@@ -250,6 +251,60 @@ struct RestoreEndToEndTests {
             let failure = await #expect(throws: RestoreFailed.self) { _ = try await executor.execute(prepared) }
             #expect(failure?.error.code == .uploadRefused)
             #expect(failure?.error.message.contains("this snapshot comes from another cluster or an older key set: use --force") == true)
+        }
+    }
+}
+
+@Suite("Restore failure modes and size (vault-sim)", .serialized)
+struct RestoreFailureModeTests {
+    @Test("a reset hook that does not wipe a node is caught before the join (the joined:true trap)")
+    func hookThatDoesNotWipe() async throws {
+        try await RecoveryFixture.with { f in
+            try await f.writeSecret("app/db", ["password": "hunter2"])
+            let manifest = try await f.backup()
+            // The old cluster keeps running on vault_2 and vault_3: the hook only really wipes vault_1.
+            let calls = Mutex<[String]>([])
+            let lazyHook = ClosureResetHook(description: "wipes vault_1 only") { [sim = f.sim] node in
+                calls.withLock { $0.append(node.name) }
+                if node.name == "vault_1" { sim.wipeNode(node.name) }
+            }
+            var options = f.options(keys: try f.keys(3), hook: lazyHook)
+            options.timeouts.nodeReset = .milliseconds(800)
+            let executor = RestoreExecutor(vault: f.vault, options: options)
+            let prepared = try await executor.preflight(RestoreSource.backup(manifest, in: f.repository.store))
+            let failure = await #expect(throws: RestoreFailed.self) { _ = try await executor.execute(prepared) }
+            #expect(failure?.error.phase == .rebootstrap)
+            #expect(failure?.error.node == "vault_2")
+            #expect(failure?.error.code == .timeout)
+            #expect(failure?.error.message.contains("did not wipe its raft data") == true)
+            // Nothing was joined on top of old data: vault_2 still holds its own (old) cluster, not the restored one.
+            let leader = f.nodes[0].apiAddress
+            let config = try await f.vault.raftConfiguration(at: leader, token: f.rootToken)
+            #expect(config.servers.map(\.nodeId) == ["vault_1"])
+        }
+    }
+
+    @Test("a multi-megabyte snapshot is staged and uploaded in pieces and restores")
+    func largerSnapshot() async throws {
+        let megabytes = Int(ProcessInfo.processInfo.environment["LIFEBOAT_RESTORE_BENCH_MB"] ?? "") ?? 4
+        try await RecoveryFixture.with { f in
+            try await f.writeSecret("app/db", ["password": "hunter2"])
+            try f.sim.seed(bytes: megabytes << 20, valueSize: 256 * 1024)
+            let manifest = try await f.backup()
+            #expect(manifest.originalSize > Int64(megabytes) << 20)
+            f.wipeAll()
+            let events = EventLog()
+            var options = f.options(keys: try f.keys(3), hook: f.resetHook())
+            options.onEvent = { events.append($0) }
+            let executor = RestoreExecutor(vault: f.vault, options: options)
+            let prepared = try await executor.preflight(RestoreSource.backup(manifest, in: f.repository.store))
+            let report = try await executor.execute(prepared)
+            #expect(report.succeeded)
+            #expect(try await f.readSecret("app/db")?.data?["password"] == .string("hunter2"))
+            if ProcessInfo.processInfo.environment["LIFEBOAT_RESTORE_BENCH_MB"] != nil {
+                print("snapshot \(ByteCountText.format(manifest.originalSize)); preflight \(DurationText.format(seconds: executor.preflightSeconds))")
+                print(report.render())
+            }
         }
     }
 }

@@ -65,6 +65,9 @@ public final class RestoreExecutor: @unchecked Sendable {
         self.now = now
     }
 
+    /// How long the last preflight took (also the `preflight` entry of the report).
+    public var preflightSeconds: Double { phaseSeconds[.preflight] ?? 0 }
+
     // MARK: Preflight
 
     /// Phase 1: fetches the backup, authenticates every chunk, verifies the snapshot completely into a 0600 staging
@@ -80,7 +83,10 @@ public final class RestoreExecutor: @unchecked Sendable {
             let staged = try await SnapshotStager.stage(source, keyRing: options.keyRing, directory: options.stagingDirectory, name: name)
             let seal = Self.sealConfig(of: staged.summary)
             do {
-                try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+                // Only a forced restore reseals the nodes; a same-cluster restore keeps them unsealed.
+                if options.mode == .force {
+                    try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+                }
             } catch {
                 unlink(staged.path)
                 throw error
@@ -155,7 +161,9 @@ public final class RestoreExecutor: @unchecked Sendable {
         }
         let staged = try SnapshotStager.revalidate(path: j.stagingPath, expectedSHA256: j.stagingSHA256)
         let seal = Self.sealConfig(of: staged.summary)
-        try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+        if j.mode == .force {
+            try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+        }
         options.mode = j.mode
         options.nodes = j.nodes
         j.attempts += 1

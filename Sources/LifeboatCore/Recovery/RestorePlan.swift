@@ -217,7 +217,9 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         lines.append("  taken:       \(when)")
         lines.append("  snapshot:    raft index \(backup.snapshotIndex), term \(backup.snapshotTerm), \(backup.entryCount) keys, \(ByteCountText.format(backup.snapshotBytes)), sha256 \(backup.snapshotSHA256.prefix(16))...")
         lines.append("  verified:    every chunk authenticated, snapshot checksums and structure valid; staged at \(stagingPath)")
-        if sealConfig.isShamir {
+        if mode == .sameCluster {
+            lines.append("  unseal:      not needed (the cluster keeps its keys and stays unsealed)")
+        } else if sealConfig.isShamir {
             lines.append("  unseal:      \(sealConfig.threshold) of \(sealConfig.shares) original keys needed, \(unsealKeysSupplied) distinct supplied")
         } else {
             lines.append("  unseal:      auto-unseal (\(sealConfig.type))")
