@@ -106,6 +106,27 @@ private func withVaultTestServers(_ servers: [VaultTestServer], _ body: () async
         }
     }
 
+    @Test func agentSinkTokenIsReReadAfterA403() async throws {
+        let sink = NSTemporaryDirectory() + "lifeboat-sink-" + UUID().uuidString
+        try "hvs.old".write(toFile: sink, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: sink) }
+        // The agent rotates the token while the old one is being refused.
+        let server = try await VaultTestServer.start { req in
+            if req.header("X-Vault-Token") == "hvs.new" {
+                return .full(status: 200, headers: [], body: json("{\"data\":{\"ttl\":100}}"))
+            }
+            try? "hvs.new".write(toFile: sink, atomically: true, encoding: .utf8)
+            return .full(status: 403, headers: [], body: json("{\"errors\":[\"permission denied\"]}"))
+        }
+        try await withVaultTestServers([server]) {
+            try await withVaultClient(try makeClient([server.address], auth: .agentSink(sink))) { c async throws in
+                #expect(try await c.lookupSelf().ttl == 100)
+                #expect(await c.auth.statistics.fileReads == 2)
+            }
+            #expect(server.requests.map { $0.header("X-Vault-Token") } == ["hvs.old", "hvs.new"])
+        }
+    }
+
     @Test func connectionRefused() async throws {
         let port = try await closedPort()
         let addr = "http://127.0.0.1:\(port)"

@@ -109,7 +109,7 @@ extension VaultClient {
                     if let w = activity.waitingSince, now - w >= stall {
                         let seconds = Self.seconds(stall)
                         handoff.finish(VaultError(kind: .stalled,
-                                                  message: "snapshot stream stalled: no data for \(seconds) s from \(servedBy) after \(activity.bytes) bytes (the leader may have failed or the network dropped); the stream was cut and nothing was stored",
+                                                  message: "snapshot stream stalled: no data for \(seconds) s from \(servedBy) after \(activity.bytes) bytes (the leader may have failed or the network dropped); the stream was cut",
                                                   address: servedBy, path: path))
                         return
                     }
@@ -128,7 +128,7 @@ extension VaultClient {
         }
         let bytes = activity.bytes
         guard bytes > 0 else {
-            throw VaultError(kind: .unexpectedResponse, message: "Vault at \(servedBy) sent an empty snapshot (0 bytes): nothing was stored; check the leader's logs",
+            throw VaultError(kind: .unexpectedResponse, message: "Vault at \(servedBy) sent an empty snapshot (0 bytes); check the leader's logs",
                              statusCode: 200, address: servedBy, path: path)
         }
         return VaultSnapshotDownload(address: servedBy, bytes: bytes, redirects: hops)
