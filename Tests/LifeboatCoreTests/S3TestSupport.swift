@@ -90,7 +90,9 @@ final class S3TestEnvironment: @unchecked Sendable {
         for store in stores { try? await store.shutdown() }
         stores = []
         for process in processes where process.isRunning {
-            process.terminate()
+            // SIGKILL, not SIGTERM: the child inherits the test process's signal mask, in which SIGTERM is
+            // blocked, so a terminate() would never be delivered.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         processes = []
