@@ -649,7 +649,7 @@ public final class RestoreExecutor: @unchecked Sendable {
                 if try await check() { return }
                 transient = nil
             } catch let e as VaultError where [.unreachable, .connectionLost, .timeout, .sealed, .noLeader].contains(e.kind)
-                || (e.kind == .api && [500, 502, 503].contains(e.statusCode ?? 0)) {
+                || ((e.kind == .api || e.kind == .unexpectedResponse) && [500, 502, 503, 504].contains(e.statusCode ?? 0)) {
                 transient = e
             }
             if ContinuousClock.now >= deadline {
