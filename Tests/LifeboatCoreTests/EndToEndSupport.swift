@@ -112,7 +112,7 @@ final class VaultSimProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: readyPath) {
             guard process.isRunning, Date() < deadline else {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
                 throw E2EError("vault-sim did not become ready (exit \(process.isRunning ? "none" : "\(process.terminationStatus)"))")
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -133,7 +133,8 @@ final class VaultSimProcess: @unchecked Sendable {
 
     func stop() {
         if process.isRunning {
-            process.terminate()
+            // SIGKILL: child processes of the test runner may inherit a mask that blocks SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: directory)
