@@ -133,6 +133,13 @@ public final class AgentScheduler: Service, Sendable {
         var timerGeneration: UInt64 = 0
         var graceTimer: Task<Void, Never>?
         var shuttingDown = false
+        /// Notifications go through one queue so that a recovery never overtakes its failure.
+        var notifications: AsyncStream<PendingNotification>.Continuation?
+    }
+
+    private struct PendingNotification: Sendable {
+        var notification: AgentNotification
+        var notifier: WebhookNotifier
     }
 
     public func run() async throws {
@@ -170,6 +177,11 @@ public final class AgentScheduler: Service, Sendable {
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                let (pending, notifications) = AsyncStream.makeStream(of: PendingNotification.self)
+                loop.notifications = notifications
+                group.addTask {
+                    for await item in pending { await item.notifier.deliver(item.notification) }
+                }
                 planAll(&loop, now: start, keepUnchanged: nil)
                 let missed = AgentPlanner.missedJobs(
                     configuration: loop.configuration, lastRuns: loop.state.jobs.compactMapValues(\.lastRun), now: start)
@@ -189,7 +201,7 @@ public final class AgentScheduler: Service, Sendable {
                         tick(&loop, group: &group)
                         arm(&loop)
                     case .finished(let report):
-                        finish(report, loop: &loop, group: &group)
+                        finish(report, loop: &loop)
                     case .reload:
                         guard !loop.shuttingDown else { break }
                         await reload(&loop)
@@ -207,6 +219,8 @@ public final class AgentScheduler: Service, Sendable {
                 }
                 loop.timer?.cancel()
                 loop.graceTimer?.cancel()
+                // Deliveries already queued still go out (each is bounded by its timeout and retries).
+                notifications.finish()
                 // Cancellation of run() itself ends the loop above; cancel the children then as well.
                 if Task.isCancelled { group.cancelAll() }
             }
@@ -370,7 +384,7 @@ public final class AgentScheduler: Service, Sendable {
 
     // MARK: Results
 
-    private func finish(_ report: JobReport, loop: inout LoopState, group: inout TaskGroup<Void>) {
+    private func finish(_ report: JobReport, loop: inout LoopState) {
         loop.inFlight.removeValue(forKey: report.kind)
         let duration = Duration.milliseconds(Int64((report.finished.timeIntervalSince(report.started) * 1000).rounded()))
         let groups = report.runs.keys.compactMap { job -> String? in
@@ -484,7 +498,7 @@ public final class AgentScheduler: Service, Sendable {
                 let notifier = WebhookNotifier(
                     webhooks: loop.configuration.webhooks, transport: webhookTransport, sleep: webhookSleep,
                     logger: logger, onFailure: { metrics.webhookFailed() })
-                group.addTask { await notifier.deliver(message) }
+                loop.notifications?.yield(PendingNotification(notification: message, notifier: notifier))
             }
         }
     }
