@@ -38,9 +38,31 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(help: "Print the manifest (or the skip) as JSON.")
     var json = false
 
+    @Option(name: .customLong("snapshot-timeout"), help: ArgumentHelp("Longest a whole snapshot download may take, e.g. 6h.", valueName: "duration"))
+    var snapshotTimeout = "6h"
+
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Cut the snapshot stream when no byte arrives for this long, e.g. 60s.", valueName: "duration"))
+    var stallTimeout = "60s"
+
+    @Option(name: .customLong("first-byte-timeout"), help: ArgumentHelp("Longest wait for the leader to start sending (it scans its database first), e.g. 15m.", valueName: "duration"))
+    var firstByteTimeout = "15m"
+
+    /// The snapshot timeouts from the flags.
+    func timeouts() throws -> VaultClientConfiguration.Timeouts {
+        var timeouts = VaultClientConfiguration.Timeouts()
+        do {
+            timeouts.snapshotTotal = try Schedule.parseDuration(snapshotTimeout)
+            timeouts.snapshotStall = try Schedule.parseDuration(stallTimeout)
+            timeouts.snapshotFirstByte = try Schedule.parseDuration(firstByteTimeout)
+        } catch {
+            throw UsageError(description: "\(error)")
+        }
+        return timeouts
+    }
+
     func run() async throws {
         do {
-            try await withVaultClient { client in
+            try await withVaultClient(timeouts: try timeouts()) { client in
                 if onlyIfLeader, try await !LeaderLocator(client: client).isLocalNodeActive() {
                     print(json ? #"{"skipped":true,"reason":"this node is a standby"}"# : "skipped: this node is a standby")
                     return
@@ -67,8 +89,9 @@ struct BackupCommand: AsyncParsableCommand {
 }
 
 /// A Vault client configured from the environment for the duration of `body`, shut down afterwards.
-func withVaultClient<R>(_ body: (VaultClient) async throws -> R) async throws -> R {
-    let configuration = try VaultClientConfiguration(environment: ProcessInfo.processInfo.environment)
+func withVaultClient<R>(timeouts: VaultClientConfiguration.Timeouts? = nil, _ body: (VaultClient) async throws -> R) async throws -> R {
+    let configuration = try VaultClientConfiguration(environment: ProcessInfo.processInfo.environment,
+                                                     overrides: .init(timeouts: timeouts))
     let client = try VaultClient(configuration: configuration)
     do {
         let result = try await body(client)

@@ -207,7 +207,7 @@ struct ManifestTests {
 @Suite("BackupID")
 struct ManifestBackupIDTests {
     @Test func generatedIDsEncodeUTCTimeAndRandomSuffix() {
-        let date = ManifestTimestamp(parsing: "2026-11-29T00:15:00.750+01:00")!.date
+        let date = ManifestTimestamp(parsing: "2026-11-29T00:15:00+01:00")!.date.addingTimeInterval(0.750)
         var generator = SeededRandomNumberGenerator(seed: 7)
         let id = BackupID.generate(at: date, using: &generator)
         #expect(id.rawValue.hasPrefix("20261128T231500Z-"))

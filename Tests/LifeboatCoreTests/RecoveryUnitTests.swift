@@ -212,9 +212,10 @@ struct RecoveryUnitTests {
     func commandTimeout() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let error = await #expect(throws: RecoveryError.self) { _ = try await CommandRunner.run(["sleep", "30"], timeout: .milliseconds(300)) }
+        let error = await #expect(throws: RecoveryError.self) { _ = try await CommandRunner.run(["sleep", "300"], timeout: .milliseconds(300)) }
         #expect(error?.message.contains("did not finish within") == true)
-        #expect(clock.now - start < .seconds(20))
+        // Far below the command's 300 s, however loaded the machine: it was killed, not waited for.
+        #expect(clock.now - start < .seconds(200))
     }
 
     @Test("a missing program is a hook failure")

@@ -1,0 +1,168 @@
+// `lifeboat restore`: the command typed during an incident. Preflight proves the backup good before anything is
+// touched; with --force the whole reset -> initialize -> snapshot-force -> unseal -> rebootstrap -> verify path runs.
+
+import ArgumentParser
+import Foundation
+import LifeboatArchive
+import LifeboatCore
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup: same-cluster, or the full disaster-recovery path with --force.",
+        discussion: """
+            Without --force the snapshot is posted to the running cluster (same cluster, same unseal keys). With \
+            --force every node is reset by the reset commands, the first node is initialized with a temporary key, \
+            the snapshot is force-restored, the nodes are unsealed with the ORIGINAL keys and rejoined, and the \
+            cluster is verified. Nothing is touched before the backup has been decrypted, verified and staged, and \
+            the unseal keys have been checked against the backup's seal configuration. Phases are journaled: after \
+            a crash or Ctrl-C, `--resume` continues where it stopped. See docs/runbooks/restore.md.
+
+            Example (the docker compose cluster of scripts/cluster):
+              lifeboat restore latest --force --key-file /etc/lifeboat/backup.key \\
+                --unseal-keys-file /secure/init.json \\
+                --node vault_1=http://127.0.0.1:8200 --node vault_2=http://127.0.0.1:8202 --node vault_3=http://127.0.0.1:8204 \\
+                --reset-command 'scripts/cluster/reset-node.sh {node}' --canary secret/lifeboat/canary/restore
+            """
+    )
+
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var secrets: SecretOptions
+
+    @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
+    var id: String = "latest"
+
+    @Flag(help: "Run the full disaster-recovery path (reset every node, initialize, snapshot-force, rebootstrap).")
+    var force = false
+
+    @Flag(help: "Stop after preflight and print the plan.")
+    var plan = false
+
+    @Flag(help: "Continue an interrupted restore from its journal.")
+    var resume = false
+
+    @Flag(help: "Do not ask for confirmation on a terminal.")
+    var yes = false
+
+    @Option(name: .customLong("node"), help: ArgumentHelp(
+        "A node as NAME=ADDRESS, in order; the first is initialized and receives the snapshot. Default: the Vault addresses from the environment, named node1, node2...",
+        valueName: "name=address"))
+    var nodes: [String] = []
+
+    @Option(name: .customLong("reset-command"), help: ArgumentHelp(
+        "A shell command that stops, wipes (raft data) and starts one node; {node} and {addr} are replaced. Repeatable, run in order.",
+        valueName: "command"))
+    var resetCommands: [String] = []
+
+    @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp(
+        "The ORIGINAL cluster's unseal keys: `vault operator init -format=json` output, the API's keys/keys_base64, or one key per line (mode 0600). Without it, keys are asked for on a terminal.",
+        valueName: "path"))
+    var unsealKeysFile: String?
+
+    @Flag(name: .customLong("auto-unseal"), help: "The cluster uses auto-unseal: no unseal keys are needed.")
+    var autoUnseal = false
+
+    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable after the restore, e.g. secret/lifeboat/canary/a (repeatable).",
+                                                            valueName: "path"))
+    var canaries: [String] = []
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the journal and the staged snapshot live (default: <repo>/../restore-state).", valueName: "path"))
+    var stateDirectory: String?
+
+    @Flag(help: "Print the plan or the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        do {
+            try await withVaultClient { client in
+                let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client))
+                let report: RestoreReport
+                if resume {
+                    report = try await executor.resume()
+                } else {
+                    let repo = try repository.open(create: false)
+                    let prepared = try await executor.preflight(try await RestoreSource.resolve(id, in: repo))
+                    if plan {
+                        if json { print(String(decoding: try prepared.plan.json(), as: UTF8.self)) } else { print(prepared.plan.render()) }
+                        return
+                    }
+                    if !json { printStatus(prepared.plan.render()) }
+                    let interactive = isatty(STDIN_FILENO) == 1 && !yes && !force
+                    report = try await executor.execute(prepared) { _ in
+                        guard interactive else { return true }
+                        return confirm("Type `restore` to go ahead: ") == "restore"
+                    }
+                }
+                if json { print(String(decoding: try report.json(), as: UTF8.self)) } else { print(report.render()) }
+            }
+        } catch let failed as RestoreFailed {
+            if json { print(String(decoding: (try? failed.report.json()) ?? [], as: UTF8.self)) } else { printStatus(failed.report.render()) }
+            throw fail(failed)
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    func options(client: VaultClient) throws -> RestoreOptions {
+        let recoveryNodes = try parsedNodes(client: client)
+        let keys: UnsealKeySet
+        if autoUnseal {
+            keys = .none
+        } else if let unsealKeysFile {
+            keys = try UnsealKeySet.load(path: unsealKeysFile)
+        } else if isatty(STDIN_FILENO) == 1 && !resume {
+            keys = try UnsealKeySet(texts: promptForUnsealKeys())
+        } else {
+            throw UsageError(description: "no unseal keys: give --unseal-keys-file PATH (or --auto-unseal for auto-unseal clusters)")
+        }
+        let hook: (any ResetHook)? = resetCommands.isEmpty ? nil : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
+        if force && hook == nil && !resume {
+            throw UsageError(description: "--force needs --reset-command (how to stop, wipe and start a node); see scripts/cluster/reset-node.sh")
+        }
+        var options = RestoreOptions(
+            mode: force ? .force : .sameCluster, nodes: recoveryNodes, unsealKeys: keys, keyRing: try secrets.keyRing(), resetHook: hook,
+            stateDirectory: stateDirectory ?? URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/restore-state",
+            canaries: try canaries.map { try CanarySecret(parsing: $0) },
+            originalToken: { try await client.auth.token() })
+        if !json {
+            options.onEvent = { event in
+                switch event {
+                case .phaseStarted(let phase): printStatus("==> \(phase)")
+                case .phaseFinished(let phase, let seconds): printStatus("    \(phase) done in \(String(format: "%.2f", seconds)) s")
+                case .phaseSkipped(let phase): printStatus("    \(phase) already done (journal)")
+                case .phaseFailed(let phase, let message): printStatus("    \(phase) FAILED: \(message)")
+                case .note(_, let text): printStatus("    \(text)")
+                }
+            }
+        }
+        return options
+    }
+
+    func parsedNodes(client: VaultClient) throws -> [RecoveryNode] {
+        if nodes.isEmpty {
+            return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
+        }
+        return try nodes.map { text in
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw UsageError(description: "--node \(text): expected NAME=ADDRESS, e.g. vault_1=https://10.0.0.1:8200")
+            }
+            return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
+        }
+    }
+}
+
+/// Reads unseal keys from the terminal without echo, one per prompt, until an empty answer.
+func promptForUnsealKeys() -> [String] {
+    var keys: [String] = []
+    printStatus("Enter the original cluster's unseal keys, one per prompt; an empty answer ends.")
+    while let pointer = getpass("Unseal key \(keys.count + 1): "), case let key = String(cString: pointer), !key.isEmpty {
+        keys.append(key)
+    }
+    return keys
+}
+
+/// Asks a question on the terminal and returns the trimmed answer.
+func confirm(_ question: String) -> String {
+    FileHandle.standardError.write(Data(question.utf8))
+    return (readLine() ?? "").trimmingCharacters(in: .whitespaces)
+}
