@@ -18,6 +18,8 @@ import Synchronization
 ///   job gets `shutdownGracePeriod` to finish, then its task is cancelled and awaited; `run()` returns normally.
 /// - `requestReload()` (SIGHUP): the loader's new configuration replaces the old one if it validates; otherwise
 ///   the old one stays and the log says why.
+///
+/// `run()` may be called once per instance (its event stream is consumed by that call).
 public final class AgentScheduler: Service, Sendable {
     /// Loads and returns a new configuration (for SIGHUP); throws with an operator-facing message if it is bad.
     public typealias ConfigurationLoader = @Sendable () async throws -> AgentConfiguration
