@@ -63,7 +63,9 @@ let package = Package(
             dependencies: [
                 "LifeboatCore",
                 "LifeboatArchive",
+                "VaultSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -75,7 +75,8 @@ struct RestoreCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             try await withVaultClient { client in
-                let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client))
+                let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client),
+                                               logger: quietLogger("lifeboat.restore"))
                 let report: RestoreReport
                 if resume {
                     report = try await executor.resume()
