@@ -1,0 +1,99 @@
+// `lifeboat drill`: prove a backup restores, by restoring it into a scratch cluster that configured commands create
+// and destroy, checking canaries and the key count, and writing a report. Exits non-zero when the drill failed.
+
+import ArgumentParser
+import Foundation
+import LifeboatCore
+
+struct DrillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Restore a backup into a scratch cluster and prove it works; write a JSON and Markdown report.",
+        discussion: """
+            The scratch cluster is created and destroyed by commands (e.g. a throwaway docker compose project; see \
+            docs/runbooks/drill.md). Production is only read (the canaries' original token). Exit 0 when the drill \
+            passed, 1 when it failed (the report says why).
+
+            Example:
+              lifeboat drill latest --key-file /etc/lifeboat/backup.key --unseal-keys-file /secure/init.json \\
+                --create-command 'docker compose -p drill up -d' --destroy-command 'docker compose -p drill down -v' \\
+                --reset-command 'scripts/cluster/reset-node.sh {node}' \\
+                --node vault_1=http://127.0.0.1:18200 --node vault_2=http://127.0.0.1:18202 --node vault_3=http://127.0.0.1:18204 \\
+                --canary secret/lifeboat/canary/drill --report-dir /var/lib/lifeboat/drills
+            """
+    )
+
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var secrets: SecretOptions
+
+    @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
+    var id: String = "latest"
+
+    @Option(name: .customLong("node"), help: ArgumentHelp("A scratch node as NAME=ADDRESS, in order (repeatable).", valueName: "name=address"))
+    var nodes: [String] = []
+
+    @Option(name: .customLong("create-command"), help: ArgumentHelp("Creates the scratch cluster (shell command, repeatable).", valueName: "command"))
+    var createCommands: [String] = []
+
+    @Option(name: .customLong("destroy-command"), help: ArgumentHelp("Destroys the scratch cluster (shell command, repeatable).", valueName: "command"))
+    var destroyCommands: [String] = []
+
+    @Option(name: .customLong("reset-command"), help: ArgumentHelp("Wipes one scratch node; {node} and {addr} are replaced (repeatable).", valueName: "command"))
+    var resetCommands: [String] = []
+
+    @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp("The original cluster's unseal keys (mode 0600).", valueName: "path"))
+    var unsealKeysFile: String
+
+    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster (repeatable).", valueName: "path"))
+    var canaries: [String] = []
+
+    @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go.", valueName: "path"))
+    var reportDirectory = "."
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard !nodes.isEmpty else { throw ValidationError("give the scratch cluster's nodes with --node NAME=ADDRESS") }
+        guard !resetCommands.isEmpty else { throw ValidationError("give --reset-command (how to wipe one scratch node)") }
+    }
+
+    func run() async throws {
+        do {
+            try await withVaultClient { client in
+                let scratchNodes = try nodes.map { text -> RecoveryNode in
+                    guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                        throw UsageError(description: "--node \(text): expected NAME=ADDRESS")
+                    }
+                    return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
+                }
+                let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
+                let scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
+                                                    resetCommands: shell(resetCommands), nodes: scratchNodes)
+                let repo = try repository.open(create: false)
+                let options = DrillOptions(
+                    scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: try secrets.keyRing(),
+                    stateDirectory: URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/drill-state",
+                    reportDirectory: reportDirectory, canaries: try canaries.map { try CanarySecret(parsing: $0) },
+                    originalToken: { try await client.auth.token() })
+                let report = try await DrillRunner(vault: VaultRecoveryClient(client: client), options: options,
+                                                   logger: quietLogger("lifeboat.drill"))
+                    .run(try await RestoreSource.resolve(id, in: repo))
+                if json { print(String(decoding: try report.json(), as: UTF8.self)) } else { print(report.markdown()) }
+                for file in report.reportFiles { printStatus("report: \(file)") }
+                guard report.passed else {
+                    throw DrillFailedError(reasons: report.reasons)
+                }
+            }
+        } catch let failed as DrillFailedError {
+            printStatus("lifeboat: drill FAILED: \(failed.reasons.joined(separator: "; "))")
+            throw ExitCode(ExitStatus.failure.rawValue)
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct DrillFailedError: Error {
+    let reasons: [String]
+}
