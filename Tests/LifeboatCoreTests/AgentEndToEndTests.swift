@@ -1,0 +1,75 @@
+// `lifeboat agent` as a process against a vault-sim process: it backs up on schedule, applies retention, serves
+// /metrics and /healthz, and exits 0 on SIGTERM leaving only complete backups.
+
+import Foundation
+import Testing
+
+@Suite struct AgentEndToEndTests {
+    /// A free loopback port (bind port 0, read it, close).
+    func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw E2EError("cannot bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func fetch(_ url: String) throws -> ProcessResult {
+        try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", url])
+    }
+
+    @Test func scheduledBackupsMetricsAndCleanShutdown() async throws {
+        let sim = try VaultSimProcess.start()
+        defer { sim.stop() }
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let port = try freePort()
+        let agent = Process()
+        agent.executableURL = productsDirectory.appendingPathComponent("lifeboat")
+        agent.arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
+                           "--keep-last", "2", "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["VAULT_ADDR"] = sim.nodes[0].api_addr
+        environment["LIFEBOAT_VAULT_ADDRS"] = sim.nodes.map(\.api_addr).joined(separator: ",")
+        environment["VAULT_TOKEN"] = sim.rootToken
+        agent.environment = environment
+        let log = workspace.directory + "/agent.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        agent.standardOutput = FileHandle(forWritingAtPath: log)
+        agent.standardError = FileHandle(forWritingAtPath: log)
+        try agent.run()
+        defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
+
+        // Wait (bounded) until three backups were stored, which also means retention ran twice.
+        var metrics = ""
+        for _ in 0..<120 {
+            try await Task.sleep(for: .milliseconds(250))
+            metrics = (try? fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? ""
+            if metrics.contains("lifeboat_backup_last_success_timestamp_seconds"),
+               let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix("lifeboat_backup_runs_total") || $0.hasPrefix("lifeboat_backups_stored{") }),
+               line.hasPrefix("lifeboat_backups_stored{"), (Double(line.split(separator: " ").last ?? "") ?? 0) >= 2 {
+                break
+            }
+        }
+        #expect(metrics.contains(#"lifeboat_backups_stored{destination="local"} 2"#), "\(metrics.prefix(2000))")
+        let health = try fetch("http://127.0.0.1:\(port)/healthz")
+        #expect(health.stdout.hasSuffix("200"))
+
+        kill(agent.processIdentifier, SIGTERM)
+        agent.waitUntilExit()
+        #expect(agent.terminationReason == .exit && agent.terminationStatus == 0)
+        let logText = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(!logText.contains(sim.rootToken), "the token must never be logged")
+
+        // Retention kept two; everything listed is complete and verifies.
+        let verified = try lifeboat(["verify", "--all", "--repo", workspace.repository, "--key-file", workspace.keyFile])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stdout.components(separatedBy: "ok ").count - 1 == 2)
+    }
+}
