@@ -162,10 +162,10 @@ struct IndependentDecoderTests {
     func decodesKnownAnswerVector(path: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let masterKey = try #require((json["master_key_hex"] as? String).flatMap(DecoderTestData.hexDecode))
-        let salt = try #require((json["salt_hex"] as? String).flatMap(DecoderTestData.hexDecode))
-        let plaintext = try #require((json["plaintext_hex"] as? String).flatMap(DecoderTestData.hexDecode))
-        let archive = try #require((json["archive_hex"] as? String).flatMap(DecoderTestData.hexDecode))
+        let masterKey = try #require((json["master_key_hex"] as? String).flatMap { Hex.decode($0) })
+        let salt = try #require((json["salt_hex"] as? String).flatMap { Hex.decode($0) })
+        let plaintext = try #require((json["plaintext_hex"] as? String).flatMap { Hex.decode($0) })
+        let archive = try #require((json["archive_hex"] as? String).flatMap { Hex.decode($0) })
         let chunkSize = try #require((json["chunk_size"] as? NSNumber)?.intValue)
         let compression = try #require((json["compression"] as? NSNumber)?.intValue)
         #expect(masterKey.count == 32)
@@ -338,28 +338,5 @@ private enum DecoderTestData {
             index += 1
         }
         return Array(out.prefix(count))
-    }
-
-    static func hexDecode(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
