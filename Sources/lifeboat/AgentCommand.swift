@@ -30,6 +30,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("verify-schedule"), help: ArgumentHelp("When to verify the newest backup (default: never).", valueName: "schedule"))
     var verifySchedule: String?
 
+    @Option(name: .customLong("drill-schedule"), help: ArgumentHelp("When to run a drill of the newest backup (needs the drill options below).", valueName: "schedule"))
+    var drillSchedule: String?
+
+    @OptionGroup(title: "Drill options (with --drill-schedule)") var drill: DrillSettings
+
     @Option(name: .customLong("time-zone"), help: ArgumentHelp("Time zone of cron schedules (default UTC).", valueName: "zone"))
     var timeZone: String?
 
@@ -65,6 +70,7 @@ struct AgentCommand: AsyncParsableCommand {
         do {
             let backupSchedule = try Schedule.parse(schedule, timeZone: timeZone, jitter: jitter)
             let verify = try verifySchedule.map { try Schedule.parse($0, timeZone: timeZone, jitter: jitter) }
+            let drillAt = try drillSchedule.map { try Schedule.parse($0, timeZone: timeZone, jitter: jitter) }
             let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly].map { $0.map(RetentionCount.limited) }
             let retention = counts.allSatisfy { $0 == nil } ? nil
                 : RetentionPolicy(keepLast: counts[0], keepHourly: counts[1], keepDaily: counts[2], keepWeekly: counts[3], keepMonthly: counts[4])
@@ -72,15 +78,16 @@ struct AgentCommand: AsyncParsableCommand {
             let local = RepositoryAgentJobs.destinationName
             let configuration = AgentConfiguration(
                 destinations: [local], backupGroups: [.init(name: local, schedule: backupSchedule, destinations: [local])],
-                verify: verify.map { .init(schedule: $0) },
+                verify: verify.map { .init(schedule: $0) }, drill: drillAt,
                 statePath: stateFile ?? URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/agent-state.json",
                 listen: try ListenAddress.parse(listen),
                 webhooks: webhooks.map { WebhookConfiguration(url: $0, format: slack ? .slack : .json) })
             let keyRing = try secrets.keyRing()
             let secret = try secrets.encryptionSecret()
             try await withVaultClient { client in
+                let drillRunner = drillAt == nil ? nil : try drill.runner(client: client, keyRing: keyRing, repositoryPath: repository.path)
                 let jobs = RepositoryAgentJobs(client: client, repositoryPath: repository.path, secret: secret, keyRing: keyRing,
-                                               retention: retention, onlyIfLeader: onlyIfLeader)
+                                               retention: retention, onlyIfLeader: onlyIfLeader, drill: drillRunner)
                 try await LifeboatAgent(configuration: configuration, jobs: jobs).run()
             }
         } catch {

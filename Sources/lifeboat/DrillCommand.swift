@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import LifeboatArchive
 import LifeboatCore
 
 struct DrillCommand: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct DrillCommand: AsyncParsableCommand {
               lifeboat drill latest --key-file /etc/lifeboat/backup.key --unseal-keys-file /secure/init.json \\
                 --create-command 'docker compose -p drill up -d' --destroy-command 'docker compose -p drill down -v' \\
                 --reset-command 'scripts/cluster/reset-node.sh {node}' \\
-                --node vault_1=http://127.0.0.1:18200 --node vault_2=http://127.0.0.1:18202 --node vault_3=http://127.0.0.1:18204 \\
+                --scratch-node vault_1=http://127.0.0.1:18200 --scratch-node vault_2=http://127.0.0.1:18202 --scratch-node vault_3=http://127.0.0.1:18204 \\
                 --canary secret/lifeboat/canary/drill --report-dir /var/lib/lifeboat/drills
             """
     )
@@ -29,56 +30,17 @@ struct DrillCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
     var id: String = "latest"
 
-    @Option(name: .customLong("node"), help: ArgumentHelp("A scratch node as NAME=ADDRESS, in order (repeatable).", valueName: "name=address"))
-    var nodes: [String] = []
-
-    @Option(name: .customLong("create-command"), help: ArgumentHelp("Creates the scratch cluster (shell command, repeatable).", valueName: "command"))
-    var createCommands: [String] = []
-
-    @Option(name: .customLong("destroy-command"), help: ArgumentHelp("Destroys the scratch cluster (shell command, repeatable).", valueName: "command"))
-    var destroyCommands: [String] = []
-
-    @Option(name: .customLong("reset-command"), help: ArgumentHelp("Wipes one scratch node; {node} and {addr} are replaced (repeatable).", valueName: "command"))
-    var resetCommands: [String] = []
-
-    @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp("The original cluster's unseal keys (mode 0600).", valueName: "path"))
-    var unsealKeysFile: String
-
-    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster (repeatable).", valueName: "path"))
-    var canaries: [String] = []
-
-    @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go.", valueName: "path"))
-    var reportDirectory = "."
+    @OptionGroup var drill: DrillSettings
 
     @Flag(help: "Print the report as JSON.")
     var json = false
 
-    func validate() throws {
-        guard !nodes.isEmpty else { throw ValidationError("give the scratch cluster's nodes with --node NAME=ADDRESS") }
-        guard !resetCommands.isEmpty else { throw ValidationError("give --reset-command (how to wipe one scratch node)") }
-    }
-
     func run() async throws {
         do {
             try await withVaultClient { client in
-                let scratchNodes = try nodes.map { text -> RecoveryNode in
-                    guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                        throw UsageError(description: "--node \(text): expected NAME=ADDRESS")
-                    }
-                    return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
-                }
-                let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
-                let scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
-                                                    resetCommands: shell(resetCommands), nodes: scratchNodes)
                 let repo = try repository.open(create: false)
-                let options = DrillOptions(
-                    scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: try secrets.keyRing(),
-                    stateDirectory: URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/drill-state",
-                    reportDirectory: reportDirectory, canaries: try canaries.map { try CanarySecret(parsing: $0) },
-                    originalToken: { try await client.auth.token() })
-                let report = try await DrillRunner(vault: VaultRecoveryClient(client: client), options: options,
-                                                   logger: quietLogger("lifeboat.drill"))
-                    .run(try await RestoreSource.resolve(id, in: repo))
+                let runner = try drill.runner(client: client, keyRing: try secrets.keyRing(), repositoryPath: repository.path)
+                let report = try await runner.run(try await RestoreSource.resolve(id, in: repo))
                 if json { print(String(decoding: try report.json(), as: UTF8.self)) } else { print(report.markdown()) }
                 for file in report.reportFiles { printStatus("report: \(file)") }
                 guard report.passed else {
@@ -91,6 +53,53 @@ struct DrillCommand: AsyncParsableCommand {
         } catch {
             throw fail(error)
         }
+    }
+}
+
+/// How a drill's scratch cluster is made and checked: shared by `lifeboat drill` and `lifeboat agent --drill-schedule`.
+struct DrillSettings: ParsableArguments {
+    @Option(name: .customLong("scratch-node"), help: ArgumentHelp("A scratch node as NAME=ADDRESS, in order (repeatable).", valueName: "name=address"))
+    var nodes: [String] = []
+
+    @Option(name: .customLong("create-command"), help: ArgumentHelp("Creates the scratch cluster (shell command, repeatable).", valueName: "command"))
+    var createCommands: [String] = []
+
+    @Option(name: .customLong("destroy-command"), help: ArgumentHelp("Destroys the scratch cluster (shell command, repeatable).", valueName: "command"))
+    var destroyCommands: [String] = []
+
+    @Option(name: .customLong("reset-command"), help: ArgumentHelp("Wipes one scratch node; {node} and {addr} are replaced (repeatable).", valueName: "command"))
+    var resetCommands: [String] = []
+
+    @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp("The original cluster's unseal keys (mode 0600).", valueName: "path"))
+    var unsealKeysFile: String?
+
+    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster (repeatable).", valueName: "path"))
+    var canaries: [String] = []
+
+    @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go.", valueName: "path"))
+    var reportDirectory = "."
+
+
+    /// A drill runner for these settings.
+    func runner(client: VaultClient, keyRing: KeyRing, repositoryPath: String) throws -> DrillRunner {
+        guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
+        guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
+        guard let unsealKeysFile else { throw UsageError(description: "give --unseal-keys-file (the original cluster's unseal keys)") }
+        let scratchNodes = try nodes.map { text -> RecoveryNode in
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw UsageError(description: "--scratch-node \(text): expected NAME=ADDRESS")
+            }
+            return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
+        }
+        let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
+        let scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
+                                            resetCommands: shell(resetCommands), nodes: scratchNodes)
+        let options = DrillOptions(
+            scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: keyRing,
+            stateDirectory: URL(fileURLWithPath: repositoryPath).deletingLastPathComponent().path + "/drill-state",
+            reportDirectory: reportDirectory, canaries: try canaries.map { try CanarySecret(parsing: $0) },
+            originalToken: { try await client.auth.token() })
+        return DrillRunner(vault: VaultRecoveryClient(client: client), options: options, logger: quietLogger("lifeboat.drill"))
     }
 }
 

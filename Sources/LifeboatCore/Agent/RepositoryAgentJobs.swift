@@ -15,9 +15,12 @@ public struct RepositoryAgentJobs: AgentJobs {
     public let retention: RetentionPolicy?
     public let onlyIfLeader: Bool
     public let backupOptions: BackupOptions
+    /// Runs a drill of the newest backup, when drills are configured.
+    public let drill: DrillRunner?
 
     public init(client: VaultClient, repositoryPath: String, secret: EncryptionSecret, keyRing: KeyRing,
-                retention: RetentionPolicy?, onlyIfLeader: Bool, backupOptions: BackupOptions = BackupOptions()) {
+                retention: RetentionPolicy?, onlyIfLeader: Bool, backupOptions: BackupOptions = BackupOptions(),
+                drill: DrillRunner? = nil) {
         self.client = client
         self.repositoryPath = repositoryPath
         self.secret = secret
@@ -25,6 +28,7 @@ public struct RepositoryAgentJobs: AgentJobs {
         self.retention = retention
         self.onlyIfLeader = onlyIfLeader
         self.backupOptions = backupOptions
+        self.drill = drill
     }
 
     private func repository(create: Bool) throws -> BackupRepository {
@@ -83,7 +87,14 @@ public struct RepositoryAgentJobs: AgentJobs {
     }
 
     public func runDrill() async throws -> DrillOutcome {
-        throw AgentJobError(.configuration, "drills are not configured for this agent; run `lifeboat drill` from cron")
+        guard let drill else {
+            throw AgentJobError(.configuration, "drills are not configured for this agent; give the drill options or run `lifeboat drill` from cron")
+        }
+        let report = try await drill.run(try await RestoreSource.resolve("latest", in: try repository(create: false)))
+        guard report.passed else {
+            throw AgentJobError(.drillFailed, "drill of backup \(report.backupID) failed: \(report.reasons.joined(separator: "; "))")
+        }
+        return DrillOutcome(summary: "drill of backup \(report.backupID) passed", recoveryTime: report.recoverySeconds.map { .seconds($0) })
     }
 }
 
