@@ -28,7 +28,7 @@ import Testing
         // vault_3 is reset twice: once in phase 2 (every node), once in phase 6 (rebootstrap). The second time the
         // hook leaves a marker and hangs: the restore is then inside phase 6.
         let first = marker + "-phase2"
-        let slowReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}; if [ {node} = vault_3 ]; then if [ -f \(first) ]; then touch \(marker); sleep 600; else touch \(first); fi; fi"
+        let slowReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}; if [ {node} = vault_3 ]; then if [ -f \(first) ]; then touch \(marker); while [ ! -f \(marker)-stop ]; do sleep 0.1; done; else touch \(first); fi; fi"
         let fastReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}"
         var arguments = ["restore", "latest", "--force", "--yes", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--unseal-keys-file", keysFile, "--canary", "secret/lifeboat/canary/e2e"]
@@ -47,8 +47,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: marker), "the restore never reached vault_3's reset")
         kill(killed.processIdentifier, SIGKILL)
         killed.waitUntilExit()
-        // The hook's sleep was a child of the killed process: stop it too.
-        _ = try? runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["pkill", "-f", "touch \(marker)"])
+        // The hanging hook outlives the killed process (as a real one would): release it.
+        FileManager.default.createFile(atPath: marker + "-stop", contents: nil)
 
         let resumed = try lifeboat(arguments + ["--resume", "--reset-command", fastReset], environment: environment)
         #expect(resumed.status == 0, "\(resumed.stderr)")
