@@ -85,12 +85,7 @@ struct DrillSettings: ParsableArguments {
         guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
         guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
         guard let unsealKeysFile else { throw UsageError(description: "give --unseal-keys-file (the original cluster's unseal keys)") }
-        let scratchNodes = try nodes.map { text -> RecoveryNode in
-            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                throw UsageError(description: "--scratch-node \(text): expected NAME=ADDRESS")
-            }
-            return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
-        }
+        let scratchNodes = try nodes.map { try parseNode($0, flag: "--scratch-node") }
         let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
         let scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
                                             resetCommands: shell(resetCommands), nodes: scratchNodes)

@@ -143,13 +143,16 @@ struct RestoreCommand: AsyncParsableCommand {
         if nodes.isEmpty {
             return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
         }
-        return try nodes.map { text in
-            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                throw UsageError(description: "--node \(text): expected NAME=ADDRESS, e.g. vault_1=https://10.0.0.1:8200")
-            }
-            return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
-        }
+        return try nodes.map { try parseNode($0, flag: "--node") }
     }
+}
+
+/// `NAME=ADDRESS` from --node / --scratch-node.
+func parseNode(_ text: String, flag: String) throws -> RecoveryNode {
+    guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+        throw UsageError(description: "\(flag) \(text): expected NAME=ADDRESS, e.g. vault_1=https://10.0.0.1:8200")
+    }
+    return RecoveryNode(name: String(text[..<equals]), apiAddress: String(text[text.index(after: equals)...]))
 }
 
 /// Reads unseal keys from the terminal without echo, one per prompt, until an empty answer.
