@@ -8,6 +8,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case success = 0
     /// Anything not covered below.
     case failure = 1
+    /// A backup is stored on some destinations but not on all (the output names which hold it).
+    case partial = 3
     /// Wrong flags or arguments.
     case usage = 64
     /// Data failed authentication or verification: wrong key, tampered, truncated or incomplete input.

@@ -15,7 +15,12 @@ struct AgentCommand: AsyncParsableCommand {
             ("every 15m"). After downtime a missed backup is taken once at start-up. With --only-if-leader, run one \
             agent per Vault node: only the active node's agent backs up. See docs/operations.md and docs/metrics.md.
 
+            Everything can come from the configuration file (destinations with their own schedules and retention, \
+            schedules, listener, webhooks); the flags below override it. SIGHUP re-reads the file: a configuration \
+            that does not load or validate is rejected with a log line and the running one is kept.
+
             Example:
+              lifeboat agent --config /etc/lifeboat/lifeboat.yaml
               lifeboat agent --schedule '17 * * * *' --verify-schedule '@daily' --keep-hourly 24 --keep-daily 7 \\
                 --key-file /etc/lifeboat/backup.key --only-if-leader --log-format json
             """
@@ -24,24 +29,24 @@ struct AgentCommand: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
 
-    @Option(help: ArgumentHelp("When to back up: a cron expression or an interval.", valueName: "schedule"))
-    var schedule = "@hourly"
+    @Option(help: ArgumentHelp("When to back up the destinations without their own schedule: a cron expression or an interval (agent.schedules.backup, default @hourly).", valueName: "schedule"))
+    var schedule: String?
 
-    @Option(name: .customLong("verify-schedule"), help: ArgumentHelp("When to verify the newest backup (default: never).", valueName: "schedule"))
+    @Option(name: .customLong("verify-schedule"), help: ArgumentHelp("When to verify the newest backup on each destination (agent.schedules.verify, default @daily).", valueName: "schedule"))
     var verifySchedule: String?
 
-    @Option(name: .customLong("drill-schedule"), help: ArgumentHelp("When to run a drill of the newest backup (needs the drill options below).", valueName: "schedule"))
+    @Option(name: .customLong("drill-schedule"), help: ArgumentHelp("When to run a drill of the newest backup (agent.schedules.drill; needs the drill section or the drill options below).", valueName: "schedule"))
     var drillSchedule: String?
 
     @OptionGroup(title: "Drill options (with --drill-schedule)") var drill: DrillSettings
 
-    @Option(name: .customLong("time-zone"), help: ArgumentHelp("Time zone of cron schedules (default UTC).", valueName: "zone"))
+    @Option(name: .customLong("time-zone"), help: ArgumentHelp("Time zone of cron schedules (agent.time_zone, default UTC).", valueName: "zone"))
     var timeZone: String?
 
-    @Option(help: ArgumentHelp("Random delay up to this long before each run, e.g. 5m.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Random delay up to this long before each run, e.g. 5m (agent.jitter).", valueName: "duration"))
     var jitter: String?
 
-    @Option(name: .customLong("keep-last")) var keepLast: Int?
+    @Option(name: .customLong("keep-last"), help: "Replace every destination's retention with these --keep-* counts.") var keepLast: Int?
     @Option(name: .customLong("keep-hourly")) var keepHourly: Int?
     @Option(name: .customLong("keep-daily")) var keepDaily: Int?
     @Option(name: .customLong("keep-weekly")) var keepWeekly: Int?
@@ -50,48 +55,91 @@ struct AgentCommand: AsyncParsableCommand {
     @Flag(name: .customLong("only-if-leader"), help: "Back up only while the first Vault address is the active node.")
     var onlyIfLeader = false
 
-    @Option(help: ArgumentHelp("Address of /metrics, /healthz and /status.", valueName: "host:port"))
-    var listen = "127.0.0.1:9731"
+    @Option(help: ArgumentHelp("Address of /metrics, /healthz and /status (agent.listen, default 127.0.0.1:9731).", valueName: "host:port"))
+    var listen: String?
 
-    @Option(name: .customLong("state-file"), help: ArgumentHelp("Where last runs are remembered (default: <repo>/../agent-state.json).", valueName: "path"))
+    @Option(name: .customLong("state-file"), help: ArgumentHelp("Where last runs are remembered (agent.state_file; default: <repo>/../agent-state.json beside the first local repository).", valueName: "path"))
     var stateFile: String?
 
-    @Option(name: .customLong("webhook"), help: ArgumentHelp("URL notified on failure and on recovery (repeatable).", valueName: "url"))
+    @Option(name: .customLong("webhook"), help: ArgumentHelp("URL notified on failure and on recovery (repeatable; added to notifications.webhooks).", valueName: "url"))
     var webhooks: [String] = []
 
-    @Flag(name: .customLong("slack"), help: "Send webhooks as Slack-compatible {\"text\": ...} payloads.")
+    @Flag(name: .customLong("slack"), help: "Send the --webhook URLs Slack-compatible {\"text\": ...} payloads.")
     var slack = false
 
-    @Option(name: .customLong("log-format"), help: "human or json.")
-    var logFormat = "human"
+    @Option(name: .customLong("log-format"), help: "human or json (agent.log_format).")
+    var logFormat: LifeboatConfiguration.LogFormat?
 
     func run() async throws {
-        LifeboatLogHandler.bootstrap(format: logFormat == "json" ? .json : .human)
         do {
-            let backupSchedule = try Schedule.parse(schedule, timeZone: timeZone, jitter: jitter)
-            let verify = try verifySchedule.map { try Schedule.parse($0, timeZone: timeZone, jitter: jitter) }
-            let drillAt = try drillSchedule.map { try Schedule.parse($0, timeZone: timeZone, jitter: jitter) }
-            let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly].map { $0.map(RetentionCount.limited) }
-            let retention = counts.allSatisfy { $0 == nil } ? nil
-                : RetentionPolicy(keepLast: counts[0], keepHourly: counts[1], keepDaily: counts[2], keepWeekly: counts[3], keepMonthly: counts[4])
-            try retention?.validate()
-            let local = RepositoryAgentJobs.destinationName
-            let configuration = AgentConfiguration(
-                destinations: [local], backupGroups: [.init(name: local, schedule: backupSchedule, destinations: [local])],
-                verify: verify.map { .init(schedule: $0) }, drill: drillAt,
-                statePath: stateFile ?? URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/agent-state.json",
-                listen: try ListenAddress.parse(listen),
-                webhooks: webhooks.map { WebhookConfiguration(url: $0, format: slack ? .slack : .json) })
-            let keyRing = try secrets.keyRing()
-            let secret = try secrets.encryptionSecret()
-            try await withVaultClient { client in
-                let drillRunner = drillAt == nil ? nil : try drill.runner(client: client, keyRing: keyRing, repositoryPath: repository.path)
-                let jobs = RepositoryAgentJobs(client: client, repositoryPath: repository.path, secret: secret, keyRing: keyRing,
-                                               retention: retention, onlyIfLeader: onlyIfLeader, drill: drillRunner)
-                try await LifeboatAgent(configuration: configuration, jobs: jobs).run()
+            let (context, agentConfiguration) = try load()
+            LifeboatLogHandler.bootstrap(format: context.configuration.agent.logFormat == .json ? .json : .human)
+            let logger = Logger(label: "lifeboat.agent")
+            try await context.withVaultClient { client in
+                let jobs = ConfiguredAgentJobs(client: client, setup: try await setup(context, client: client))
+                let agent = LifeboatAgent(configuration: agentConfiguration, jobs: jobs, configurationLoader: {
+                    // SIGHUP: the file is read again with the same flags on top; nothing changes unless all of it is usable.
+                    let (reloaded, configuration) = try load()
+                    try configuration.validate()
+                    if reloaded.configuration.vault != context.configuration.vault {
+                        logger.warning("the vault settings change only at the next start")
+                    }
+                    jobs.replace(try await setup(reloaded, client: client))
+                    return configuration
+                }, logger: logger)
+                do {
+                    try await agent.run()
+                } catch {
+                    await jobs.close()
+                    throw error
+                }
+                await jobs.close()
             }
         } catch {
             throw fail(error)
         }
     }
+
+    /// The configuration with this command's flags on top, and the agent settings made from it.
+    func load() throws -> (CommandContext, AgentConfiguration) {
+        var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
+            onlyIfLeader: onlyIfLeader ? true : nil, listen: listen, logFormat: logFormat, timeZone: timeZone))
+        var configuration = context.configuration
+        if let schedule { configuration.agent.schedules.backup = schedule }
+        if let verifySchedule { configuration.agent.schedules.verify = verifySchedule }
+        if let drillSchedule { configuration.agent.schedules.drill = drillSchedule }
+        if let jitter {
+            do { configuration.agent.jitter = try Schedule.parseDuration(jitter) } catch { throw UsageError(description: "--jitter: \(error)") }
+        }
+        let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly].map { $0.map(RetentionCount.limited) }
+        if counts.contains(where: { $0 != nil }) {
+            let policy = RetentionPolicy(keepLast: counts[0], keepHourly: counts[1], keepDaily: counts[2], keepWeekly: counts[3], keepMonthly: counts[4])
+            try policy.validate()
+            for index in configuration.destinations.indices { configuration.destinations[index].retention = policy }
+        }
+        configuration.notifications.webhooks += webhooks.map { .init(url: .literal($0), format: slack ? .slack : .json) }
+        if let stateFile {
+            configuration.agent.stateFile = stateFile
+        } else if context.loaded.origin(of: "agent.state_file") == .defaultValue {
+            configuration.agent.stateFile = context.stateDirectory + "/agent-state.json"
+        }
+        context.loaded.configuration = configuration
+        let agent = try configuration.agentConfiguration(
+            statePath: configuration.agent.stateFile, environment: context.environment, drillAvailable: drill.givesScratchCluster)
+        return (context, agent)
+    }
+
+    /// What the jobs use: the opened destinations, the keys, and the drill runner when drills are scheduled.
+    func setup(_ context: CommandContext, client: VaultClient) async throws -> ConfiguredAgentJobs.Setup {
+        let configuration = context.configuration
+        let drillRunner = configuration.agent.schedules.drill == nil ? nil : try drill.runner(client: client, context: context)
+        let backup = configuration.backup
+        return ConfiguredAgentJobs.Setup(
+            destinations: try await configuration.openDestinations(create: true, environment: context.environment),
+            secret: try context.encryptionSecret(), keyRing: try context.keyRing(), onlyIfLeader: backup.onlyIfLeader,
+            backupOptions: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize),
+            drill: drillRunner)
+    }
 }
+
+extension LifeboatConfiguration.LogFormat: ExpressibleByArgument {}

@@ -10,15 +10,19 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: "Take a snapshot from the current leader, verify it completely, encrypt it and store it.",
         discussion: """
-            Vault is reached with Vault's own environment: VAULT_ADDR (or LIFEBOAT_VAULT_ADDRS, a comma-separated list \
-            of node addresses), VAULT_TOKEN / ~/.vault-token / a Vault Agent sink / AppRole, VAULT_CACERT and the other \
-            VAULT_* (or BAO_*) TLS settings. A snapshot that fails any check is never stored.
+            Settings come from the configuration file (docs/configuration.md), with Vault's own environment on top: \
+            VAULT_ADDR (or LIFEBOAT_VAULT_ADDRS, a comma-separated list of node addresses), VAULT_TOKEN / \
+            ~/.vault-token / a Vault Agent sink / AppRole, VAULT_CACERT and the other VAULT_* (or BAO_*) TLS settings; \
+            flags win over both. The snapshot is streamed once and written to every configured destination at the \
+            same time; then each destination that received it applies its retention policy (never one that failed). \
+            A snapshot that fails any check is never stored anywhere.
 
-            Exit codes: 0 stored (or skipped as a standby with --only-if-leader), 1 Vault unreachable or refused, \
-            65 the snapshot failed verification, 74 I/O error, 75 another run holds the repository lock, \
-            78 configuration error.
+            Exit codes: 0 stored everywhere (or skipped as a standby with --only-if-leader), 3 stored on some \
+            destinations but not all (the output says which), 1 Vault unreachable or refused, 65 the snapshot failed \
+            verification, 74 no destination could store it, 75 another run holds the lock, 78 configuration error.
 
             Example (crontab):
+              17 * * * *  lifeboat backup --config /etc/lifeboat/lifeboat.yaml
               17 * * * *  VAULT_ADDR=https://vault.internal:8200 lifeboat backup --key-file /etc/lifeboat/backup.key
             """
     )
@@ -26,7 +30,7 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
 
-    @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach, e.g. pre-upgrade (repeatable).", valueName: "tag"))
+    @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach, e.g. pre-upgrade (repeatable; added to backup.tags).", valueName: "tag"))
     var tags: [String] = []
 
     @Flag(name: .customLong("only-if-leader"), help: "Run only when the first Vault address is the active node; on a standby exit 0 and touch nothing (one agent per Vault node).")
@@ -35,70 +39,100 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-compression"), help: "Never deflate chunks.")
     var noCompression = false
 
-    @Flag(help: "Print the manifest (or the skip) as JSON.")
+    @Flag(name: .customLong("no-prune"), help: "Do not apply the destinations' retention policies after the backup.")
+    var noPrune = false
+
+    @Flag(help: "Print the manifest and each destination's result (or the skip) as JSON.")
     var json = false
 
-    @Option(name: .customLong("snapshot-timeout"), help: ArgumentHelp("Longest a whole snapshot download may take, e.g. 6h.", valueName: "duration"))
-    var snapshotTimeout = "6h"
+    @Option(name: .customLong("snapshot-timeout"), help: ArgumentHelp("Longest a whole snapshot download may take, e.g. 6h (vault.timeouts.snapshot).", valueName: "duration"))
+    var snapshotTimeout: String?
 
-    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Cut the snapshot stream when no byte arrives for this long, e.g. 60s.", valueName: "duration"))
-    var stallTimeout = "60s"
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Cut the snapshot stream when no byte arrives for this long, e.g. 60s (vault.timeouts.stall).", valueName: "duration"))
+    var stallTimeout: String?
 
     @Option(name: .customLong("first-byte-timeout"), help: ArgumentHelp("Longest wait for the leader to start sending (it scans its database first), e.g. 15m.", valueName: "duration"))
     var firstByteTimeout = "15m"
 
-    /// The snapshot timeouts from the flags.
-    func timeouts() throws -> VaultClientConfiguration.Timeouts {
-        var timeouts = VaultClientConfiguration.Timeouts()
-        do {
-            timeouts.snapshotTotal = try Schedule.parseDuration(snapshotTimeout)
-            timeouts.snapshotStall = try Schedule.parseDuration(stallTimeout)
-            timeouts.snapshotFirstByte = try Schedule.parseDuration(firstByteTimeout)
-        } catch {
-            throw UsageError(description: "\(error)")
-        }
-        return timeouts
-    }
-
     func run() async throws {
+        let report: ConfiguredBackupReport
         do {
-            try await withVaultClient(timeouts: try timeouts()) { client in
-                if onlyIfLeader, try await !LeaderLocator(client: client).isLocalNodeActive() {
-                    print(json ? #"{"skipped":true,"reason":"this node is a standby"}"# : "skipped: this node is a standby")
-                    return
-                }
-                let secret = try secrets.encryptionSecret()
-                let repo = try repository.open(create: true)
-                let lock = try RepositoryLock.acquire(directory: repository.path, operation: "backup")
-                defer { lock.release() }
-                _ = try? await repo.cleanupLeftovers(olderThan: Date().addingTimeInterval(-3600))
-                let manifest = try await BackupRunner.run(
-                    source: VaultSnapshotSource(client: client), repository: repo, secret: secret,
-                    options: BackupOptions(tags: tags, compression: !noCompression),
-                    onRetry: { attempt, error in printStatus("attempt \(attempt) failed (\(error)); retrying with the current leader") })
-                if json {
-                    print(String(decoding: try manifest.encoded(), as: UTF8.self))
-                } else {
-                    print("stored backup \(manifest.id): index \(manifest.raft.index), term \(manifest.raft.term), \(manifest.entryCount) entries, \(manifest.originalSize) bytes -> \(manifest.storedSize) stored, from \(manifest.leader.address ?? "the leader") in \(String(format: "%.1f", manifest.durationSeconds)) s")
-                }
+            var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
+                onlyIfLeader: onlyIfLeader ? true : nil, tags: tags, compression: noCompression ? false : nil))
+            var configuration = context.configuration
+            do {
+                if let snapshotTimeout { configuration.vault.timeouts.snapshot = try Schedule.parseDuration(snapshotTimeout) }
+                if let stallTimeout { configuration.vault.timeouts.stall = try Schedule.parseDuration(stallTimeout) }
+            } catch {
+                throw UsageError(description: "\(error)")
             }
+            context.loaded.configuration = configuration
+            let firstByte: Duration
+            do { firstByte = try Schedule.parseDuration(firstByteTimeout) } catch { throw UsageError(description: "\(error)") }
+            let taken = try await context.withVaultClient(firstByteTimeout: firstByte) { client in
+                try await backUp(client: client, context: context)
+            }
+            guard let taken else {
+                print(json ? #"{"skipped":true,"reason":"this node is a standby"}"# : "skipped: this node is a standby")
+                return
+            }
+            report = taken
         } catch {
             throw fail(error)
         }
+        if json {
+            try printJSON(BackupJSON(manifest: report.manifest, destinations: report.destinations))
+        } else {
+            let m = report.manifest
+            print("stored backup \(m.id): index \(m.raft.index), term \(m.raft.term), \(m.entryCount) entries, \(m.originalSize) bytes -> \(m.storedSize) stored, from \(m.leader.address ?? "the leader") in \(String(format: "%.1f", m.durationSeconds)) s")
+            for destination in report.destinations { print("  " + Self.line(destination)) }
+        }
+        if report.isPartial { throw fail(PartialBackupError(report: report)) }
+        for destination in report.destinations {
+            if let problem = destination.retentionError { printStatus("lifeboat: warning: retention on \(destination.destination) failed: \(problem)") }
+        }
     }
-}
 
-/// A Vault client configured from the environment for the duration of `body`, shut down afterwards.
-func withVaultClient<R>(timeouts: VaultClientConfiguration.Timeouts? = nil, _ body: (VaultClient) async throws -> R) async throws -> R {
-    let configuration = try VaultClientConfiguration(environment: ProcessInfo.processInfo.environment,
-                                                     overrides: .init(timeouts: timeouts))
-    let client = try VaultClient(configuration: configuration)
-    do {
-        let result = try await body(client)
-        try? await client.shutdown()
-        return result
-    } catch {
-        try? await client.shutdown()
-        throw error
+    /// The backup itself; nil when this node is a standby and only-if-leader is set.
+    private func backUp(client: VaultClient, context: CommandContext) async throws -> ConfiguredBackupReport? {
+        let backup = context.configuration.backup
+        if backup.onlyIfLeader, try await !LeaderLocator(client: client).isLocalNodeActive() {
+            return nil
+        }
+        let secret = try context.encryptionSecret()
+        let options = BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize)
+        let progress = TransferProgress.forTerminal(label: "backup", total: nil, enabled: !json)
+        defer { progress?.finish() }
+        var onProgress: (@Sendable (Int64) -> Void)?
+        if let progress { onProgress = { bytes in progress.update(bytes) } }
+        return try await context.withDestinations(create: true) { destinations in
+            try await ConfiguredBackup.run(
+                source: VaultSnapshotSource(client: client), destinations: destinations, secret: secret, options: options,
+                applyRetention: !noPrune,
+                onRetry: { attempt, error in printStatus("attempt \(attempt) failed (\(error)); retrying with the current leader") },
+                progress: onProgress)
+        }
+    }
+
+    static func line(_ report: DestinationBackupReport) -> String {
+        guard report.stored else { return "\(report.destination): NOT stored: \(report.error ?? "failed")" }
+        var line = "\(report.destination): stored"
+        if let kept = report.kept { line += "; retention kept \(kept), removed \(report.removed.count)" }
+        if report.retentionError != nil { line += "; retention FAILED" }
+        return line
+    }
+
+    /// The manifest's fields plus `destinations`, so `jq .id` works as on a manifest.
+    struct BackupJSON: Encodable {
+        var manifest: BackupManifest
+        var destinations: [DestinationBackupReport]
+
+        enum CodingKeys: String, CodingKey { case destinations }
+
+        func encode(to encoder: any Encoder) throws {
+            try manifest.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(destinations, forKey: .destinations)
+        }
     }
 }

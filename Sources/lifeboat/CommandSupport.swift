@@ -33,6 +33,16 @@ struct SecretOptions: ParsableArguments {
         "File holding the passphrase on its first line (mode 0600).", valueName: "path"))
     var passphraseFile: String?
 
+    /// Puts these flags over the configuration's `keys`.
+    func apply(to overrides: inout ConfigurationOverrides) throws {
+        if passphraseEnv != nil && passphraseFile != nil {
+            throw UsageError(description: "give --passphrase-env or --passphrase-file, not both")
+        }
+        overrides.keyFiles = keyFiles
+        if let passphraseEnv { overrides.passphrase = .environment(passphraseEnv) }
+        if let passphraseFile { overrides.passphrase = .file(passphraseFile) }
+    }
+
     func loadPassphrase() throws -> SecureBytes? {
         if passphraseEnv != nil && passphraseFile != nil {
             throw UsageError(description: "give --passphrase-env or --passphrase-file, not both")

@@ -37,10 +37,12 @@ struct DrillCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            try await withVaultClient { client in
-                let repo = try repository.open(create: false)
-                let runner = try drill.runner(client: client, keyRing: try secrets.keyRing(), repositoryPath: repository.path)
-                let report = try await runner.run(try await RestoreSource.resolve(id, in: repo))
+            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides())
+            try await context.withVaultClient { client in
+                let runner = try drill.runner(client: client, context: context)
+                let report = try await context.withDestinations(create: false) { destinations in
+                    try await runner.run(try await BackupLocator.restoreSource(id, in: destinations))
+                }
                 if json { print(String(decoding: try report.json(), as: UTF8.self)) } else { print(report.markdown()) }
                 for file in report.reportFiles { printStatus("report: \(file)") }
                 guard report.passed else {
@@ -76,23 +78,41 @@ struct DrillSettings: ParsableArguments {
     @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster (repeatable).", valueName: "path"))
     var canaries: [String] = []
 
-    @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go.", valueName: "path"))
-    var reportDirectory = "."
+    @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go (default: drill.report_directory, else the current directory).", valueName: "path"))
+    var reportDirectory: String?
 
+    /// True when the flags describe a scratch cluster (otherwise the configuration's `drill` section is used).
+    var givesScratchCluster: Bool { !nodes.isEmpty || !createCommands.isEmpty || !resetCommands.isEmpty }
 
-    /// A drill runner for these settings.
-    func runner(client: VaultClient, keyRing: KeyRing, repositoryPath: String) throws -> DrillRunner {
-        guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
-        guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
-        guard let unsealKeysFile else { throw UsageError(description: "give --unseal-keys-file (the original cluster's unseal keys)") }
-        let scratchNodes = try nodes.map { try parseNode($0, flag: "--scratch-node") }
-        let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
-        let scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
-                                            resetCommands: shell(resetCommands), nodes: scratchNodes)
+    /// A drill runner for these settings; what the flags leave out comes from the configuration's `drill` section
+    /// (and `restore.unseal_keys_file` / `restore.canaries`).
+    func runner(client: VaultClient, context: CommandContext) throws -> DrillRunner {
+        let configuration = context.configuration
+        let scratch: any ScratchCluster
+        if givesScratchCluster {
+            guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
+            guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
+            let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
+            scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
+                                            resetCommands: shell(resetCommands),
+                                            nodes: try nodes.map { try parseNode($0, flag: "--scratch-node") })
+        } else if let configured = configuration.drill.scratchCluster {
+            scratch = configured
+        } else if configuration.drill.simulator {
+            scratch = SimulatorScratchCluster()
+        } else {
+            throw UsageError(description: "no scratch cluster: give --scratch-node and --reset-command (and --create-command), "
+                + "or configure drill.hooks.create and drill.nodes, or drill.simulator: true (docs/runbooks/drill.md)")
+        }
+        guard let unsealKeysFile = unsealKeysFile ?? configuration.drillUnsealKeysFile else {
+            throw UsageError(description: "give --unseal-keys-file or set drill.unseal_keys_file (the original cluster's unseal keys)")
+        }
+        let canarySecrets = canaries.isEmpty ? try configuration.drillCanaries.flatMap { try $0.canarySecrets() }
+            : try canaries.map { try CanarySecret(parsing: $0) }
         let options = DrillOptions(
-            scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: keyRing,
-            stateDirectory: URL(fileURLWithPath: repositoryPath).deletingLastPathComponent().path + "/drill-state",
-            reportDirectory: reportDirectory, canaries: try canaries.map { try CanarySecret(parsing: $0) },
+            scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: try context.keyRing(),
+            stateDirectory: context.stateDirectory + "/drill-state",
+            reportDirectory: reportDirectory ?? configuration.drill.reportDirectory ?? ".", canaries: canarySecrets,
             originalToken: { try await client.auth.token() })
         return DrillRunner(vault: VaultRecoveryClient(client: client), options: options, logger: quietLogger("lifeboat.drill"))
     }

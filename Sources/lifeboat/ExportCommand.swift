@@ -30,9 +30,15 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let repo = try repository.open(create: false)
-            let manifest = try await BackupSelector.resolve(id, in: repo)
-            let summary = try await BackupExporter.export(manifest, from: repo, keyRing: try secrets.keyRing(), to: output)
+            let context = try repository.context(secrets: secrets)
+            let keyRing = try context.keyRing()
+            let (manifest, summary) = try await context.withDestinations(create: false) { destinations in
+                let (destination, manifest) = try await BackupLocator.manifest(id, in: destinations)
+                let progress = TransferProgress.forTerminal(label: "export", total: manifest.storedSize)
+                defer { progress?.finish() }
+                let store = progress.map { ProgressStore(destination.repository.store, progress: $0) } ?? destination.repository.store
+                return (manifest, try await BackupExporter.export(manifest, from: BackupRepository(store: store), keyRing: keyRing, to: output))
+            }
             printStatus("exported backup \(manifest.id) to \(output): \(summary.byteCount) bytes, SHA-256 \(summary.sha256Hex) (matches the manifest)")
         } catch {
             throw fail(error)

@@ -31,17 +31,22 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let secret = try secrets.encryptionSecret()
-            let repo = try repository.open(create: true)
-            let lock = try RepositoryLock.acquire(directory: repository.path, operation: "import")
-            defer { lock.release() }
-            let manifest = try await BackupRunner.run(source: FileSnapshotSource(path: file), repository: repo, secret: secret,
-                                                      options: BackupOptions(tags: tags, attempts: 1))
+            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(tags: tags))
+            let secret = try context.encryptionSecret()
+            let backup = context.configuration.backup
+            let report = try await context.withDestinations(create: true) { destinations in
+                try await ConfiguredBackup.run(
+                    source: FileSnapshotSource(path: file), destinations: destinations, secret: secret,
+                    options: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize, attempts: 1),
+                    applyRetention: false, operation: "import")
+            }
+            let manifest = report.manifest
             if json {
                 print(String(decoding: try manifest.encoded(), as: UTF8.self))
             } else {
                 print("imported \(file) as backup \(manifest.id): index \(manifest.raft.index), \(manifest.entryCount) entries, \(manifest.originalSize) bytes -> \(manifest.storedSize) stored")
             }
+            if report.isPartial { throw PartialBackupError(report: report) }
         } catch {
             throw fail(error)
         }

@@ -47,11 +47,14 @@ struct InspectCommand: AsyncParsableCommand {
             if FileManager.default.fileExists(atPath: file) {
                 inspection = try SnapshotInspection.inspectFile(atPath: file, depth: depth, filter: filter)
             } else {
-                let repo = try repository.open(create: false)
-                let manifest = try await BackupSelector.resolve(file, in: repo)
+                let context = try repository.context(secrets: secrets)
+                let keyRing = try context.keyRing()
                 let options = SnapshotVerifier.Options(keyStatisticsDepth: depth, keyStatisticsFilter: filter)
-                inspection = SnapshotInspection(summary: try await BackupExporter.read(manifest, from: repo, keyRing: try secrets.keyRing(),
-                                                                                        verifierOptions: options))
+                inspection = try await context.withDestinations(create: false) { destinations in
+                    let (destination, manifest) = try await BackupLocator.manifest(file, in: destinations)
+                    return SnapshotInspection(summary: try await BackupExporter.read(
+                        manifest, from: destination.repository, keyRing: keyRing, verifierOptions: options))
+                }
             }
         } catch {
             throw fail(error)

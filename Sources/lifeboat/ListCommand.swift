@@ -17,22 +17,32 @@ struct ListCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
-    @Flag(help: "Print JSON (manifests and repository problems).")
+    @Flag(help: "Print JSON (manifests with the destinations holding each, and repository problems).")
     var json = false
 
     func run() async throws {
         do {
-            let listing = try await repository.open(create: false).list()
+            let context = try repository.context()
+            let (entries, problems, names) = try await context.withDestinations(create: false) { destinations in
+                var listings: [(String, BackupListing)] = []
+                for destination in destinations {
+                    listings.append((destination.name, try await destination.repository.list()))
+                }
+                let problems = listings.flatMap { name, listing in
+                    listing.problems.map { destinations.count == 1 ? $0.description : "\(name): \($0)" }
+                }
+                return (ListedBackup.merge(listings), problems, context.describe(destinations))
+            }
             if json {
-                try printJSON(ListingJSON(backups: listing.backups, problems: listing.problems.map(\.description)))
+                try printJSON(ListingJSON(backups: entries, problems: problems))
                 return
             }
-            if listing.backups.isEmpty {
-                print("no backups in \(repository.path)")
+            if entries.isEmpty {
+                print("no backups in \(names)")
             } else {
-                print(BackupTable.render(listing.backups))
+                print(BackupTable.render(entries, showDestinations: context.configuration.destinations.count > 1))
             }
-            for problem in listing.problems {
+            for problem in problems {
                 printStatus("warning: \(problem)")
             }
         } catch {
@@ -41,19 +51,54 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     struct ListingJSON: Encodable {
-        var backups: [BackupManifest]
+        var backups: [ListedBackup]
         var problems: [String]
+    }
+}
+
+/// One backup as listed across destinations: its manifest (the copy verified most recently) and where it is.
+struct ListedBackup: Encodable {
+    var manifest: BackupManifest
+    var destinations: [String]
+
+    enum CodingKeys: String, CodingKey { case destinations }
+
+    /// The manifest's fields plus `destinations`, so `jq '.backups[-1].id'` works as on a manifest.
+    func encode(to encoder: any Encoder) throws {
+        try manifest.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(destinations, forKey: .destinations)
+    }
+
+    /// The backups of every destination, one entry per id, oldest first.
+    static func merge(_ listings: [(String, BackupListing)]) -> [ListedBackup] {
+        var byID: [BackupID: ListedBackup] = [:]
+        for (name, listing) in listings {
+            for manifest in listing.backups {
+                guard var entry = byID[manifest.id] else {
+                    byID[manifest.id] = ListedBackup(manifest: manifest, destinations: [name])
+                    continue
+                }
+                entry.destinations.append(name)
+                let known = entry.manifest.lastVerification?.verifiedAt.date ?? .distantPast
+                if let newer = manifest.lastVerification, newer.verifiedAt.date > known { entry.manifest = manifest }
+                byID[manifest.id] = entry
+            }
+        }
+        return byID.values.sorted { ($0.manifest.createdAt.date, $0.manifest.id.rawValue) < ($1.manifest.createdAt.date, $1.manifest.id.rawValue) }
     }
 }
 
 /// Human tables of manifests.
 enum BackupTable {
-    static func render(_ manifests: [BackupManifest]) -> String {
-        var rows = [["ID", "CREATED", "INDEX", "TERM", "ENTRIES", "SIZE", "STORED", "VERIFIED", "TAGS"]]
-        for m in manifests {
+    static func render(_ entries: [ListedBackup], showDestinations: Bool) -> String {
+        var rows = [["ID", "CREATED", "INDEX", "TERM", "ENTRIES", "SIZE", "STORED", "VERIFIED", "TAGS"] + (showDestinations ? ["DESTINATIONS"] : [])]
+        for entry in entries {
+            let m = entry.manifest
             let verified = m.lastVerification.map { "\($0.result.rawValue) \($0.verifiedAt.description.prefix(16))" } ?? "-"
             rows.append([m.id.rawValue, m.createdAt.description, "\(m.raft.index)", "\(m.raft.term)", "\(m.entryCount)",
-                         byteSize(m.originalSize), byteSize(m.storedSize), verified, m.tags.joined(separator: ",")])
+                         byteSize(m.originalSize), byteSize(m.storedSize), verified, m.tags.joined(separator: ",")]
+                        + (showDestinations ? [entry.destinations.joined(separator: ",")] : []))
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in

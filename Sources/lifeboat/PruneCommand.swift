@@ -9,7 +9,8 @@ struct PruneCommand: AsyncParsableCommand {
         commandName: "prune",
         abstract: "Remove backups that the retention policy no longer keeps (restic `forget` semantics).",
         discussion: """
-            Counts are numbers or `unlimited`; durations combine y, m, d, h (e.g. 1y2m3d3h). A policy that keeps \
+            Each destination's `retention` from the configuration applies, or the --keep-* flags when given (they \
+            replace it for this run). Counts are numbers or `unlimited`; durations combine y, m, d, h (e.g. 1y2m3d3h). A policy that keeps \
             nothing is refused, and the newest verified backup is never removed. Leftovers of interrupted runs \
             older than an hour are cleaned up too.
 
@@ -36,7 +37,8 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "Print the decisions as JSON.")
     var json = false
 
-    func policy() throws -> RetentionPolicy {
+    /// The policy from the --keep-* flags; nil when none was given (each destination's configured policy applies).
+    func flagPolicy() throws -> RetentionPolicy? {
         func count(_ text: String?, _ flag: String) throws -> RetentionCount? {
             guard let text else { return nil }
             if text == "unlimited" { return .unlimited }
@@ -49,36 +51,51 @@ struct PruneCommand: AsyncParsableCommand {
             keepMonthly: try count(keepMonthly, "keep-monthly"), keepYearly: try count(keepYearly, "keep-yearly"),
             keepWithin: try keepWithin.map { try RetentionDuration(parsing: $0) },
             keepTags: keepTags.map { $0.split(separator: ",").map(String.init) })
+        let anyFlag = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin].contains { $0 != nil } || !keepTags.isEmpty
+        guard anyFlag else { return nil }
         try policy.validate()
         return policy
     }
 
+    struct DestinationResult: Encodable {
+        var destination: String
+        var decisions: [RetentionDecision]
+    }
+
     func run() async throws {
         do {
-            let policy = try policy()
-            let repo = try repository.open(create: false)
-            let lock = dryRun ? nil : try RepositoryLock.acquire(directory: repository.path, operation: "prune")
-            defer { lock?.release() }
-            let listing = try await repo.list()
-            // Newest first, so that backups with equal times keep their creation order.
-            let decisions = try RetentionPlanner.plan(listing.backups.reversed().map(\.retentionCandidate), policy: policy, now: Date())
-            var removed: [String] = []
-            if !dryRun {
-                for decision in decisions where !decision.isKept {
-                    try await repo.delete(try BackupID(parsing: decision.candidate.id))
-                    removed.append(decision.candidate.id)
+            let flags = try flagPolicy()
+            let context = try repository.context()
+            let results = try await context.withDestinations(create: false) { destinations in
+                var results: [DestinationResult] = []
+                for destination in destinations {
+                    guard let policy = flags ?? destination.retention else {
+                        throw UsageError(description: "no retention policy for destination \(destination.name): give --keep-last, --keep-daily, ... "
+                            + "or set `retention` for it in the configuration (a policy that keeps nothing is refused)")
+                    }
+                    try policy.validate()
+                    let lock = dryRun ? nil : try destination.lock(operation: "prune")
+                    defer { lock?.release() }
+                    let run = try await RetentionRun.apply(policy, to: destination.repository, now: Date(), dryRun: dryRun)
+                    if !dryRun { _ = try await destination.repository.cleanupLeftovers(olderThan: Date().addingTimeInterval(-3600)) }
+                    results.append(DestinationResult(destination: destination.name, decisions: run.decisions))
                 }
-                _ = try await repo.cleanupLeftovers(olderThan: Date().addingTimeInterval(-3600))
+                return results
             }
             if json {
-                try printJSON(decisions)
-            } else {
-                for decision in decisions {
+                try printJSON(results)
+                return
+            }
+            for result in results {
+                if results.count > 1 { print("\(result.destination):") }
+                let indent = results.count > 1 ? "  " : ""
+                for decision in result.decisions {
                     let reasons = decision.isKept ? decision.reasons.map(\.description).joined(separator: ", ") : ""
-                    print("\(decision.isKept ? "keep  " : (dryRun ? "would remove" : "remove")) \(decision.candidate.id)  \(reasons)")
+                    print(indent + "\(decision.isKept ? "keep  " : (dryRun ? "would remove" : "remove")) \(decision.candidate.id)  \(reasons)")
                 }
-                let removing = decisions.filter { !$0.isKept }.count
-                print(dryRun ? "\(removing) of \(decisions.count) backups would be removed (dry run)" : "removed \(removed.count) of \(decisions.count) backups")
+                let removing = result.decisions.filter { !$0.isKept }.count
+                print(indent + (dryRun ? "\(removing) of \(result.decisions.count) backups would be removed (dry run)"
+                                       : "removed \(removing) of \(result.decisions.count) backups"))
             }
         } catch {
             throw fail(error)

@@ -1,21 +1,95 @@
-// The --repo option shared by every command that reads or writes the backup repository.
+// Where the configuration and the backups are: --config, --repo and --destination, shared by every command that
+// touches backups, and the CommandContext built from them (the effective configuration after file, environment
+// and flags; its keys, destinations and Vault client).
 
 import ArgumentParser
 import Foundation
+import LifeboatArchive
 import LifeboatCore
 
 struct RepositoryOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The configuration file (default: $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else /etc/lifeboat/lifeboat.yaml; without one the built-in defaults apply).",
+        valueName: "path"))
+    var config: String?
+
     @Option(name: .customLong("repo"), help: ArgumentHelp(
-        "Local repository directory (default: $LIFEBOAT_REPO, else /var/lib/lifeboat/repository as root, ~/.local/share/lifeboat/repository otherwise).",
+        "A local repository directory, or the name of a configured destination (default: $LIFEBOAT_REPO, else the configured destinations, else /var/lib/lifeboat/repository as root, ~/.local/share/lifeboat/repository otherwise).",
         valueName: "path"))
     var repository: String?
 
-    var path: String {
-        repository ?? RepositoryLocation.defaultPath(environment: ProcessInfo.processInfo.environment, isRoot: getuid() == 0)
+    @Option(name: .customLong("destination"), help: ArgumentHelp("Use only this configured destination (repeatable).", valueName: "name"))
+    var destinations: [String] = []
+
+    /// Loads the configuration with these flags, the secret flags and any command-specific `overrides` on top.
+    func context(secrets: SecretOptions? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws -> CommandContext {
+        var overrides = overrides
+        overrides.repository = repository
+        overrides.destinations = destinations
+        if let secrets { try secrets.apply(to: &overrides) }
+        let environment = ProcessInfo.processInfo.environment
+        let loaded = try ConfigurationLoader(environment: environment).load(configFlag: config, overrides: overrides)
+        for warning in loaded.warnings { printStatus("lifeboat: warning: \(warning)") }
+        return CommandContext(loaded: loaded, environment: environment)
+    }
+}
+
+/// The effective configuration of one command run, and what it opens.
+struct CommandContext {
+    var loaded: LoadedConfiguration
+    let environment: [String: String]
+
+    var configuration: LifeboatConfiguration { loaded.configuration }
+
+    /// Every configured key and the passphrase.
+    func keyRing() throws -> KeyRing { try configuration.keys.keyRing(environment: environment) }
+
+    /// What new backups are encrypted with.
+    func encryptionSecret() throws -> EncryptionSecret { try configuration.keys.encryptionSecret(environment: environment) }
+
+    /// Opens the destinations for `body` and closes them afterwards.
+    func withDestinations<R>(create: Bool, _ body: ([OpenedDestination]) async throws -> R) async throws -> R {
+        let destinations = try await configuration.openDestinations(create: create, environment: environment)
+        do {
+            let result = try await body(destinations)
+            for destination in destinations { await destination.close() }
+            return result
+        } catch {
+            for destination in destinations { await destination.close() }
+            throw error
+        }
     }
 
-    /// Opens the repository; `create` makes the directory (0700) when it does not exist yet.
-    func open(create: Bool) throws -> BackupRepository {
-        BackupRepository(store: try LocalStore(directory: path, createIfMissing: create))
+    /// A Vault client for the configured cluster, shut down after `body`.
+    func withVaultClient<R>(firstByteTimeout: Duration? = nil, _ body: (VaultClient) async throws -> R) async throws -> R {
+        let client = try VaultClient(configuration: try configuration.vault.clientConfiguration(
+            environment: environment, firstByteTimeout: firstByteTimeout))
+        do {
+            let result = try await body(client)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Where restore, drill and agent keep their state when not configured: beside the first local repository
+    /// (`<repo>/..`), else the directory of the agent's state file.
+    var stateDirectory: String {
+        for destination in configuration.destinations {
+            if case .local(let local) = destination.storage {
+                return URL(fileURLWithPath: local.path).deletingLastPathComponent().path
+            }
+        }
+        let state = configuration.agent.stateFile
+            ?? LifeboatConfiguration.defaultStatePath(environment: environment, isRoot: geteuid() == 0)
+        return URL(fileURLWithPath: state).deletingLastPathComponent().path
+    }
+
+    /// The destinations for messages: `local directory /path` or `2 destinations (local, offsite)`.
+    func describe(_ destinations: [OpenedDestination]) -> String {
+        destinations.count == 1 ? destinations[0].displayName
+            : "\(destinations.count) destinations (\(destinations.map(\.name).joined(separator: ", ")))"
     }
 }

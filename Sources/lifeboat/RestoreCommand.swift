@@ -45,7 +45,7 @@ struct RestoreCommand: AsyncParsableCommand {
     var yes = false
 
     @Option(name: .customLong("node"), help: ArgumentHelp(
-        "A node as NAME=ADDRESS, in order; the first is initialized and receives the snapshot. Default: the Vault addresses from the environment, named node1, node2...",
+        "A node as NAME=ADDRESS, in order; the first is initialized and receives the snapshot. Default: restore.nodes, else the Vault addresses, named node1, node2...",
         valueName: "name=address"))
     var nodes: [String] = []
 
@@ -74,15 +74,24 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            try await withVaultClient { client in
-                let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client),
+            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(unsealKeysFile: unsealKeysFile))
+            try await context.withVaultClient { client in
+                let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client, context: context),
                                                logger: quietLogger("lifeboat.restore"))
                 let report: RestoreReport
                 if resume {
                     report = try await executor.resume()
                 } else {
-                    let repo = try repository.open(create: false)
-                    let prepared = try await executor.preflight(try await RestoreSource.resolve(id, in: repo))
+                    let prepared = try await context.withDestinations(create: false) { destinations in
+                        var source = try await BackupLocator.restoreSource(id, in: destinations)
+                        if let progress = TransferProgress.forTerminal(label: "preflight \(source.id)", total: nil, enabled: !json) {
+                            let open = source.open
+                            source.open = { ProgressReader(try await open(), progress: progress) }
+                            defer { progress.finish() }
+                            return try await executor.preflight(source)
+                        }
+                        return try await executor.preflight(source)
+                    }
                     if plan {
                         if json { print(String(decoding: try prepared.plan.json(), as: UTF8.self)) } else { print(prepared.plan.render()) }
                         return
@@ -104,26 +113,28 @@ struct RestoreCommand: AsyncParsableCommand {
         }
     }
 
-    func options(client: VaultClient) throws -> RestoreOptions {
-        let recoveryNodes = try parsedNodes(client: client)
+    func options(client: VaultClient, context: CommandContext) throws -> RestoreOptions {
+        let restore = context.configuration.restore
+        let recoveryNodes = try parsedNodes(client: client, configured: restore.nodes)
         let keys: UnsealKeySet
         if autoUnseal {
             keys = .none
-        } else if let unsealKeysFile {
+        } else if let unsealKeysFile = restore.unsealKeysFile {
             keys = try UnsealKeySet.load(path: unsealKeysFile)
         } else if isatty(STDIN_FILENO) == 1 && !resume {
             keys = try UnsealKeySet(texts: promptForUnsealKeys())
         } else {
-            throw UsageError(description: "no unseal keys: give --unseal-keys-file PATH (or --auto-unseal for auto-unseal clusters)")
+            throw UsageError(description: "no unseal keys: give --unseal-keys-file PATH or set restore.unseal_keys_file (or --auto-unseal for auto-unseal clusters)")
         }
-        let hook: (any ResetHook)? = resetCommands.isEmpty ? nil : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
+        let hook: (any ResetHook)? = resetCommands.isEmpty ? restore.resetHook : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
         if force && hook == nil && !resume {
-            throw UsageError(description: "--force needs --reset-command (how to stop, wipe and start a node); see scripts/cluster/reset-node.sh")
+            throw UsageError(description: "--force needs --reset-command or restore.hooks in the configuration (how to stop, wipe and start a node); see scripts/cluster/reset-node.sh")
         }
+        let canarySecrets = canaries.isEmpty ? try restore.canaries.flatMap { try $0.canarySecrets() } : try canaries.map { try CanarySecret(parsing: $0) }
         var options = RestoreOptions(
-            mode: force ? .force : .sameCluster, nodes: recoveryNodes, unsealKeys: keys, keyRing: try secrets.keyRing(), resetHook: hook,
-            stateDirectory: stateDirectory ?? URL(fileURLWithPath: repository.path).deletingLastPathComponent().path + "/restore-state",
-            canaries: try canaries.map { try CanarySecret(parsing: $0) },
+            mode: force ? .force : .sameCluster, nodes: recoveryNodes, unsealKeys: keys, keyRing: try context.keyRing(), resetHook: hook,
+            stateDirectory: stateDirectory ?? context.stateDirectory + "/restore-state",
+            canaries: canarySecrets,
             originalToken: { try await client.auth.token() })
         if !json {
             options.onEvent = { event in
@@ -139,7 +150,8 @@ struct RestoreCommand: AsyncParsableCommand {
         return options
     }
 
-    func parsedNodes(client: VaultClient) throws -> [RecoveryNode] {
+    func parsedNodes(client: VaultClient, configured: [LifeboatConfiguration.Node]) throws -> [RecoveryNode] {
+        if nodes.isEmpty, !configured.isEmpty { return configured.map(\.recoveryNode) }
         if nodes.isEmpty {
             return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
         }

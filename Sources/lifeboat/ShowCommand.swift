@@ -25,8 +25,11 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let repo = try repository.open(create: false)
-            let manifest = try await BackupSelector.resolve(id, in: repo)
+            let context = try repository.context()
+            let (destination, manifest) = try await context.withDestinations(create: false) { destinations in
+                let found = try await BackupLocator.manifest(id, in: destinations)
+                return (found.destination.name, found.manifest)
+            }
             if json {
                 print(String(decoding: try manifest.encoded(), as: UTF8.self))
                 return
@@ -47,6 +50,7 @@ struct ShowCommand: AsyncParsableCommand {
                 Tags:           \(manifest.tags.isEmpty ? "-" : manifest.tags.joined(separator: ", "))
                 Last verified:  \(manifest.lastVerification.map { "\($0.verifiedAt) \($0.result.rawValue)" } ?? "never")
                 Lifeboat:       \(manifest.lifeboatVersion)
+                Destination:    \(destination)
                 """)
         } catch {
             throw fail(error)

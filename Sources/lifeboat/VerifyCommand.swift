@@ -11,11 +11,14 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Prove that stored backups still decrypt and restore: every byte is re-read and checked.",
         discussion: """
-            Exit 0 when every backup checked is ok, 65 when any is damaged (each is reported with the reason).
+            Every configured destination is checked (or those named with --destination): each stored copy is re-read \
+            from its destination. Exit 0 when every backup checked is ok, 65 when any is damaged (each is reported \
+            with the reason).
 
             Example:
               lifeboat verify --latest --key-file /etc/lifeboat/backup.key
               lifeboat verify --all
+              lifeboat verify --latest --destination offsite --config /etc/lifeboat/lifeboat.yaml
             """
     )
 
@@ -36,44 +39,71 @@ struct VerifyCommand: AsyncParsableCommand {
 
     struct Result: Encodable {
         var id: String
+        var destination: String
         var ok: Bool
         var detail: String?
     }
 
     func run() async throws {
         var results: [Result] = []
+        var several = false
         do {
-            let repo = try repository.open(create: false)
-            let keyRing = try secrets.keyRing()
-            let manifests: [BackupManifest]
-            if all {
-                manifests = try await repo.list().backups
-            } else {
-                manifests = [try await BackupSelector.resolve(id ?? "latest", in: repo)]
-            }
-            for manifest in manifests {
-                var record: BackupManifest.Verification
-                do {
-                    try await BackupExporter.read(manifest, from: repo, keyRing: keyRing)
-                    record = .init(verifiedAt: ManifestTimestamp(date: Date(), timeZone: .current), result: .ok)
-                    results.append(Result(id: manifest.id.rawValue, ok: true, detail: nil))
-                } catch let error as ArchiveError where error.isAboutTheSecret {
-                    throw error  // the wrong key says nothing about the backup: record nothing
-                } catch {
-                    record = .init(verifiedAt: ManifestTimestamp(date: Date(), timeZone: .current), result: .damaged, detail: "\(error)")
-                    results.append(Result(id: manifest.id.rawValue, ok: false, detail: "\(error)"))
+            let context = try repository.context(secrets: secrets)
+            let keyRing = try context.keyRing()
+            try await context.withDestinations(create: false) { destinations in
+                several = destinations.count > 1
+                for destination in destinations {
+                    let manifests: [BackupManifest]
+                    if all {
+                        manifests = try await destination.repository.list().backups
+                    } else if several, let id, id != "latest" {
+                        // An explicit id is checked wherever it is stored.
+                        guard let manifest = try? await destination.repository.manifest(try BackupID(parsing: id)) else { continue }
+                        manifests = [manifest]
+                    } else {
+                        manifests = [try await BackupSelector.resolve(id ?? "latest", in: destination.repository)]
+                    }
+                    for manifest in manifests {
+                        results.append(try await verify(manifest, on: destination, keyRing: keyRing))
+                    }
                 }
-                _ = try? await repo.recordVerification(record, for: manifest.id)
             }
+            if results.isEmpty, let id { throw ManifestError.backupNotFound(try BackupID(parsing: id), store: "any configured destination") }
         } catch {
             throw fail(error)
         }
         if json {
             try printJSON(results)
         } else {
-            for result in results { print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(result.detail.map { ": \($0)" } ?? "")") }
+            for result in results {
+                let place = several ? "  (\(result.destination))" : ""
+                print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(place)\(result.detail.map { ": \($0)" } ?? "")")
+            }
         }
         if results.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.dataError.rawValue) }
+    }
+
+    /// Re-reads one backup completely and records the verdict in its manifest on that destination.
+    private func verify(_ manifest: BackupManifest, on destination: OpenedDestination, keyRing: KeyRing) async throws -> Result {
+        let progress = TransferProgress.forTerminal(label: "verify \(manifest.id)", total: manifest.storedSize, enabled: !json)
+        let store = progress.map { ProgressStore(destination.repository.store, progress: $0) } ?? destination.repository.store
+        let record: BackupManifest.Verification
+        let result: Result
+        do {
+            try await BackupExporter.read(manifest, from: BackupRepository(store: store), keyRing: keyRing)
+            progress?.finish()
+            record = .init(verifiedAt: ManifestTimestamp(date: Date(), timeZone: .current), result: .ok)
+            result = Result(id: manifest.id.rawValue, destination: destination.name, ok: true, detail: nil)
+        } catch let error as ArchiveError where error.isAboutTheSecret {
+            progress?.finish()
+            throw error  // the wrong key says nothing about the backup: record nothing
+        } catch {
+            progress?.finish()
+            record = .init(verifiedAt: ManifestTimestamp(date: Date(), timeZone: .current), result: .damaged, detail: "\(error)")
+            result = Result(id: manifest.id.rawValue, destination: destination.name, ok: false, detail: "\(error)")
+        }
+        _ = try? await destination.repository.recordVerification(record, for: manifest.id)
+        return result
     }
 }
 

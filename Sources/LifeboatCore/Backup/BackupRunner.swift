@@ -90,6 +90,68 @@ public protocol RetryableSnapshotError: Error {
     var isRetryable: Bool { get }
 }
 
+/// One destination of a backup run: a name for messages and results, and the repository behind it.
+public struct BackupTarget: Sendable {
+    public var name: String
+    public var repository: BackupRepository
+
+    public init(name: String, repository: BackupRepository) {
+        self.name = name
+        self.repository = repository
+    }
+}
+
+/// A destination that did not receive a backup, and why.
+public struct DestinationFailure: Error, Sendable, CustomStringConvertible {
+    public var destination: String
+    public var error: any Error
+
+    public init(destination: String, error: any Error) {
+        self.destination = destination
+        self.error = error
+    }
+
+    public var description: String { "\(destination): \(error)" }
+}
+
+/// What a backup to one or more destinations achieved. At least one destination holds it.
+public struct BackupResult: Sendable {
+    /// The manifest, identical on every destination that holds the backup.
+    public var manifest: BackupManifest
+    /// The destinations that hold the backup, in the order they were given.
+    public var stored: [String]
+    /// The destinations that do not, with the reason.
+    public var failures: [DestinationFailure]
+
+    public init(manifest: BackupManifest, stored: [String], failures: [DestinationFailure]) {
+        self.manifest = manifest
+        self.stored = stored
+        self.failures = failures
+    }
+
+    /// True when some destination failed.
+    public var isPartial: Bool { !failures.isEmpty }
+}
+
+/// No destination could store the backup (the snapshot itself was fine). Nothing was stored anywhere.
+public struct DestinationsFailedError: Error, Sendable, CustomStringConvertible, ExitCodeProviding {
+    public var failures: [DestinationFailure]
+
+    public init(failures: [DestinationFailure]) {
+        self.failures = failures
+    }
+
+    public var description: String {
+        "no destination could store the backup; nothing was stored: "
+            + failures.map(\.description).joined(separator: "; ")
+    }
+
+    /// 75 when every destination is locked by another run (try again later), otherwise 74 (fix the storage).
+    public var exitStatus: ExitStatus {
+        failures.allSatisfy({ $0.error is RepositoryLockError }) ? .lockHeld : .ioError
+    }
+}
+
 public enum BackupRunner {
     /// Takes one backup into `repository`. Returns the committed manifest.
     ///
@@ -101,12 +163,35 @@ public enum BackupRunner {
                            now: @Sendable () -> Date = { Date() },
                            sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                            onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in }) async throws -> BackupManifest {
+        do {
+            return try await run(source: source, targets: [BackupTarget(name: repository.store.displayName, repository: repository)],
+                                 secret: secret, options: options, timeZone: timeZone, now: now, sleep: sleep,
+                                 onRetry: onRetry).manifest
+        } catch let error as DestinationsFailedError where error.failures.count == 1 {
+            throw error.failures[0].error  // one destination: its own error, with its own exit status
+        }
+    }
+
+    /// Takes one backup and stores the same archive, under the same id, on every target at once: the snapshot is
+    /// streamed and verified once, and each encrypted piece is written to all targets in parallel. A target that
+    /// fails (full disk, S3 error, lock held) is dropped with its pending object aborted; the others go on.
+    ///
+    /// - Returns: the manifest and which targets hold the backup.
+    /// - Throws: ``BackupError`` when the snapshot fails (nothing is stored anywhere), ``DestinationsFailedError``
+    ///   when no target could store it.
+    public static func run(source: any SnapshotSource, targets: [BackupTarget], secret: EncryptionSecret,
+                           options: BackupOptions = BackupOptions(), timeZone: TimeZone = .current,
+                           now: @Sendable () -> Date = { Date() },
+                           sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+                           onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in },
+                           progress: (@Sendable (Int64) -> Void)? = nil) async throws -> BackupResult {
+        precondition(!targets.isEmpty, "a backup needs at least one target")
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await runOnce(source: source, repository: repository, secret: secret, options: options,
-                                         timeZone: timeZone, now: now)
+                return try await runOnce(source: source, targets: targets, secret: secret, options: options,
+                                         timeZone: timeZone, now: now, progress: progress)
             } catch let error as SnapshotError {
                 // A stream cut short usually means the leader failed mid-stream: a new leader may serve a whole one.
                 guard error.isIncomplete, attempt < options.attempts else { throw BackupError.snapshotRejected(error) }
@@ -122,44 +207,115 @@ public enum BackupRunner {
         }
     }
 
-    private static func runOnce(source: any SnapshotSource, repository: BackupRepository, secret: EncryptionSecret,
-                                options: BackupOptions, timeZone: TimeZone, now: () -> Date) async throws -> BackupManifest {
+    private static func runOnce(source: any SnapshotSource, targets: [BackupTarget], secret: EncryptionSecret,
+                                options: BackupOptions, timeZone: TimeZone, now: () -> Date,
+                                progress: (@Sendable (Int64) -> Void)?) async throws -> BackupResult {
         let started = now()
         let id = BackupID.generate(at: started)
-        let pending = try await repository.begin(id)
+        let writers = TargetWriters()
+        for target in targets {
+            do {
+                writers.live.append((target, try await target.repository.begin(id)))
+            } catch {
+                writers.failures.append(DestinationFailure(destination: target.name, error: error))
+            }
+        }
+        guard !writers.live.isEmpty else { throw DestinationsFailedError(failures: writers.failures) }
         do {
             var archiver = try SnapshotArchiver(secret: secret, chunkSize: options.chunkSize, compression: options.compression)
             var archive: [UInt8] = []
             archive.reserveCapacity(2 * options.chunkSize + 4096)
             let flushAt = options.chunkSize
+            var received: Int64 = 0
             let origin = try await source.streamSnapshot { buffer in
                 try buffer.withUnsafeReadableBytes { try archiver.consume($0, into: &archive) }
+                received += Int64(buffer.readableBytes)
                 if archive.count >= flushAt {
-                    try await pending.append(archive)
+                    try await writers.append(archive)
                     archive.removeAll(keepingCapacity: true)
                 }
+                progress?(received)
             }
             let summary = try archiver.finish(into: &archive)
-            try await pending.append(archive)
-            let stored = try await pending.commit()
-            let manifest = BackupManifest(
-                id: id, createdAt: ManifestTimestamp(date: started, timeZone: timeZone), summary: summary,
-                cluster: .init(name: origin.clusterName, id: origin.clusterID),
-                leader: .init(nodeID: origin.leaderNodeID, address: origin.leaderAddress),
-                vaultVersion: origin.vaultVersion, storedSize: stored.size,
-                archiveKeyID: Hex.encode(archiver.header.keyID), durationSeconds: now().timeIntervalSince(started),
-                tags: options.tags)
-            do {
-                try await repository.commit(manifest)
-            } catch {
-                // The data object is committed but no manifest points at it: remove it now (cleanup would later).
-                try? await repository.store.delete(manifest.dataObject)
-                throw error
+            try await writers.append(archive)
+            var stored: [String] = []
+            var manifest: BackupManifest?
+            for (target, pending) in writers.live {
+                do {
+                    let object = try await pending.commit()
+                    let finished = manifest ?? BackupManifest(
+                        id: id, createdAt: ManifestTimestamp(date: started, timeZone: timeZone), summary: summary,
+                        cluster: .init(name: origin.clusterName, id: origin.clusterID),
+                        leader: .init(nodeID: origin.leaderNodeID, address: origin.leaderAddress),
+                        vaultVersion: origin.vaultVersion, storedSize: object.size,
+                        archiveKeyID: Hex.encode(archiver.header.keyID), durationSeconds: now().timeIntervalSince(started),
+                        tags: options.tags)
+                    manifest = finished
+                    do {
+                        try await target.repository.commit(finished)
+                    } catch {
+                        // The data object is committed but no manifest points at it: remove it now (cleanup would later).
+                        try? await target.repository.store.delete(finished.dataObject)
+                        throw error
+                    }
+                    stored.append(target.name)
+                } catch {
+                    writers.failures.append(DestinationFailure(destination: target.name, error: error))
+                }
             }
-            return manifest
+            writers.live.removeAll()
+            guard let manifest, !stored.isEmpty else { throw DestinationsFailedError(failures: writers.failures) }
+            let order = targets.map(\.name)
+            let failures = writers.failures.sorted { order.firstIndex(of: $0.destination)! < order.firstIndex(of: $1.destination)! }
+            return BackupResult(manifest: manifest, stored: stored, failures: failures)
         } catch {
-            await pending.abort()
+            for (_, pending) in writers.live { await pending.abort() }
             throw error
         }
+    }
+}
+
+/// The pending data objects of one backup run: every piece goes to all of them at once; one that fails is aborted
+/// and dropped. Used from one task at a time (the snapshot stream's consumer).
+private final class TargetWriters: @unchecked Sendable {
+    var live: [(BackupTarget, any PendingObject)] = []
+    var failures: [DestinationFailure] = []
+
+    /// Appends `bytes` to every live object; throws ``DestinationsFailedError`` when none is left.
+    func append(_ bytes: [UInt8]) async throws {
+        try Task.checkCancellation()
+        if live.count == 1 {
+            do {
+                try await live[0].1.append(bytes)
+            } catch {
+                await drop(0, error)
+            }
+        } else {
+            let results = await withTaskGroup(of: (Int, (any Error)?).self) { group in
+                for (index, entry) in live.enumerated() {
+                    let pending = entry.1
+                    group.addTask {
+                        do {
+                            try await pending.append(bytes)
+                            return (index, nil)
+                        } catch {
+                            return (index, error)
+                        }
+                    }
+                }
+                var results: [(Int, any Error)] = []
+                for await case let (index, error?) in group { results.append((index, error)) }
+                return results
+            }
+            for (index, error) in results.sorted(by: { $0.0 > $1.0 }) { await drop(index, error) }
+        }
+        try Task.checkCancellation()
+        guard !live.isEmpty else { throw DestinationsFailedError(failures: failures) }
+    }
+
+    private func drop(_ index: Int, _ error: any Error) async {
+        let (target, pending) = live.remove(at: index)
+        await pending.abort()
+        failures.append(DestinationFailure(destination: target.name, error: error))
     }
 }

@@ -45,7 +45,7 @@ enum ConfigurationParser {
     static let restoreKeys = ["nodes", "hooks", "unseal_keys_file", "canaries"]
     static let restoreHookKeys = ["reset_all", "wipe_node", "start", "timeout"]
     static let drillKeys = ["simulator", "nodes", "hooks", "unseal_keys_file", "canaries", "report_directory"]
-    static let drillHookKeys = ["create", "destroy", "timeout"]
+    static let drillHookKeys = ["create", "destroy", "wipe_node", "timeout"]
     static let nodeKeys = ["name", "api_addr"]
     static let canaryKeys = ["path", "fields"]
     /// The only configuration format version so far.
@@ -504,6 +504,10 @@ enum ConfigurationParser {
             } ?? []
             drill.hooks.destroy = hooks.node("destroy").map {
                 parseCommands($0, at: hooks.childPath("destroy"), placeholders: [], m.reader, why: "destroy runs once")
+            } ?? []
+            drill.hooks.wipeNode = hooks.node("wipe_node").map {
+                parseCommands($0, at: hooks.childPath("wipe_node"), placeholders: LifeboatConfiguration.HookCommand.placeholders,
+                              m.reader, why: "")
             } ?? []
             drill.hooks.timeout = hooks.duration("timeout") ?? drill.hooks.timeout
         }

@@ -111,6 +111,7 @@ enum ConfigurationRenderer {
         writer.key(1, "hooks")
         renderCommands(c.drill.hooks.create, indent: 2, key: "create", path: "drill.hooks.create", into: &writer)
         renderCommands(c.drill.hooks.destroy, indent: 2, key: "destroy", path: "drill.hooks.destroy", into: &writer)
+        renderCommands(c.drill.hooks.wipeNode, indent: 2, key: "wipe_node", path: "drill.hooks.wipe_node", into: &writer)
         writer.duration(2, "timeout", c.drill.hooks.timeout, path: "drill.hooks.timeout")
         writer.optionalString(1, "unseal_keys_file", c.drill.unsealKeysFile, path: "drill.unseal_keys_file")
         renderCanaries(c.drill.canaries, indent: 1, path: "drill.canaries", into: &writer)

@@ -558,12 +558,17 @@ extension LifeboatConfiguration {
             public var create: [HookCommand]
             /// Tear it down, also after a failed drill (`destroy`).
             public var destroy: [HookCommand]
+            /// Wipe one scratch node before the restore (`wipe_node`; `{node}`, `{api_addr}`); not needed when
+            /// `create` always makes empty nodes.
+            public var wipeNode: [HookCommand]
             /// Longest time one command may run (`timeout`, default 10m).
             public var timeout: Duration
 
-            public init(create: [HookCommand] = [], destroy: [HookCommand] = [], timeout: Duration = .seconds(600)) {
+            public init(create: [HookCommand] = [], destroy: [HookCommand] = [], wipeNode: [HookCommand] = [],
+                        timeout: Duration = .seconds(600)) {
                 self.create = create
                 self.destroy = destroy
+                self.wipeNode = wipeNode
                 self.timeout = timeout
             }
         }
