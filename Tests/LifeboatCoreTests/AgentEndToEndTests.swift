@@ -57,7 +57,7 @@ import Testing
                 break
             }
         }
-        #expect(metrics.contains(#"lifeboat_backups_stored{destination="local"} 2"#), "\(metrics.prefix(2000))")
+        #expect(metrics.contains(#"lifeboat_backups_stored{destination="default"} 2"#), "\(metrics.prefix(2000))")
         let health = try fetch("http://127.0.0.1:\(port)/healthz")
         #expect(health.stdout.hasSuffix("200"))
 

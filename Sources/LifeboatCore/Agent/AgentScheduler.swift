@@ -356,8 +356,7 @@ public final class AgentScheduler: Service, Sendable {
                     let outcome = try await jobs.runBackup(destinations: destinations)
                     var retention: [JobReport.RetentionResult] = []
                     if outcome.status == .stored {
-                        // Only where the backup landed: a destination that did not receive it is never pruned.
-                        for destination in outcome.destinations {
+                        for destination in configuration.destinations {
                             if Task.isCancelled { break }
                             do {
                                 let kept = try await jobs.applyRetention(destination: destination)
