@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 import Yams
+import LifeboatCore
 
 @Suite struct ReferenceClusterTests {
     static let cluster = coreTestsDirectory.appendingPathComponent("../../scripts/cluster").standardized
@@ -29,5 +30,26 @@ import Yams
         for name in ["bootstrap", "init", "unseal", "join", "backup", "agent", "restore", "drill"] {
             #expect(tasks[name] != nil, "missing task \(name)")
         }
+    }
+
+    @Test func lifeboatConfigurationLoadsWithTheClusterNodesAndResetHook() throws {
+        let path = Self.cluster.appendingPathComponent("lifeboat.yaml").path
+        let loaded = try ConfigurationLoader(environment: ["HOME": "/root"], currentDirectory: "/").load(configFlag: path)
+        let configuration = loaded.configuration
+        let directory = Self.cluster.standardized.path
+        #expect(configuration.vault.allAddresses == ["http://127.0.0.1:8210", "http://127.0.0.1:8220", "http://127.0.0.1:8230"])
+        #expect(configuration.restore.nodes.map(\.name) == ["vault_1", "vault_2", "vault_3"])
+        // ./reset-node.sh is taken relative to the configuration file, wherever lifeboat runs from.
+        #expect(configuration.restore.hooks.wipeNode.first?.arguments == [directory + "/reset-node.sh", "{node}"])
+        #expect(configuration.restore.resetHook != nil)
+        #expect(configuration.keys.keyFiles == [directory + "/backup.key"])
+        guard case .local(let local) = configuration.destinations.first?.storage else {
+            Issue.record("expected the local destination")
+            return
+        }
+        #expect(local.path == directory + "/repository")
+        // The addresses in the file are the ones the compose file publishes.
+        let compose = try String(contentsOf: Self.cluster.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        for port in ["8210", "8220", "8230"] { #expect(compose.contains(port)) }
     }
 }

@@ -567,7 +567,10 @@ enum ConfigurationParser {
                     reader.error(commandPath, at: command.mark, "unknown placeholder \(placeholder) in \"\(argument)\"; \(allowed)")
                 }
             }
-            result.append(.init(arguments))
+            // A program given as ./x or ../x is relative to the configuration file, like every other path in it.
+            var resolved = arguments
+            if resolved[0].hasPrefix("./") || resolved[0].hasPrefix("../") { resolved[0] = reader.absolutePath(resolved[0]) }
+            result.append(.init(resolved))
         }
         return result
     }
