@@ -23,18 +23,26 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let context = try repository.context()
-            let (entries, problems, names) = try await context.withDestinations(create: false) { destinations in
+            let (entries, problems, names, unreadable) = try await context.withDestinations(create: false) { destinations in
                 var listings: [(String, BackupListing)] = []
+                var unreadable: [DestinationFailure] = []
                 for destination in destinations {
-                    listings.append((destination.name, try await destination.repository.list()))
+                    do {
+                        listings.append((destination.name, try await destination.repository.list()))
+                    } catch {
+                        // One unreachable destination must not hide the backups on the others.
+                        if destinations.count == 1 { throw error }
+                        unreadable.append(DestinationFailure(destination: destination.name, error: error))
+                    }
                 }
                 let problems = listings.flatMap { name, listing in
                     listing.problems.map { destinations.count == 1 ? $0.description : "\(name): \($0)" }
                 }
-                return (ListedBackup.merge(listings), problems, context.describe(destinations))
+                return (ListedBackup.merge(listings), problems, context.describe(destinations), unreadable)
             }
             if json {
-                try printJSON(ListingJSON(backups: entries, problems: problems))
+                try printJSON(ListingJSON(backups: entries, problems: problems + unreadable.map { "\($0.destination): cannot be listed: \($0.error)" }))
+                if !unreadable.isEmpty { throw DestinationsUnreadableError(failures: unreadable) }
                 return
             }
             if entries.isEmpty {
@@ -45,6 +53,7 @@ struct ListCommand: AsyncParsableCommand {
             for problem in problems {
                 printStatus("warning: \(problem)")
             }
+            if !unreadable.isEmpty { throw DestinationsUnreadableError(failures: unreadable) }
         } catch {
             throw fail(error)
         }
@@ -54,6 +63,16 @@ struct ListCommand: AsyncParsableCommand {
         var backups: [ListedBackup]
         var problems: [String]
     }
+}
+
+/// Some destinations could not be read; what the others hold was shown. Exit 74.
+struct DestinationsUnreadableError: Error, CustomStringConvertible, ExitCodeProviding {
+    var failures: [DestinationFailure]
+    var description: String {
+        "could not read " + failures.map { "\($0.destination) (\($0.error))" }.joined(separator: "; ")
+            + "; the other destinations were read; check the destination's address, credentials and network"
+    }
+    var exitStatus: ExitStatus { .ioError }
 }
 
 /// One backup as listed across destinations: its manifest (the copy verified most recently) and where it is.

@@ -47,6 +47,7 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         var results: [Result] = []
         var several = false
+        var unreadable: [DestinationFailure] = []
         do {
             let context = try repository.context(secrets: secrets)
             let keyRing = try context.keyRing()
@@ -54,14 +55,12 @@ struct VerifyCommand: AsyncParsableCommand {
                 several = destinations.count > 1
                 for destination in destinations {
                     let manifests: [BackupManifest]
-                    if all {
-                        manifests = try await destination.repository.list().backups
-                    } else if several, let id, id != "latest" {
-                        // An explicit id is checked wherever it is stored.
-                        guard let manifest = try? await destination.repository.manifest(try BackupID(parsing: id)) else { continue }
-                        manifests = [manifest]
-                    } else {
-                        manifests = [try await BackupSelector.resolve(id ?? "latest", in: destination.repository)]
+                    do {
+                        manifests = try await selection(on: destination, several: several)
+                    } catch where several {
+                        // An unreachable destination is not a damaged backup: report it and check the others.
+                        unreadable.append(DestinationFailure(destination: destination.name, error: error))
+                        continue
                     }
                     for manifest in manifests {
                         results.append(try await verify(manifest, on: destination, keyRing: keyRing))
@@ -81,6 +80,21 @@ struct VerifyCommand: AsyncParsableCommand {
             }
         }
         if results.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.dataError.rawValue) }
+        if !unreadable.isEmpty { throw fail(DestinationsUnreadableError(failures: unreadable)) }
+    }
+
+    /// The backups to check on `destination`. With several destinations, one that lacks an explicit id or has no
+    /// backups yet is skipped.
+    private func selection(on destination: OpenedDestination, several: Bool) async throws -> [BackupManifest] {
+        if all { return try await destination.repository.list().backups }
+        if several {
+            if let id, id != "latest" {
+                guard let manifest = try? await destination.repository.manifest(try BackupID(parsing: id)) else { return [] }
+                return [manifest]
+            }
+            return try await destination.repository.list().backups.last.map { [$0] } ?? []
+        }
+        return [try await BackupSelector.resolve(id ?? "latest", in: destination.repository)]
     }
 
     /// Re-reads one backup completely and records the verdict in its manifest on that destination.

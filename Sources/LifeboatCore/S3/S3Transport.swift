@@ -110,6 +110,9 @@ public final class S3HTTPTransport: S3Transport {
         var config = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
                                               timeout: .init(connect: .seconds(15), read: .seconds(120)))
         config.decompression = .disabled
+        // A refused connection fails at once: S3RetryingTransport retries with its own backoff (about 3 s in all),
+        // instead of the pool retrying silently until the 15 s connect timeout on every attempt.
+        config.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
