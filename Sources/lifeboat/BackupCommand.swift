@@ -81,7 +81,7 @@ struct BackupCommand: AsyncParsableCommand {
             throw fail(error)
         }
         if json {
-            try printJSON(BackupJSON(manifest: report.manifest, destinations: report.destinations))
+            try printJSON(ManifestWith(manifest: report.manifest, key: "destinations", extra: report.destinations))
         } else {
             let m = report.manifest
             print("stored backup \(m.id): index \(m.raft.index), term \(m.raft.term), \(m.entryCount) entries, \(m.originalSize) bytes -> \(m.storedSize) stored, from \(m.leader.address ?? "the leader") in \(String(format: "%.1f", m.durationSeconds)) s")
@@ -120,19 +120,5 @@ struct BackupCommand: AsyncParsableCommand {
         if let kept = report.kept { line += "; retention kept \(kept), removed \(report.removed.count)" }
         if report.retentionError != nil { line += "; retention FAILED" }
         return line
-    }
-
-    /// The manifest's fields plus `destinations`, so `jq .id` works as on a manifest.
-    struct BackupJSON: Encodable {
-        var manifest: BackupManifest
-        var destinations: [DestinationBackupReport]
-
-        enum CodingKeys: String, CodingKey { case destinations }
-
-        func encode(to encoder: any Encoder) throws {
-            try manifest.encode(to: encoder)
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(destinations, forKey: .destinations)
-        }
     }
 }

@@ -75,18 +75,34 @@ struct DestinationsUnreadableError: Error, CustomStringConvertible, ExitCodeProv
     var exitStatus: ExitStatus { .ioError }
 }
 
+/// A manifest's JSON with one more key, so that `jq .id` works on it as on a manifest.
+struct ManifestWith<Extra: Encodable>: Encodable {
+    var manifest: BackupManifest
+    var key: String
+    var extra: Extra
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try manifest.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(extra, forKey: Key(stringValue: key))
+    }
+}
+
 /// One backup as listed across destinations: its manifest (the copy verified most recently) and where it is.
 struct ListedBackup: Encodable {
     var manifest: BackupManifest
     var destinations: [String]
 
-    enum CodingKeys: String, CodingKey { case destinations }
-
-    /// The manifest's fields plus `destinations`, so `jq '.backups[-1].id'` works as on a manifest.
+    /// The manifest's fields plus `destinations`.
     func encode(to encoder: any Encoder) throws {
-        try manifest.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(destinations, forKey: .destinations)
+        try ManifestWith(manifest: manifest, key: "destinations", extra: destinations).encode(to: encoder)
     }
 
     /// The backups of every destination, one entry per id, oldest first.
