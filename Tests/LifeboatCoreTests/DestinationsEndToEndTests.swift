@@ -223,4 +223,32 @@ import Testing
         #expect(verify.stdout.hasPrefix("ok"), "\(verify.stdout)")
         #expect(!verify.stdout.contains("DAMAGED"))
     }
+
+    @Test func aDrillFromTheConfigurationRestoresIntoAnInProcessSimulator() throws {
+        let sim = try VaultSimProcess.start()
+        defer { sim.stop() }
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let keys = workspace.directory + "/unseal-keys.json"
+        try Data(contentsOf: URL(fileURLWithPath: sim.directory + "/keys.json")).write(to: URL(fileURLWithPath: keys))
+        chmod(keys, 0o600)
+        let config = try writeConfiguration(workspace, sim: sim, destinations: """
+              - name: local
+                type: local
+                path: \(workspace.repository)
+            drill:
+              simulator: true
+              unseal_keys_file: \(keys)
+              report_directory: \(workspace.directory)/reports
+            """)
+        let env = environment(sim)
+        let backup = try lifeboat(["backup", "--config", config], environment: env)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let drill = try lifeboat(["drill", "latest", "--config", config, "--json"], environment: env)
+        #expect(drill.status == 0, "\(drill.stdout)\n\(drill.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(drill.stdout.utf8)) as? [String: Any]
+        #expect(report?["passed"] as? Bool == true, "\(drill.stdout)")
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: workspace.directory + "/reports")) ?? []
+        #expect(written.contains { $0.hasSuffix(".json") } && written.contains { $0.hasSuffix(".md") }, "\(written)")
+    }
 }
