@@ -103,4 +103,33 @@ import Testing
         freeHeld.release()
         held.release()
     }
+
+    @Test func theAgentCountsABackupMissingOnADestinationAsAFailure() async throws {
+        try await RecoveryFixture.with { fixture in
+            let directory = fixture.directory
+            func local(_ name: String) throws -> OpenedDestination {
+                let store = try LocalStore(directory: directory + "/" + name, createIfMissing: true)
+                return OpenedDestination(configuration: .init(name: name, storage: .local(.init(path: store.directory))),
+                                         repository: BackupRepository(store: store), lockDirectory: store.directory)
+            }
+            let good = try local("good"), broken = try local("broken")
+            let jobs = ConfiguredAgentJobs(client: fixture.client, setup: .init(
+                destinations: [good, broken], secret: .key(fixture.archiveKey), keyRing: KeyRing(keys: [fixture.archiveKey]),
+                onlyIfLeader: false))
+            // Both fine: stored on both.
+            let outcome = try await jobs.runBackup(destinations: ["good", "broken"])
+            #expect(outcome.destinations == ["good", "broken"])
+            // The second one's data directory becomes a file: the run fails with store_unavailable, naming it.
+            try FileManager.default.removeItem(atPath: directory + "/broken/data")
+            try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/broken/data"))
+            let error = await #expect(throws: AgentJobError.self) { try await jobs.runBackup(destinations: ["good", "broken"]) }
+            #expect(error?.reason == .storeUnavailable)
+            #expect(error?.message.contains("NOT on broken") == true, "\(String(describing: error))")
+            #expect(try await good.repository.list().backups.count == 2)
+            // Verification reads every destination's newest backup.
+            let verified = try await jobs.runVerify(destinations: ["good"])
+            #expect(verified.backupsChecked == 1)
+            await jobs.close()
+        }
+    }
 }
