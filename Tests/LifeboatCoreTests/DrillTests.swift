@@ -78,6 +78,24 @@ struct DrillTests {
         }
     }
 
+    @Test("canary values are compared: the right value passes, a wrong one fails without either value in the report")
+    func canaryValuesAreCompared() async throws {
+        try await RecoveryFixture.with { f in
+            try await f.writeSecret("lifeboat/canary/prod", ["value": "alive-7f3a"])
+            try await f.backup()
+            let runner = DrillRunner(vault: f.vault, options: try drillOptions(f, scratch: SimScratchCluster(), canaries: [
+                CanarySecret(path: "lifeboat/canary/prod", requiredKey: "value", expectedValue: "alive-7f3a"),
+                CanarySecret(path: "lifeboat/canary/prod", requiredKey: "value", expectedValue: "dead-0000"),
+            ]))
+            let report = try await runner.run(try await RestoreSource.resolve("latest", in: f.repository))
+            #expect(report.canaries.map(\.readable) == [true, false])
+            #expect(!report.passed)
+            #expect(report.reasons.first?.contains("does not hold the expected value") == true, "\(report.reasons)")
+            let json = String(decoding: try report.json(), as: UTF8.self)
+            #expect(!json.contains("alive-7f3a") && !json.contains("dead-0000"))
+        }
+    }
+
     @Test("a drill whose scratch cluster cannot be created fails cleanly")
     func drillScratchCreationFails() async throws {
         try await RecoveryFixture.with { f in

@@ -570,6 +570,9 @@ public final class RestoreExecutor: @unchecked Sendable {
                 if let secret = try await vault.readKV(at: reader.apiAddress, mount: canary.mount, path: canary.path, token: token) {
                     if let key = canary.requiredKey, secret.data?[key] == nil {
                         canaries.append(.init(path: canary.description, readable: false, detail: "readable, but its data has no key \"\(key)\""))
+                    } else if let key = canary.requiredKey, let expected = canary.expectedValue, secret.data?[key] != .string(expected) {
+                        canaries.append(.init(path: canary.description, readable: false,
+                                              detail: "readable, but \"\(key)\" does not hold the expected value (values are not shown)"))
                     } else {
                         canaries.append(.init(path: canary.description, readable: true, detail: "version \(secret.metadata.version)"))
                     }

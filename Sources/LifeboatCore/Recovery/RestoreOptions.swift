@@ -13,11 +13,14 @@ public struct CanarySecret: Sendable, Codable, Equatable, Hashable, CustomString
     public var path: String
     /// When set, the secret's data must hold this key (its value is never logged).
     public var requiredKey: String?
+    /// When set (with `requiredKey`), the key's value must be this string (compared, never logged).
+    public var expectedValue: String?
 
-    public init(mount: String = "secret", path: String, requiredKey: String? = nil) {
+    public init(mount: String = "secret", path: String, requiredKey: String? = nil, expectedValue: String? = nil) {
         self.mount = mount.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         self.path = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         self.requiredKey = requiredKey
+        self.expectedValue = expectedValue
     }
 
     /// Parses `secret/data/lifeboat/canary/x`, `secret/lifeboat/canary/x` (first segment = mount) or `mount:path`.

@@ -15,12 +15,12 @@ extension LifeboatConfiguration.HookCommand {
 }
 
 extension LifeboatConfiguration.Canary {
-    /// The engine's canaries: one per required field (only presence is checked: values are never compared or
-    /// logged), or one that only has to be readable.
+    /// The engine's canaries: one per field (it must exist, and hold the expected value when one is given; values
+    /// are compared, never logged), or one that only has to be readable.
     public func canarySecrets() throws -> [CanarySecret] {
         let base = try CanarySecret(parsing: path)
         guard !fields.isEmpty else { return [base] }
-        return fields.map { CanarySecret(mount: base.mount, path: base.path, requiredKey: $0.name) }
+        return fields.map { CanarySecret(mount: base.mount, path: base.path, requiredKey: $0.name, expectedValue: $0.expected) }
     }
 }
 
