@@ -43,36 +43,22 @@ struct SecretOptions: ParsableArguments {
         if let passphraseFile { overrides.passphrase = .file(passphraseFile) }
     }
 
-    func loadPassphrase() throws -> SecureBytes? {
-        if passphraseEnv != nil && passphraseFile != nil {
-            throw UsageError(description: "give --passphrase-env or --passphrase-file, not both")
-        }
-        if let name = passphraseEnv {
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-                throw UsageError(description: "environment variable \(name) (from --passphrase-env) is not set or empty")
-            }
-            return SecureBytes(Array(value.utf8))
-        }
-        if let path = passphraseFile {
-            return try PassphraseFile.load(path: path)
-        }
-        return nil
+    /// The keys named by these flags alone (for `encrypt` and `decrypt`, which read no configuration).
+    func keys() throws -> LifeboatConfiguration.Keys {
+        var overrides = ConfigurationOverrides()
+        try apply(to: &overrides)
+        return LifeboatConfiguration.Keys(keyFiles: overrides.keyFiles, passphrase: overrides.passphrase)
     }
 
     func keyRing() throws -> KeyRing {
-        let ring = KeyRing(keys: try keyFiles.map { try ArchiveKey.load(path: $0) }, passphrase: try loadPassphrase())
-        if ring.keys.isEmpty && ring.passphrase == nil {
-            throw UsageError(description: "no key given: use --key-file PATH (or --passphrase-env NAME / --passphrase-file PATH)")
-        }
-        return ring
+        try keys().keyRing(environment: ProcessInfo.processInfo.environment)
     }
 
     func encryptionSecret() throws -> EncryptionSecret {
-        let ring = try keyRing()
-        if let first = ring.keys.first {
-            if ring.passphrase != nil { throw UsageError(description: "encrypt with a key file or a passphrase, not both") }
-            return .key(first)
+        let keys = try keys()
+        if !keys.keyFiles.isEmpty && keys.passphrase != nil {
+            throw UsageError(description: "encrypt with a key file or a passphrase, not both")
         }
-        return .passphrase(ring.passphrase!)
+        return try keys.encryptionSecret(environment: ProcessInfo.processInfo.environment)
     }
 }

@@ -13,6 +13,18 @@ public struct MissingKeyError: Error, Sendable, CustomStringConvertible, ExitCod
     public var exitStatus: ExitStatus { .configuration }
 }
 
+/// The variable that should hold the passphrase is not set.
+public struct MissingPassphraseError: Error, Sendable, CustomStringConvertible, ExitCodeProviding {
+    public var variable: String
+
+    public var description: String {
+        "the environment variable \(variable), which should hold the passphrase, is not set or empty: export it "
+            + "(or keep the passphrase in a 0600 file and use --passphrase-file / keys.passphrase: file:/path)"
+    }
+
+    public var exitStatus: ExitStatus { .configuration }
+}
+
 extension LifeboatConfiguration.Keys {
     /// Every configured key and the passphrase, to decrypt with.
     /// - Throws: ``MissingKeyError`` when nothing is configured; key file and secret errors otherwise.
@@ -36,9 +48,7 @@ extension LifeboatConfiguration.Keys {
             return try PassphraseFile.load(path: path)
         case .environment(let name):
             // Taken as set, not trimmed: the passphrase is exactly what the variable holds.
-            guard let value = environment[name], !value.isEmpty else {
-                throw ConfigurationError(keyPath: "keys.passphrase", message: "the environment variable \(name) is not set or empty: export the passphrase in it")
-            }
+            guard let value = environment[name], !value.isEmpty else { throw MissingPassphraseError(variable: name) }
             return SecureBytes(Array(value.utf8))
         case .literal(let value):
             return SecureBytes(Array(value.utf8))
