@@ -31,14 +31,14 @@ public struct SnapshotVerifier {
         }
     }
 
-    /// Largest slice of compressed input inflated at once; bounds the decompressed buffer (deflate expands ≤ 1032×).
-    private static let inflateSliceSize = 16 * 1024
+    /// Largest slice of compressed input inflated at once. Memory does not depend on it (inflated bytes pass through
+    /// zlib's fixed scratch space); it only sets the granularity of the byte offset in gzip error messages.
+    private static let inflateSliceSize = 256 * 1024
 
     private var rawHasher = SHA256Digest()
     private var rawCount: Int64 = 0
     private var gzipHeader: [UInt8] = []
     private var inflater: Inflater
-    private var inflated: [UInt8] = []
     private var archive: SnapshotArchiveParser
     private var failure: SnapshotError?
     private var result: SnapshotSummary?
@@ -53,7 +53,6 @@ public struct SnapshotVerifier {
         archive = SnapshotArchiveParser(state: StateBinParser(
             statisticsDepth: options.keyStatisticsDepth, statisticsFilter: options.keyStatisticsFilter,
             entryHandler: entryHandler))
-        inflated.reserveCapacity(256 * 1024)
     }
 
     /// Raw bytes fed so far.
@@ -73,21 +72,23 @@ public struct SnapshotVerifier {
         let start = rawCount
         rawCount += Int64(bytes.count)
         var offset = 0
+        // A local copy of the inflater (a struct around one zlib stream) so the output closure may mutate `archive`.
+        var inflater = self.inflater
+        defer { self.inflater = inflater }
         do {
             while offset < bytes.count {
                 if inflater.isFinished {
                     throw SnapshotError(.trailingData, "\(bytes.count - offset) or more bytes follow the end of the gzip stream at byte \(start + Int64(offset)); a Vault snapshot is a single gzip stream. The file was altered or concatenated: take a new snapshot")
                 }
                 let end = min(bytes.count, offset + Self.inflateSliceSize)
-                inflated.removeAll(keepingCapacity: true)
                 let used: Int
                 do {
-                    used = try inflater.decompress(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), into: &inflated)
+                    // Inflated bytes go from zlib's scratch space straight to the tar parser, without a copy.
+                    used = try inflater.decompress(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) { piece in
+                        try archive.consume(piece)
+                    }
                 } catch let error as ZlibError {
                     throw gzipError(error, near: start + Int64(offset))
-                }
-                if !inflated.isEmpty {
-                    try inflated.withUnsafeBytes { try archive.consume($0) }
                 }
                 if used == 0 && !inflater.isFinished {
                     throw SnapshotError(.gzip, "the gzip decoder made no progress at byte \(start + Int64(offset)); the snapshot is corrupt: take a new one")
