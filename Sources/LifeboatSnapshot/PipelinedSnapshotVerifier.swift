@@ -1,8 +1,11 @@
-// The snapshot verifier on a thread of its own: verification (gzip inflate, two SHA-256 passes, tar and state.bin
-// checks) runs on a second core beside encryption or decryption. A bounded queue of recycled buffers keeps memory
-// constant; the verdict is exactly the sequential verifier's, because the worker runs that verifier on the same bytes.
+// The snapshot verifier on a thread of its own: verification (gzip inflate and CRC, state.bin's SHA-256, tar and
+// state.bin checks) runs on a second core beside encryption or decryption, while the SHA-256 of the raw bytes is
+// computed on the caller's thread as they are queued (balancing the two threads). A bounded queue of recycled
+// buffers keeps memory constant; the verdict is the sequential verifier's, because the worker runs that verifier on
+// the same bytes in the same order.
 
 import Foundation
+import LifeboatArchive
 
 /// A ``SnapshotVerifier`` on a background thread behind a bounded queue.
 ///
@@ -26,6 +29,8 @@ public final class PipelinedSnapshotVerifier {
     private let batchSize: Int
     private var filling: [UInt8] = []
     private var verdict: Result<SnapshotSummary, any Error>?
+    /// SHA-256 of the raw input, on the caller's thread (the worker's verifier skips it).
+    private var rawHasher = SHA256Digest()
 
     /// Raw bytes fed so far.
     public private(set) var bytesConsumed: Int64 = 0
@@ -38,7 +43,7 @@ public final class PipelinedSnapshotVerifier {
     public init(options: SnapshotVerifier.Options = .init(), batchSize: Int = defaultBatchSize,
                 depth: Int = defaultDepth) throws {
         precondition(batchSize > 0 && depth > 0, "batch size and depth must be positive")
-        let verifier = VerifierBox(try SnapshotVerifier(options: options))
+        let verifier = VerifierBox(try SnapshotVerifier(options: options, entryHandler: nil, hashesRawInput: false))
         self.batchSize = batchSize
         channel = Channel(depth: depth)
         filling.reserveCapacity(batchSize)
@@ -64,6 +69,7 @@ public final class PipelinedSnapshotVerifier {
         }
         guard bytes.count > 0 else { return }
         try channel.throwIfFailed()
+        rawHasher.update(bytes: bytes)
         var offset = 0
         while offset < bytes.count {
             let take = min(batchSize - filling.count, bytes.count - offset)
@@ -85,8 +91,12 @@ public final class PipelinedSnapshotVerifier {
     /// returns (or throws) the same.
     public func finish() throws -> SnapshotSummary {
         if let verdict { return try verdict.get() }
-        let result = channel.finish(last: filling)
+        var result = channel.finish(last: filling)
         filling = []
+        if case .success(var summary) = result {
+            summary.sha256 = rawHasher.finalize()
+            result = .success(summary)
+        }
         verdict = result
         return try result.get()
     }

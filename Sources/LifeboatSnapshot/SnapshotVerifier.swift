@@ -35,7 +35,8 @@ public struct SnapshotVerifier {
     /// zlib's fixed scratch space); it only sets the granularity of the byte offset in gzip error messages.
     private static let inflateSliceSize = 256 * 1024
 
-    private var rawHasher = SHA256Digest()
+    /// Hashes the raw input; nil when the caller hashes it (PipelinedSnapshotVerifier does, on its own thread).
+    private var rawHasher: SHA256Digest? = SHA256Digest()
     private var rawCount: Int64 = 0
     private var gzipHeader: [UInt8] = []
     private var inflater: Inflater
@@ -48,6 +49,13 @@ public struct SnapshotVerifier {
     ///   buffer one value at a time (memory grows with the largest value). Entries arrive before the final checks, so
     ///   treat them as provisional until `finish()` succeeds.
     public init(options: Options = Options(), entryHandler: SnapshotEntryHandler? = nil) throws {
+        try self.init(options: options, entryHandler: entryHandler, hashesRawInput: true)
+    }
+
+    /// - Parameter hashesRawInput: false leaves `SnapshotSummary.sha256` empty for a caller that hashes the raw
+    ///   bytes itself.
+    init(options: Options, entryHandler: SnapshotEntryHandler?, hashesRawInput: Bool) throws {
+        if !hashesRawInput { rawHasher = nil }
         self.options = options
         inflater = try Inflater(format: .gzip)
         archive = SnapshotArchiveParser(state: StateBinParser(
@@ -65,7 +73,7 @@ public struct SnapshotVerifier {
             throw fail(SnapshotError(.trailingData, "bytes were fed after finish(); the snapshot was already complete"))
         }
         guard bytes.count > 0 else { return }
-        rawHasher.update(bytes: bytes)
+        rawHasher?.update(bytes: bytes)
         if gzipHeader.count < 10 {
             gzipHeader.append(contentsOf: bytes.prefix(10 - gzipHeader.count))
         }
@@ -130,7 +138,7 @@ public struct SnapshotVerifier {
         let statistics = options.keyStatisticsDepth == nil
             ? nil : state.statistics.values.sorted(by: KeyPrefixStatistic.vaultOrder)
         let summary = SnapshotSummary(
-            byteCount: rawCount, sha256: rawHasher.finalize(), gzipHeader: gzipHeader, tarByteCount: archive.tarBytes,
+            byteCount: rawCount, sha256: rawHasher?.finalize() ?? [], gzipHeader: gzipHeader, tarByteCount: archive.tarBytes,
             members: archive.headers, meta: meta, metaJSON: archive.metaBytes, metaSHA256: archive.metaDigest,
             stateByteCount: state.consumed, stateSHA256: archive.stateDigest, sha256Sums: archive.sumsBytes,
             sealedHashes: archive.sealedBytes, entryCount: state.entryCount, entryBytes: state.entryBytes,
