@@ -37,45 +37,82 @@ public struct ArchiveReader {
     }
 
     /// Consumes archive bytes, appending the plaintext of every chunk that authenticates to `output`.
+    ///
+    /// Whole records are decrypted straight from `input`; only a record split across calls is gathered in an
+    /// internal buffer first (at most one record).
     public mutating func consume(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
         if case .done = state, input.count > 0 {
             throw ArchiveError.trailingData(offset: bufferOffset + UInt64(buffer.count))
         }
-        buffer.append(contentsOf: input)
-        var cursor = 0
-        defer {
-            buffer.removeFirst(cursor)
-            bufferOffset += UInt64(cursor)
-        }
-        while true {
-            let available = buffer.count - cursor
-            switch state {
-            case .header:
-                try ArchiveHeader.checkPrefix(buffer[cursor..<buffer.count].prefix(9))
-                guard available >= ArchiveHeader.length else { return }
-                let parsed = try ArchiveHeader.parse(buffer[cursor..<cursor + ArchiveHeader.length])
-                keys = try ArchiveKeys.open(header: parsed, keyRing: keyRing)
-                header = parsed
-                plain.reserveCapacity(parsed.chunkSize)
-                cursor += ArchiveHeader.length
-                state = .chunkHeader
-            case .chunkHeader:
-                guard available >= ChunkRecordHeader.length else { return }
-                let offset = bufferOffset + UInt64(cursor)
-                let record = ChunkRecordHeader.parse(buffer[cursor..<cursor + ChunkRecordHeader.length])
-                try validate(record, offset: offset)
-                cursor += ChunkRecordHeader.length
-                state = .chunkBody(record, recordOffset: offset)
-            case .chunkBody(let record, let offset):
-                guard available >= record.bodyLength else { return }
-                try open(record, body: cursor..<cursor + record.bodyLength, offset: offset, into: &output)
-                cursor += record.bodyLength
-                nextIndex += 1
-                state = record.isFinal ? .done : .chunkHeader
-            case .done:
-                if available > 0 { throw ArchiveError.trailingData(offset: bufferOffset + UInt64(cursor)) }
+        var rest = input
+        // First complete the element held over from the previous call, if any.
+        if !buffer.isEmpty {
+            guard let need = elementLength else { return }
+            let take = min(need - buffer.count, rest.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<take]).assumingMemoryBound(to: UInt8.self))
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            guard buffer.count == need else {
+                if case .header = state { try ArchiveHeader.checkPrefix(buffer.prefix(9)) }
                 return
             }
+            let element = buffer
+            try element.withUnsafeBytes { try step($0, into: &output) }
+            bufferOffset += UInt64(element.count)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        // Then every whole element in the input, in place.
+        var cursor = 0
+        while true {
+            let available = rest.count - cursor
+            guard let need = elementLength else {
+                if available > 0 { throw ArchiveError.trailingData(offset: bufferOffset) }
+                return
+            }
+            guard available >= need else { break }
+            try step(UnsafeRawBufferPointer(rebasing: rest[cursor..<cursor + need]), into: &output)
+            cursor += need
+            bufferOffset += UInt64(need)
+        }
+        // Keep the start of the next element for the next call.
+        if cursor < rest.count {
+            if case .header = state {
+                try ArchiveHeader.checkPrefix(ArraySlice(UnsafeRawBufferPointer(rebasing: rest[cursor...]).prefix(9)))
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[cursor...]).assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// Length of the element the reader waits for (archive header, record header, record body); nil when done.
+    private var elementLength: Int? {
+        switch state {
+        case .header: return ArchiveHeader.length
+        case .chunkHeader: return ChunkRecordHeader.length
+        case .chunkBody(let record, _): return record.bodyLength
+        case .done: return nil
+        }
+    }
+
+    /// Handles one complete element starting at archive offset `bufferOffset`.
+    private mutating func step(_ element: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+        switch state {
+        case .header:
+            let bytes = Array(element)
+            try ArchiveHeader.checkPrefix(bytes.prefix(9))
+            let parsed = try ArchiveHeader.parse(bytes[...])
+            keys = try ArchiveKeys.open(header: parsed, keyRing: keyRing)
+            header = parsed
+            plain.reserveCapacity(parsed.chunkSize)
+            state = .chunkHeader
+        case .chunkHeader:
+            let record = ChunkRecordHeader.parse(Array(element)[...])
+            try validate(record, offset: bufferOffset)
+            state = .chunkBody(record, recordOffset: bufferOffset)
+        case .chunkBody(let record, let offset):
+            try open(record, body: element, offset: offset, into: &output)
+            nextIndex += 1
+            state = record.isFinal ? .done : .chunkHeader
+        case .done:
+            throw ArchiveError.trailingData(offset: bufferOffset)
         }
     }
 
@@ -122,28 +159,26 @@ public struct ArchiveReader {
         }
     }
 
-    private mutating func open(_ record: ChunkRecordHeader, body: Range<Int>, offset: UInt64, into output: inout [UInt8]) throws {
+    private mutating func open(_ record: ChunkRecordHeader, body: UnsafeRawBufferPointer, offset: UInt64, into output: inout [UInt8]) throws {
         guard let keys, let header else { return }
         let aad = record.encoded
         let nonce = ChunkRecordHeader.nonce(index: record.index, final: record.isFinal)
         let plainCount = record.bodyLength - AESGCMContext.tagLength
-        plain.removeAll(keepingCapacity: true)
-        plain.append(contentsOf: repeatElement(0, count: plainCount))
-        do {
-            try buffer.withUnsafeBytes { source in
+        let before = output.count
+        if record.isDeflated {
+            plain.removeAll(keepingCapacity: true)
+            plain.append(contentsOf: repeatElement(0, count: plainCount))
+            do {
                 try nonce.withUnsafeBytes { n in
                     try aad.withUnsafeBytes { a in
                         try plain.withUnsafeMutableBytes { p in
-                            try keys.payload.open(nonce: n, aad: a, ciphertextAndTag: UnsafeRawBufferPointer(rebasing: source[body]), into: p)
+                            try keys.payload.open(nonce: n, aad: a, ciphertextAndTag: body, into: p)
                         }
                     }
                 }
+            } catch is AuthenticationFailure {
+                throw ArchiveError.chunkAuthenticationFailed(index: record.index, offset: offset)
             }
-        } catch is AuthenticationFailure {
-            throw ArchiveError.chunkAuthenticationFailed(index: record.index, offset: offset)
-        }
-        let before = output.count
-        if record.isDeflated {
             if inflater == nil { inflater = try Inflater(format: .zlib) } else { try inflater!.reset() }
             do {
                 let used = try plain.withUnsafeBytes { try inflater!.decompress($0, into: &output, limit: header.chunkSize) }
@@ -156,7 +191,24 @@ public struct ArchiveReader {
                 throw ArchiveError.malformedChunk(index: record.index, offset: offset, detail: error.description)
             }
         } else {
-            output.append(contentsOf: plain)
+            // Decrypted in place at the end of `output`; removed again unless the chunk authenticates.
+            output.append(contentsOf: repeatElement(0, count: plainCount))
+            do {
+                try nonce.withUnsafeBytes { n in
+                    try aad.withUnsafeBytes { a in
+                        try output.withUnsafeMutableBytes { o in
+                            try keys.payload.open(nonce: n, aad: a, ciphertextAndTag: body,
+                                                  into: UnsafeMutableRawBufferPointer(rebasing: o[before...]))
+                        }
+                    }
+                }
+            } catch {
+                output.removeLast(output.count - before)
+                if error is AuthenticationFailure {
+                    throw ArchiveError.chunkAuthenticationFailed(index: record.index, offset: offset)
+                }
+                throw error
+            }
         }
         let produced = output.count - before
         // Every chunk but the last carries exactly chunkSize bytes; only an empty archive has an empty chunk.

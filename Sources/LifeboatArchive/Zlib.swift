@@ -147,11 +147,9 @@ public struct Inflater {
         isFinished = false
     }
 
-    /// Decompresses from `input`, appending to `output`. Stops at the end of the compressed stream and returns
-    /// how many input bytes were consumed (less than `input.count` only when the stream ended).
-    @discardableResult
-    public mutating func decompress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8],
-                                    limit: Int = Int.max) throws -> Int {
+    /// The engine of both `decompress` forms: inflates `input`, calling `body` with every filled part of the scratch.
+    fileprivate mutating func decompressPieces(_ input: UnsafeRawBufferPointer, limit: Int,
+                                               _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         guard !isFinished, input.count > 0 else { return 0 }
         let z = stream.pointer
         z.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
@@ -160,9 +158,10 @@ public struct Inflater {
         while true {
             stream.resetOutput()
             let rc = inflate(z, Z_NO_FLUSH)
-            produced += stream.scratch.count - Int(z.pointee.avail_out)
+            let count = stream.scratch.count - Int(z.pointee.avail_out)
+            produced += count
             guard produced <= limit else { throw ZlibError(kind: .outputLimitExceeded, code: 0, message: "") }
-            stream.drainOutput(into: &output)
+            if count > 0 { try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: stream.scratch[0..<count]))) }
             switch rc {
             case Z_STREAM_END:
                 isFinished = true
@@ -177,6 +176,26 @@ public struct Inflater {
                 throw ZlibError(kind: .internalError, code: rc, message: stream.message)
             }
         }
+    }
+
+    /// Decompresses from `input`, appending to `output`. Stops at the end of the compressed stream and returns
+    /// how many input bytes were consumed (less than `input.count` only when the stream ended).
+    @discardableResult
+    public mutating func decompress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8],
+                                    limit: Int = Int.max) throws -> Int {
+        try decompressPieces(input, limit: limit) { output.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
+    }
+}
+
+extension Inflater {
+    /// Decompresses from `input`, handing each piece of output to `body` straight from zlib's 256 KiB scratch space
+    /// (no copy, memory bounded by the scratch whatever `input.count` is). Stops at the end of the compressed stream
+    /// and returns how many input bytes were consumed (less than `input.count` only when the stream ended).
+    /// The pointer passed to `body` is valid only during the call.
+    @discardableResult
+    public mutating func decompress(_ input: UnsafeRawBufferPointer, limit: Int = Int.max,
+                                    output body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        try decompressPieces(input, limit: limit, body)
     }
 }
 

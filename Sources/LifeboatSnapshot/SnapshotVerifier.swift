@@ -31,14 +31,15 @@ public struct SnapshotVerifier {
         }
     }
 
-    /// Largest slice of compressed input inflated at once; bounds the decompressed buffer (deflate expands ≤ 1032×).
-    private static let inflateSliceSize = 16 * 1024
+    /// Largest slice of compressed input inflated at once. Memory does not depend on it (inflated bytes pass through
+    /// zlib's fixed scratch space); it only sets the granularity of the byte offset in gzip error messages.
+    private static let inflateSliceSize = 256 * 1024
 
-    private var rawHasher = SHA256Digest()
+    /// Hashes the raw input; nil when the caller hashes it (PipelinedSnapshotVerifier does, on its own thread).
+    private var rawHasher: SHA256Digest? = SHA256Digest()
     private var rawCount: Int64 = 0
     private var gzipHeader: [UInt8] = []
     private var inflater: Inflater
-    private var inflated: [UInt8] = []
     private var archive: SnapshotArchiveParser
     private var failure: SnapshotError?
     private var result: SnapshotSummary?
@@ -48,12 +49,18 @@ public struct SnapshotVerifier {
     ///   buffer one value at a time (memory grows with the largest value). Entries arrive before the final checks, so
     ///   treat them as provisional until `finish()` succeeds.
     public init(options: Options = Options(), entryHandler: SnapshotEntryHandler? = nil) throws {
+        try self.init(options: options, entryHandler: entryHandler, hashesRawInput: true)
+    }
+
+    /// - Parameter hashesRawInput: false leaves `SnapshotSummary.sha256` empty for a caller that hashes the raw
+    ///   bytes itself.
+    init(options: Options, entryHandler: SnapshotEntryHandler?, hashesRawInput: Bool) throws {
+        if !hashesRawInput { rawHasher = nil }
         self.options = options
         inflater = try Inflater(format: .gzip)
         archive = SnapshotArchiveParser(state: StateBinParser(
             statisticsDepth: options.keyStatisticsDepth, statisticsFilter: options.keyStatisticsFilter,
             entryHandler: entryHandler))
-        inflated.reserveCapacity(256 * 1024)
     }
 
     /// Raw bytes fed so far.
@@ -66,28 +73,30 @@ public struct SnapshotVerifier {
             throw fail(SnapshotError(.trailingData, "bytes were fed after finish(); the snapshot was already complete"))
         }
         guard bytes.count > 0 else { return }
-        rawHasher.update(bytes: bytes)
+        rawHasher?.update(bytes: bytes)
         if gzipHeader.count < 10 {
             gzipHeader.append(contentsOf: bytes.prefix(10 - gzipHeader.count))
         }
         let start = rawCount
         rawCount += Int64(bytes.count)
         var offset = 0
+        // A local copy of the inflater (a struct around one zlib stream) so the output closure may mutate `archive`.
+        var inflater = self.inflater
+        defer { self.inflater = inflater }
         do {
             while offset < bytes.count {
                 if inflater.isFinished {
                     throw SnapshotError(.trailingData, "\(bytes.count - offset) or more bytes follow the end of the gzip stream at byte \(start + Int64(offset)); a Vault snapshot is a single gzip stream. The file was altered or concatenated: take a new snapshot")
                 }
                 let end = min(bytes.count, offset + Self.inflateSliceSize)
-                inflated.removeAll(keepingCapacity: true)
                 let used: Int
                 do {
-                    used = try inflater.decompress(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]), into: &inflated)
+                    // Inflated bytes go from zlib's scratch space straight to the tar parser, without a copy.
+                    used = try inflater.decompress(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) { piece in
+                        try archive.consume(piece)
+                    }
                 } catch let error as ZlibError {
                     throw gzipError(error, near: start + Int64(offset))
-                }
-                if !inflated.isEmpty {
-                    try inflated.withUnsafeBytes { try archive.consume($0) }
                 }
                 if used == 0 && !inflater.isFinished {
                     throw SnapshotError(.gzip, "the gzip decoder made no progress at byte \(start + Int64(offset)); the snapshot is corrupt: take a new one")
@@ -129,7 +138,7 @@ public struct SnapshotVerifier {
         let statistics = options.keyStatisticsDepth == nil
             ? nil : state.statistics.values.sorted(by: KeyPrefixStatistic.vaultOrder)
         let summary = SnapshotSummary(
-            byteCount: rawCount, sha256: rawHasher.finalize(), gzipHeader: gzipHeader, tarByteCount: archive.tarBytes,
+            byteCount: rawCount, sha256: rawHasher?.finalize() ?? [], gzipHeader: gzipHeader, tarByteCount: archive.tarBytes,
             members: archive.headers, meta: meta, metaJSON: archive.metaBytes, metaSHA256: archive.metaDigest,
             stateByteCount: state.consumed, stateSHA256: archive.stateDigest, sha256Sums: archive.sumsBytes,
             sealedHashes: archive.sealedBytes, entryCount: state.entryCount, entryBytes: state.entryBytes,

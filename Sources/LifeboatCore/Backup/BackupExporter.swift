@@ -1,5 +1,6 @@
 // Reading a stored backup back: decrypt every chunk, re-verify the Vault snapshot inside, and check the SHA-256
-// recorded in the manifest. Used by `export` (to a .snap file), `verify`, and restore's preflight.
+// recorded in the manifest. Used by `export` (to a .snap file), `verify`, and restore's preflight. Decryption runs on
+// the caller's thread, snapshot verification on a second one (PipelinedSnapshotVerifier).
 
 import Foundation
 import LifeboatArchive
@@ -31,7 +32,7 @@ public enum BackupExporter {
                             verifierOptions: SnapshotVerifier.Options = .init(),
                             sink: ([UInt8]) async throws -> Void = { _ in }) async throws -> SnapshotSummary {
         var reader = ArchiveReader(keyRing: keyRing)
-        var verifier = try SnapshotVerifier(options: verifierOptions)
+        let verifier = try PipelinedSnapshotVerifier(options: verifierOptions)
         var plaintext: [UInt8] = []
         for try await chunk in repository.dataChunks(of: manifest) {
             plaintext.removeAll(keepingCapacity: true)

@@ -35,8 +35,9 @@ public enum SnapshotStager {
             throw RecoveryError(.staging, "cannot create the staging file in \(directory): \(error)")
         }
         var reader = ArchiveReader(keyRing: keyRing)
-        var verifier: SnapshotVerifier
-        do { verifier = try SnapshotVerifier() } catch {
+        // Verification runs on a second thread beside decryption and the staging writes.
+        let verifier: PipelinedSnapshotVerifier
+        do { verifier = try PipelinedSnapshotVerifier() } catch {
             writer.abort()
             throw RecoveryError(.staging, "cannot start the snapshot verifier: \(error)")
         }
@@ -79,7 +80,7 @@ public enum SnapshotStager {
             throw RecoveryError(.journal, "the staged snapshot \(path) recorded in the journal is gone (\(String(cString: strerror(errno)))); start the restore again without --resume")
         }
         defer { close(fd) }
-        var verifier = try SnapshotVerifier()
+        let verifier = try PipelinedSnapshotVerifier()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 16)
         defer { buffer.deallocate() }
         do {

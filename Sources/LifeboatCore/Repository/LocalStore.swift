@@ -300,13 +300,17 @@ public struct LocalStore: BackupStore {
     }
 }
 
-/// A pending object of a ``LocalStore``: an ``AtomicFileWriter`` owned by an actor.
+/// A pending object of a ``LocalStore``: an ``AtomicFileWriter`` fed by a write-behind thread, owned by an actor.
+///
+/// `append` queues the bytes and returns, so the caller (encryption, verification) keeps working while the kernel
+/// blocks a write on the disk; at most ``WriteBehind/depth`` buffers wait. A write error is thrown by the next
+/// `append` or by `commit`, and the temporary file is removed.
 actor LocalPendingObject: PendingObject {
     nonisolated let name: String
     private let path: String
     private let mode: StoreWriteMode
     private let store: String
-    private var writer: AtomicFileWriter?
+    private var queue: WriteBehind?
     private var size: Int64 = 0
 
     init(name: String, path: String, mode: StoreWriteMode, store: String) throws {
@@ -315,36 +319,43 @@ actor LocalPendingObject: PendingObject {
         self.mode = mode
         self.store = store
         do {
-            writer = try AtomicFileWriter(path: path, mode: LocalStore.fileMode)
+            queue = WriteBehind(try AtomicFileWriter(path: path, mode: LocalStore.fileMode))
         } catch let error as FileIOError {
             throw StoreError.file(error, store: store, operation: "create", object: path)
         }
     }
 
     func append(_ bytes: [UInt8]) async throws {
-        guard let writer else {
+        guard let queue else {
             throw StoreError(.ioFailure, store: store, operation: "write", object: path, detail: "the pending object was already committed or aborted")
         }
         do {
-            try writer.write(bytes)
+            try queue.enqueue(bytes)
             size += Int64(bytes.count)
         } catch let error as FileIOError {
             // AtomicFileWriter removed the temporary file before throwing.
-            self.writer = nil
+            self.queue = nil
+            queue.close()
             throw StoreError.file(error, store: store, operation: "write", object: path)
         }
     }
 
+    deinit {
+        // Dropped without commit or abort (a cancelled backup): stop the thread and remove the temporary file.
+        queue?.close()?.abort()
+    }
+
     @discardableResult
     func commit() async throws -> StoreObjectInfo {
-        guard let writer else {
+        guard let queue else {
             throw StoreError(.ioFailure, store: store, operation: "commit", object: path, detail: "the pending object was already committed or aborted")
         }
-        self.writer = nil
+        self.queue = nil
         do {
+            let writer = try queue.drain()
             try writer.commit(exclusive: mode == .createNew)
         } catch let error as FileIOError {
-            throw StoreError.file(error, store: store, operation: "commit", object: path)
+            throw StoreError.file(error, store: store, operation: queue.failedWriting ? "write" : "commit", object: path)
         }
         var info = Glibc.stat()
         let modified = systemStat(path, &info) == 0 ? LocalStore.modificationDate(info) : Date()
@@ -352,8 +363,104 @@ actor LocalPendingObject: PendingObject {
     }
 
     func abort() async {
-        writer?.abort()
-        writer = nil
+        queue?.close()?.abort()
+        queue = nil
+    }
+}
+
+/// The write-behind thread of a pending local object: writes queued buffers to an ``AtomicFileWriter`` in order.
+final class WriteBehind: @unchecked Sendable {
+    /// Buffers queued before `enqueue` waits.
+    static let depth = 4
+
+    // Invariant: every `var` is read and written only with `condition` locked; `writer` is used only by the thread
+    // until it has exited (`running == false`), then only by the caller of `drain`/`close`.
+    private let condition = NSCondition()
+    private let writer: AtomicFileWriter
+    private var queued: [[UInt8]] = []
+    private var ended = false
+    private var running = true
+    private var failure: FileIOError?
+
+    init(_ writer: AtomicFileWriter) {
+        self.writer = writer
+        let thread = Thread { [self] in run() }
+        thread.name = "lifeboat-writer"
+        thread.start()
+    }
+
+    /// True when the thread stopped because a write failed.
+    var failedWriting: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure != nil
+    }
+
+    /// Queues `bytes` (waiting while `depth` buffers are queued); throws the first write error.
+    func enqueue(_ bytes: [UInt8]) throws {
+        guard !bytes.isEmpty else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        while queued.count >= Self.depth && failure == nil && running { condition.wait() }
+        if let failure { throw failure }
+        precondition(running && !ended, "WriteBehind used after drain or close")
+        queued.append(bytes)
+        condition.broadcast()
+    }
+
+    /// Waits until everything queued is written and returns the writer; throws the first write error.
+    func drain() throws -> AtomicFileWriter {
+        condition.lock()
+        ended = true
+        condition.broadcast()
+        while running { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+        return writer
+    }
+
+    /// Stops after the buffer being written (dropping the rest) and returns the writer unless a write failed
+    /// (then it already removed its temporary file).
+    @discardableResult
+    func close() -> AtomicFileWriter? {
+        condition.lock()
+        queued.removeAll()
+        ended = true
+        condition.broadcast()
+        while running { condition.wait() }
+        let failed = failure != nil
+        condition.unlock()
+        return failed ? nil : writer
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queued.isEmpty && !ended { condition.wait() }
+            if queued.isEmpty {
+                running = false
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let bytes = queued.removeFirst()
+            condition.unlock()
+            do {
+                try writer.write(bytes)
+            } catch {
+                condition.lock()
+                failure = (error as? FileIOError) ?? FileIOError(path: writer.temporaryPath, operation: "write", code: EIO)
+                queued.removeAll()
+                running = false
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 }
 

@@ -11,7 +11,28 @@ enum ManifestJSONValue: Equatable {
     case number(String)
     case string(String)
     case array([ManifestJSONValue])
-    case object([String: ManifestJSONValue])
+    case object(ManifestJSONMembers)
+}
+
+/// An object's members in document order. A manifest has a few dozen members, so a linear search beats hashing
+/// every key into a dictionary (which dominated `list` for large repositories). With a repeated name the last one
+/// counts, as with a dictionary.
+struct ManifestJSONMembers: Equatable {
+    struct Member: Equatable {
+        var key: String
+        var value: ManifestJSONValue
+    }
+
+    var members: [Member] = []
+
+    subscript(key: String) -> ManifestJSONValue? {
+        for member in members.reversed() where member.key == key { return member.value }
+        return nil
+    }
+
+    mutating func append(_ key: String, _ value: ManifestJSONValue) {
+        members.append(Member(key: key, value: value))
+    }
 }
 
 /// RFC 8259 JSON, whole input, nesting at most 64 deep. Errors carry the byte offset.
@@ -75,7 +96,7 @@ struct ManifestJSONParser {
 
     private mutating func parseObject(depth: Int) throws -> ManifestJSONValue {
         index += 1
-        var members: [String: ManifestJSONValue] = [:]
+        var members = ManifestJSONMembers()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -89,7 +110,7 @@ struct ManifestJSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth + 1)
+            members.append(key, try parseValue(depth: depth + 1))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -232,7 +253,7 @@ struct ManifestJSONParser {
 
 /// Typed access to a JSON object's members, with errors that name the field's path.
 struct ManifestJSONObject {
-    let members: [String: ManifestJSONValue]
+    let members: ManifestJSONMembers
     let path: String
 
     struct FieldError: Error {
