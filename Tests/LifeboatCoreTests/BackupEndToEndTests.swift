@@ -98,7 +98,8 @@ import Testing
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
         try sim.control(["seed", "--bytes", "4MiB"])
-        try sim.control(["fault", "throttle", "--bytes-per-second", "1000000"])
+        // Slow enough (about 10 s) that the leader is stopped mid-stream even when a loaded machine starts processes slowly.
+        try sim.control(["fault", "throttle", "--bytes-per-second", "400000"])
         let leader = try #require(try sim.activeNode())
         let environment = backupEnvironment(sim, addresses: sim.nodes.map(\.api_addr))
         async let backup = Task.detached {
@@ -160,7 +161,8 @@ import Testing
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
         try sim.control(["seed", "--bytes", "2MiB"])
-        try sim.control(["fault", "throttle", "--bytes-per-second", "1000000"])
+        // Slow enough (about 5 s) that the first run still holds the lock when the second starts on a loaded machine.
+        try sim.control(["fault", "throttle", "--bytes-per-second", "400000"])
         let environment = backupEnvironment(sim, addresses: sim.nodes.map(\.api_addr))
         async let first = Task.detached {
             try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
