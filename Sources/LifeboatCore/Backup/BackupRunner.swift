@@ -144,7 +144,7 @@ public struct DestinationsFailedError: Error, Sendable, CustomStringConvertible,
     public var description: String {
         "no destination could store the backup; nothing was stored: "
             + failures.map(\.description).joined(separator: "; ")
-            + ". Fix the destinations (each reason is above) and run the backup again"
+            + ". Fix each destination as its reason says and run the backup again"
     }
 
     /// 75 when every destination is locked by another run (try again later), otherwise 74 (fix the storage).
