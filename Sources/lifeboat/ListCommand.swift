@@ -132,7 +132,7 @@ enum BackupTable {
             let m = entry.manifest
             let verified = m.lastVerification.map { "\($0.result.rawValue) \($0.verifiedAt.description.prefix(16))" } ?? "-"
             rows.append([m.id.rawValue, m.createdAt.description, "\(m.raft.index)", "\(m.raft.term)", "\(m.entryCount)",
-                         byteSize(m.originalSize), byteSize(m.storedSize), verified, m.tags.joined(separator: ",")]
+                         TransferProgress.size(m.originalSize), TransferProgress.size(m.storedSize), verified, m.tags.joined(separator: ",")]
                         + (showDestinations ? [entry.destinations.joined(separator: ",")] : []))
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -146,17 +146,6 @@ enum BackupTable {
             while line.last == " " { line.removeLast() }
             return line
         }.joined(separator: "\n")
-    }
-
-    static func byteSize(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 }
 

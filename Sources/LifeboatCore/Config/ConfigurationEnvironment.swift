@@ -67,7 +67,7 @@ enum ConfigurationEnvironment {
             loaded.set("vault.tls.server_name", .environment(from)) { $0.vault.tls.serverName = serverName }
         }
         if let (text, from) = vaultVariable("SKIP_VERIFY") {
-            if let skip = goBool(text) {
+            if let skip = VaultClientConfiguration.parseGoBool(text) {
                 loaded.set("vault.tls.skip_verify", .environment(from)) { $0.vault.tls.skipVerify = skip }
             } else {
                 fail(from, "vault.tls.skip_verify", "\(from)=\(text) is not a boolean: use true or false")
@@ -189,15 +189,6 @@ enum ConfigurationEnvironment {
         } else if let (_, from) = vaultVariable("TOKEN") {
             loaded.replaceAuth(.init(method: .token, token: .environment(from), mount: mount), origin: .environment(from))
             loaded.origins["vault.auth.token"] = .environment(from)
-        }
-    }
-
-    /// Go's strconv.ParseBool, as Vault reads VAULT_SKIP_VERIFY.
-    static func goBool(_ text: String) -> Bool? {
-        switch text {
-        case "1", "t", "T", "TRUE", "true", "True": return true
-        case "0", "f", "F", "FALSE", "false", "False": return false
-        default: return nil
         }
     }
 }

@@ -68,10 +68,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
     /// The report as JSON.
     public func json() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return Array(try encoder.encode(self)) + [0x0a]
+        try RecoveryJSON.encode(self)
     }
 
     /// The report as Markdown (for a ticket, a wiki page, an auditor).

@@ -120,12 +120,9 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
     /// Writes the journal atomically with mode 0600 (temporary file, fsync, rename).
     public func save(stateDirectory: String) throws {
         try SnapshotStager.makePrivateDirectory(stateDirectory)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
         do {
             let writer = try AtomicFileWriter(path: Self.path(in: stateDirectory), mode: 0o600)
-            try writer.write(Array(try encoder.encode(self)) + [0x0a])
+            try writer.write(try RecoveryJSON.encode(self))
             try writer.commit()
         } catch {
             throw RecoveryError(.journal, "cannot write the restore journal in \(stateDirectory): \(error)")

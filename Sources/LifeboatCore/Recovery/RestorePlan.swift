@@ -237,10 +237,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
 
     /// The plan as JSON (sorted keys, ISO-8601 dates).
     public func json() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return Array(try encoder.encode(self)) + [0x0a]
+        try RecoveryJSON.encode(self)
     }
 }
 

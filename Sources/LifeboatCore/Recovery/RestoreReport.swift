@@ -73,9 +73,6 @@ public struct RestoreReport: Sendable, Codable, Equatable {
 
     /// The report as JSON.
     public func json() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return Array(try encoder.encode(self)) + [0x0a]
+        try RecoveryJSON.encode(self)
     }
 }

@@ -12,8 +12,6 @@ public struct RetentionRunResult: Sendable {
 
     /// Backups the policy keeps.
     public var kept: Int { decisions.filter(\.isKept).count }
-    /// Backups the policy does not keep (removed, or to be removed on a dry run).
-    public var toRemove: Int { decisions.count - kept }
 }
 
 public enum RetentionRun {

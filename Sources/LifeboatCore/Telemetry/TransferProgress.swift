@@ -81,8 +81,8 @@ public final class TransferProgress: Sendable {
         return parts.joined(separator: "  ")
     }
 
-    /// `1.5 GiB`, `12.0 MiB`, `512 B`.
-    static func size(_ bytes: Int64) -> String {
+    /// `1.5 GiB`, `12.0 MiB`, `512 B`: the sizes of progress lines and of `lifeboat list`.
+    public static func size(_ bytes: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0
