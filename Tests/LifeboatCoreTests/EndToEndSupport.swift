@@ -15,8 +15,8 @@ let productsDirectory: URL = {
 
 /// Tests/LifeboatCoreTests.
 let coreTestsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-/// The real Vault snapshots shared with the project (never copied into the repository).
-let fixturesDirectory = coreTestsDirectory.appendingPathComponent("../../../shared/fixtures/vault-1.14.3").standardized
+/// The real Vault 1.14.3 snapshots (Tests/Fixtures/vault-1.14.3; provenance in its README).
+let fixturesDirectory = coreTestsDirectory.appendingPathComponent("../Fixtures/vault-1.14.3").standardized
 
 /// What a finished process said.
 struct ProcessResult {

@@ -175,7 +175,7 @@ struct ManifestTests {
     @Test func manifestFromARealSnapshot() throws {
         let path = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("../shared/fixtures/vault-1.14.3/backup.snap").standardizedFileURL.path
+            .appendingPathComponent("Tests/Fixtures/vault-1.14.3/backup.snap").standardizedFileURL.path
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let summary = try SnapshotVerifier.verify(bytes)
         let id = BackupID(rawValue: "20261128T221500Z-0001")!

@@ -1,4 +1,4 @@
-// The restic conformance table (../shared/fixtures/retention/restic-forget-cases.json, from restic's own policy
+// The restic conformance table (Tests/Fixtures/retention/restic-forget-cases.json, from restic's own policy
 // tests): for every policy the planner must keep exactly restic's backups, in order, with the same rules and the
 // same "oldest" markers. Case 0 (the empty policy) must be refused instead of keeping everything.
 

@@ -51,7 +51,7 @@ enum RetentionTestSupport {
     }
 
     static var resticFixtureURL: URL {
-        packageRoot().appendingPathComponent("../shared/fixtures/retention/restic-forget-cases.json").standardizedFileURL
+        packageRoot().appendingPathComponent("Tests/Fixtures/retention/restic-forget-cases.json").standardizedFileURL
     }
 }
 

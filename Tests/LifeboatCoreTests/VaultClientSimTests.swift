@@ -311,7 +311,7 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
 
                 // A snapshot of another cluster (the real Vault 1.14.3 fixture) needs --force.
                 let foreign = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent("../shared/fixtures/vault-1.14.3/backup.snap").standardized.path
+                    .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/vault-1.14.3/backup.snap").standardized.path
                 try await withVaultClient(try h.client([h.leaderAddress])) { c2 async throws in
                     await #expect {
                         try await c2.restoreSnapshot(fileAt: foreign, force: false)

@@ -10,11 +10,11 @@ enum Fixture: String, CaseIterable, CustomStringConvertible {
 
     var description: String { rawValue }
 
-    /// ../shared/fixtures/vault-1.14.3 relative to the package root (three levels above this file).
+    /// Tests/Fixtures/vault-1.14.3 relative to the package root (three levels above this file).
     var path: String {
         URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("../shared/fixtures/vault-1.14.3/\(rawValue)").standardizedFileURL.path
+            .appendingPathComponent("Tests/Fixtures/vault-1.14.3/\(rawValue)").standardizedFileURL.path
     }
 
     var bytes: [UInt8] {

@@ -55,7 +55,7 @@ enum ArchiveKit {
 @Suite(.serialized) struct SnapshotTests {
     static let fixtures: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent("../shared/fixtures/vault-1.14.3").standardized.path
+        return root.appendingPathComponent("Tests/Fixtures/vault-1.14.3").standardized.path
     }()
 
     static func metaKeyOrder(_ json: [UInt8]) -> [String] {
