@@ -1,5 +1,5 @@
 // sys/init, sys/unseal, sys/seal-status, sys/health, sys/leader and sys/seal over real HTTP: every status code
-// and message vault-api.md §2-§4 lists.
+// and message docs/vault-behaviour.md §2-§4 lists.
 
 import Foundation
 import Testing

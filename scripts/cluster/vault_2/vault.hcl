@@ -7,7 +7,7 @@ storage "raft" {
 listener "tcp" {
   address     = "0.0.0.0:8200"
   tls_disable = true   # the reference cluster is local only; terminate TLS in front of it anywhere else
-  # Large snapshot restores can exceed the default 30 s read timeout (vault-api.md §1.1).
+  # Large snapshot restores can exceed the default 30 s read timeout (docs/vault-behaviour.md §1.1).
   http_read_timeout = "10m"
 }
 
