@@ -1,18 +1,20 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Linux only (Debian/Ubuntu with zlib1g-dev and libssl-dev): the code calls Glibc directly (signals, fsync, process
+// groups, /proc), and nothing is built or tested on macOS.
+
 let package = Package(
     name: "Lifeboat",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lifeboat", targets: ["lifeboat"]),
         .executable(name: "vault-sim", targets: ["vault-sim"]),
-        .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
-        .library(name: "VaultSim", targets: ["VaultSim"]),
+                .library(name: "VaultSim", targets: ["VaultSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -29,22 +31,78 @@ let package = Package(
         .target(name: "LifeboatArchive", dependencies: ["CZlib", "COpenSSL"]),
         // Vault's raft snapshot container: streaming parser, verifier, writer.
         .target(name: "LifeboatSnapshot", dependencies: ["LifeboatArchive"]),
-        // Everything else the CLI does: Vault client, repository, retention, schedule, recovery, config.
+        // The vocabulary every Lifeboat module shares: exit statuses, version, civil time, durations, JSON values.
+        .target(name: "LifeboatBase", dependencies: ["LifeboatArchive", "LifeboatSnapshot", nio("NIOCore")]),
+        // Cron expressions and intervals (pure).
+        .target(name: "LifeboatSchedule", dependencies: ["LifeboatBase"]),
+        // Vault's HTTP API: client, transport, auth, leader discovery, snapshot streaming.
         .target(
-            name: "LifeboatCore",
+            name: "LifeboatVault",
             dependencies: [
-                "LifeboatArchive",
                 "LifeboatSnapshot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
+                nio("NIOCore"), nio("NIOPosix"), nio("NIOHTTP1"),
+            ]
+        ),
+        // The retention planner: restic's forget semantics plus Lifeboat's rails (pure, no I/O).
+        .target(name: "LifeboatRetention"),
+        // The store protocol, the local store, manifests, backup ids and the repository lock.
+        .target(name: "LifeboatRepository", dependencies: ["LifeboatBase", "LifeboatArchive", "LifeboatSnapshot", "LifeboatRetention"]),
+        // S3-compatible object storage: SigV4, multipart uploads, the S3 store.
+        .target(
+            name: "LifeboatS3",
+            dependencies: [
+                "LifeboatArchive", "LifeboatRepository",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                nio("NIOCore"), nio("NIOHTTP1"),
+            ]
+        ),
+        // Taking a backup: snapshot source, archiver, multi-destination runner, export.
+        .target(
+            name: "LifeboatBackup",
+            dependencies: ["LifeboatBase", "LifeboatArchive", "LifeboatSnapshot", "LifeboatVault", "LifeboatRepository", nio("NIOCore")]
+        ),
+        // Restores and drills: plan, journaled executor, reset hooks, unseal keys, staging.
+        .target(
+            name: "LifeboatRecovery",
+            dependencies: [
+                "LifeboatBase", "LifeboatArchive", "LifeboatSnapshot", "LifeboatVault", "LifeboatRepository",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                nio("NIOCore"), nio("NIOHTTP1"),
+            ]
+        ),
+        // The agent: scheduler service, status, metrics, the /metrics /healthz /status listener, webhooks, logs.
+        .target(
+            name: "LifeboatAgent",
+            dependencies: [
+                "LifeboatBase", "LifeboatSchedule", "LifeboatRepository", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                nio("NIOCore"), nio("NIOPosix"), nio("NIOHTTP1"),
             ]
+        ),
+        // The configuration file (model, parser, validation) and what it turns into at run time.
+        .target(
+            name: "LifeboatConfiguration",
+            dependencies: [
+                "LifeboatBase", "LifeboatArchive", "LifeboatSchedule", "LifeboatVault", "LifeboatRetention",
+                "LifeboatRepository", "LifeboatS3", "LifeboatBackup", "LifeboatRecovery", "LifeboatAgent",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Test doubles and simulator helpers shared by the tests and `lifeboat demo` (the in-memory store, the
+        // in-process scratch cluster). Only the tests and the CLI's demo import it.
+        .target(
+            name: "LifeboatTesting",
+            dependencies: ["LifeboatRepository", "LifeboatRecovery", "VaultSim"]
         ),
         // The Vault Raft cluster simulator (library, used in-process by tests and `lifeboat demo`).
         .target(
@@ -61,9 +119,9 @@ let package = Package(
         .executableTarget(
             name: "lifeboat",
             dependencies: [
-                "LifeboatCore",
-                "LifeboatArchive",
-                "VaultSim",
+                "LifeboatConfiguration", "LifeboatAgent", "LifeboatRecovery", "LifeboatBackup",
+                "LifeboatRepository", "LifeboatRetention", "LifeboatVault", "LifeboatSchedule", "LifeboatBase",
+                "LifeboatArchive", "LifeboatSnapshot", "LifeboatTesting", "VaultSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,7 +137,17 @@ let package = Package(
         .testTarget(name: "LifeboatArchiveTests", dependencies: ["LifeboatArchive"], exclude: ["Vectors"]),
         .testTarget(name: "LifeboatSnapshotTests", dependencies: ["LifeboatSnapshot"]),
         .testTarget(name: "VaultSimTests", dependencies: ["VaultSim", "LifeboatSnapshot"]),
-        .testTarget(name: "LifeboatCoreTests", dependencies: ["LifeboatCore", "VaultSim"]),
+        .testTarget(
+            name: "LifeboatCoreTests",
+            dependencies: [
+                "LifeboatConfiguration", "LifeboatAgent", "LifeboatRecovery", "LifeboatBackup", "LifeboatS3",
+                "LifeboatRepository", "LifeboatRetention", "LifeboatVault", "LifeboatSchedule", "LifeboatBase",
+                "LifeboatArchive", "LifeboatSnapshot", "LifeboatTesting", "VaultSim",
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// A product of swift-nio.
+func nio(_ name: String) -> Target.Dependency { .product(name: name, package: "swift-nio") }

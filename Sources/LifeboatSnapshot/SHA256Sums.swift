@@ -1,5 +1,5 @@
 // SHA256SUMS: the `%x  %s\n` hash list of meta.json and state.bin, parsed and verified like raft-snapshot's
-// `hashList.DecodeAndVerify` (vault-api.md §8.4).
+// `hashList.DecodeAndVerify` (docs/vault-behaviour.md §8.4).
 
 import LifeboatArchive
 

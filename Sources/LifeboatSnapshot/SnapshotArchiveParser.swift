@@ -1,5 +1,5 @@
 // Streaming reader for the tar inside a Vault snapshot: exactly meta.json, state.bin, SHA256SUMS, SHA256SUMS.sealed,
-// then two zero blocks. Each member is checked as soon as it ends (vault-api.md §8.2-§8.5, §8.8).
+// then two zero blocks. Each member is checked as soon as it ends (docs/vault-behaviour.md §8.2-§8.5, §8.8).
 
 import LifeboatArchive
 

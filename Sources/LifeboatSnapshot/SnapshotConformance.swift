@@ -1,4 +1,4 @@
-// Byte-level comparison of a verified snapshot with what Vault itself writes (vault-api.md §8.1-§8.6): used to prove
+// Byte-level comparison of a verified snapshot with what Vault itself writes (docs/vault-behaviour.md §8.1-§8.6): used to prove
 // that vault-sim's snapshots and the real Vault 1.14.3 fixtures have the same structure.
 
 import LifeboatArchive

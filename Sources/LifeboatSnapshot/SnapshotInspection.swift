@@ -1,4 +1,4 @@
-// `inspect`: the report of `vault operator raft snapshot inspect` (vault-api.md §6.3), as a value with a table
+// `inspect`: the report of `vault operator raft snapshot inspect` (docs/vault-behaviour.md §6.3), as a value with a table
 // renderer (Go text/tabwriter layout) and a JSON renderer (Go json.MarshalIndent with a three-space indent).
 
 import Foundation

@@ -1,4 +1,4 @@
-// meta.json: hashicorp/raft's SnapshotMeta as Vault writes it, parsed and re-encoded byte for byte (vault-api.md §8.3).
+// meta.json: hashicorp/raft's SnapshotMeta as Vault writes it, parsed and re-encoded byte for byte (docs/vault-behaviour.md §8.3).
 
 import Foundation
 

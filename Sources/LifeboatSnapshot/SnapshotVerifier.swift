@@ -8,7 +8,7 @@ import Darwin
 #endif
 import LifeboatArchive
 
-/// Verifies a Vault raft snapshot while it streams (vault-api.md §6.1 "Agent", §8.8, issue 4 "Verifying while streaming").
+/// Verifies a Vault raft snapshot while it streams (docs/vault-behaviour.md §6.1 "Agent", §8.8, issue 4 "Verifying while streaming").
 ///
 /// Checks: gzip with CRC32/ISIZE trailer; tar members exactly meta.json, state.bin, SHA256SUMS, SHA256SUMS.sealed in that
 /// order with valid ustar headers and exactly two zero blocks at the end; meta.json Version 1 and Size equal to

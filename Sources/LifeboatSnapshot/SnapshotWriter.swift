@@ -1,4 +1,4 @@
-// Streams a snapshot in Vault's exact format (vault-api.md §8): gzip with Go's header bytes around a Go archive/tar
+// Streams a snapshot in Vault's exact format (docs/vault-behaviour.md §8): gzip with Go's header bytes around a Go archive/tar
 // ustar archive of meta.json, state.bin, SHA256SUMS, SHA256SUMS.sealed. Memory stays bounded whatever the size:
 // entries are visited twice (a size pass, as Vault's pass 1, then the write pass) and values may arrive in pieces.
 
@@ -199,7 +199,7 @@ private final class SnapshotOutput {
     }
 }
 
-/// Writes Vault-format raft snapshots (vault-api.md §8), streaming, in bounded memory.
+/// Writes Vault-format raft snapshots (docs/vault-behaviour.md §8), streaming, in bounded memory.
 public enum SnapshotWriter {
     /// Writes one snapshot.
     ///

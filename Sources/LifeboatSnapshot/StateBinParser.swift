@@ -1,4 +1,4 @@
-// Streaming parser for state.bin: length-delimited pb.StorageEntry messages (vault-api.md §8.6).
+// Streaming parser for state.bin: length-delimited pb.StorageEntry messages (docs/vault-behaviour.md §8.6).
 // Values are never buffered unless a caller asks for them; their bytes are skipped by slicing, so memory stays constant.
 
 import Foundation

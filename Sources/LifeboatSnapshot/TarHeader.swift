@@ -1,4 +1,4 @@
-// The 512-byte ustar header: parsing with checksum validation, and Go archive/tar's exact layout for writing (§8.2).
+// The 512-byte ustar header: parsing with checksum validation, and Go archive/tar's exact layout for writing (docs/vault-behaviour.md §8.2).
 
 /// A parsed ustar member header, with the raw 512 bytes kept for byte-level comparisons.
 public struct TarMemberHeader: Sendable, Equatable {

@@ -1,4 +1,4 @@
-// The synchronous half of a snapshot restore, with Vault's messages (vault-api.md §6.2, §8.8): gunzip, read the
+// The synchronous half of a snapshot restore, with Vault's messages (docs/vault-behaviour.md §6.2, §8.8): gunzip, read the
 // tar members, spool state.bin to disk while hashing it, check SHA256SUMS and (unless forced) open
 // SHA256SUMS.sealed with the cluster's unseal key.
 

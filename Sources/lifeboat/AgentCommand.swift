@@ -3,7 +3,15 @@
 
 import ArgumentParser
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 import Logging
 
 struct AgentCommand: AsyncParsableCommand {

@@ -3,7 +3,15 @@
 import ArgumentParser
 import Foundation
 import LifeboatArchive
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 
 /// Prints `error` as one line on stderr and exits with its documented code.
 func fail(_ error: any Error) -> ExitCode {

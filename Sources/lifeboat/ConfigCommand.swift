@@ -2,7 +2,15 @@
 
 import ArgumentParser
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

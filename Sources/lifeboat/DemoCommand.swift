@@ -5,7 +5,15 @@
 import ArgumentParser
 import Foundation
 import LifeboatArchive
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 import Logging
 import VaultSim
 

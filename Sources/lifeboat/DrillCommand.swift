@@ -4,7 +4,16 @@
 import ArgumentParser
 import Foundation
 import LifeboatArchive
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 
 struct DrillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

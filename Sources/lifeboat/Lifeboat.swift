@@ -1,7 +1,15 @@
 // The `lifeboat` command: parses arguments and hands off to LifeboatCore. One file per subcommand.
 
 import ArgumentParser
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 
 @main
 struct Lifeboat: AsyncParsableCommand {

@@ -4,7 +4,15 @@
 import ArgumentParser
 import Foundation
 import LifeboatArchive
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,17 @@
 // jitter, verify and drill schedules, SIGHUP reloads, and graceful shutdown through a real ServiceGroup.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Logging
 import ServiceLifecycle
 import Synchronization

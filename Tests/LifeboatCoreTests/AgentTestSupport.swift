@@ -3,7 +3,17 @@
 // broken scheduler fails a test instead of hanging it.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Logging
 import Synchronization
 import Testing

@@ -2,7 +2,17 @@
 // no-file defaults, shorthand forms, relative paths, merge keys and disabled schedules.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Testing
 
 @Suite("Configuration parsing")

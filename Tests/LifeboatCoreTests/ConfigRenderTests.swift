@@ -2,7 +2,17 @@
 // no secret value anywhere, and the text parses back into the same configuration.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Testing
 
 @Suite("Configuration rendering")

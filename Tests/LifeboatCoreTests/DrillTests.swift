@@ -5,12 +5,22 @@
 import Foundation
 import LifeboatArchive
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 import VaultSim
 
 @Suite("Drill (vault-sim)", .serialized)
 struct DrillTests {
-    func drillOptions(_ f: RecoveryFixture, scratch: SimScratchCluster, canaries: [CanarySecret]) throws -> DrillOptions {
+    func drillOptions(_ f: RecoveryFixture, scratch: SimulatorScratchCluster, canaries: [CanarySecret]) throws -> DrillOptions {
         let token = f.rootToken
         return DrillOptions(scratch: scratch, unsealKeys: try f.keys(3), keyRing: KeyRing(keys: [f.archiveKey]),
                             stateDirectory: f.directory + "/drill-state", reportDirectory: f.directory + "/drill-reports",

@@ -1,7 +1,17 @@
 // The policies shipped in policies/ loaded into vault-sim: each role can do its job and nothing more.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import NIOCore
 import Testing
 import VaultSim

@@ -9,7 +9,17 @@ import LifeboatSnapshot
 import NIOHTTP1
 import Synchronization
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 import VaultSim
 
 /// A running simulated production cluster with a repository beside it.
@@ -236,30 +246,10 @@ final class RecordingVault: RecoveryVaultAPI, @unchecked Sendable {
 }
 
 /// A drill's scratch cluster: a fresh in-process VaultSimulator, wiped through its API, shut down and deleted.
-final class SimScratchCluster: ScratchCluster, @unchecked Sendable {
-    let directory: String
-    let nodeCount: Int
-    private let sim = Mutex<VaultSimulator?>(nil)
-    let destroyed = Mutex(false)
-
-    init(nodes: Int = 3) {
-        directory = NSTemporaryDirectory() + "lifeboat-scratch-" + UUID().uuidString
-        nodeCount = nodes
-    }
-
-    var description: String { "in-process vault-sim (\(nodeCount) nodes)" }
-
-    func create() async throws -> ScratchClusterInstance {
-        let s = try await RecoveryFixture.startSimulator(nodes: nodeCount, directory: directory)
-        sim.withLock { $0 = s }
-        let hook = ClosureResetHook(description: "vault-sim wipe (in-process)") { node in s.wipeNode(node.name) }
-        return ScratchClusterInstance(nodes: s.nodes.map { RecoveryNode(name: $0.id, apiAddress: $0.apiAddress) }, resetHook: hook)
-    }
-
-    func destroy() async throws {
-        let s = sim.withLock { s -> VaultSimulator? in defer { s = nil }; return s }
-        await s?.shutdown()
-        try? FileManager.default.removeItem(atPath: directory)
-        destroyed.withLock { $0 = true }
+/// The in-process scratch cluster with the tests' short election and restore delays.
+func SimScratchCluster(nodes: Int = 3) -> SimulatorScratchCluster {
+    SimulatorScratchCluster(nodes: nodes) { config in
+        config.electionDelay = .milliseconds(30)
+        config.restoreApplyDelay = .milliseconds(60)
     }
 }

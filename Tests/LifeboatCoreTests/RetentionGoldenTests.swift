@@ -4,7 +4,17 @@
 // planner input checks. Each row states the full expected plan.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Testing
 
 private typealias T = RetentionTestSupport

@@ -3,7 +3,17 @@
 // integer calendar math. Seeded, so every failure reproduces. Includes a 10,000-backup plan.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Testing
 
 /// restic's algorithm written the obvious way, with Calendar-based bucket keys. Durations use days and hours only

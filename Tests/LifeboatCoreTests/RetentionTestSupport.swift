@@ -2,7 +2,17 @@
 // the path of the shared restic fixture and a seeded random generator.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 
 enum RetentionTestSupport {
     /// Parses "2026-03-30T00:30:00+02:00", "2014-08-13T10:20:30.1Z": the instant and the offset written in it.

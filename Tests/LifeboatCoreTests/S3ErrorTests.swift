@@ -2,7 +2,17 @@
 // and say what to check; listing and multipart bodies parse; store errors get the right kind.
 
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 @Suite("S3 XML and errors")
 struct S3ErrorTests {

@@ -5,7 +5,17 @@
 
 import Foundation
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 @Suite(.serialized) struct S3RetentionMotoTests {
     @Test("2,500 backups on S3 are pruned exactly as the planner decides, across listing pages")

@@ -6,7 +6,17 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 /// A transport that answers from a script and records the requests it saw.
 final class S3ScriptedTransport: S3Transport {

@@ -8,7 +8,17 @@ import LifeboatArchive
 import NIOCore
 import Synchronization
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 @Suite("S3Store against moto", .serialized)
 struct S3StoreMotoTests {

@@ -1,7 +1,17 @@
 // Helpers shared by the schedule and cron tests: ISO-8601 instants, zones and fire sequences.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Testing
 
 enum ScheduleTestSupport {

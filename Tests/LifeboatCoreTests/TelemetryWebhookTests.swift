@@ -2,7 +2,17 @@
 // fail -> fail -> success; Slack payloads; retries with backoff; an unreachable webhook never fails the backup.
 
 import Foundation
-import LifeboatCore
+import LifeboatConfiguration
+import LifeboatAgent
+import LifeboatRecovery
+import LifeboatBackup
+import LifeboatS3
+import LifeboatRepository
+import LifeboatRetention
+import LifeboatVault
+import LifeboatSchedule
+import LifeboatBase
+import LifeboatTesting
 import Logging
 import Synchronization
 import Testing

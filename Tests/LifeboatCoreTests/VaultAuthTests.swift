@@ -5,7 +5,17 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 /// A fake Vault for logins and renewals; records what it was asked.
 final class VaultFakeAuthBackend: VaultAuthBackend {

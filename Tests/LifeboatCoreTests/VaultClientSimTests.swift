@@ -8,7 +8,17 @@ import LifeboatSnapshot
 import NIOCore
 import Synchronization
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 @testable import VaultSim
 
 /// A started simulator with an initialized, unsealed cluster.

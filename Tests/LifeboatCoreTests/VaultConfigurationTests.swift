@@ -3,7 +3,17 @@
 
 import Foundation
 import Testing
-@testable import LifeboatCore
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
 
 @Suite struct VaultConfigurationTests {
     let home: String

@@ -1,0 +1,131 @@
+// A backup to the configured destinations, the way `lifeboat backup` and the agent take it: lock every
+// destination, clean leftovers of interrupted runs, stream one verified snapshot to all of them at once, then apply
+// each destination's retention only where the new backup was stored. A destination that fails does not stop the
+// others, and is never pruned.
+
+import Foundation
+import LifeboatArchive
+import LifeboatBase
+import LifeboatSchedule
+import LifeboatVault
+import LifeboatRetention
+import LifeboatRepository
+import LifeboatS3
+import LifeboatBackup
+import LifeboatRecovery
+import LifeboatAgent
+
+/// What happened on one destination.
+public struct DestinationBackupReport: Sendable, Encodable {
+    /// The destination's name.
+    public var destination: String
+    /// The backup is stored there.
+    public var stored: Bool
+    /// Why it is not (nil when stored).
+    public var error: String?
+    /// Backups left after retention (nil when retention did not run).
+    public var kept: Int?
+    /// Backups retention removed.
+    public var removed: [String]
+    /// Why retention failed, if it did (the backup itself is stored).
+    public var retentionError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case destination, stored, error, kept, removed
+        case retentionError = "retention_error"
+    }
+}
+
+/// The outcome of a backup to several destinations; at least one holds the backup.
+public struct ConfiguredBackupReport: Sendable {
+    public var manifest: BackupManifest
+    /// One report per destination, in configuration order.
+    public var destinations: [DestinationBackupReport]
+
+    /// The destinations that hold the backup.
+    public var stored: [String] { destinations.filter(\.stored).map(\.destination) }
+    /// Some destination does not hold the backup.
+    public var isPartial: Bool { destinations.contains { !$0.stored } }
+}
+
+/// Some destinations hold the backup and some do not: exit status 3, and the report says which.
+public struct PartialBackupError: Error, Sendable, CustomStringConvertible, ExitCodeProviding {
+    public var report: ConfiguredBackupReport
+
+    public init(report: ConfiguredBackupReport) {
+        self.report = report
+    }
+
+    public var description: String {
+        let failed = report.destinations.filter { !$0.stored }.map { "\($0.destination) (\($0.error ?? "failed"))" }
+        return "backup \(report.manifest.id) is stored on \(report.stored.joined(separator: ", ")) but NOT on "
+            + failed.joined(separator: "; ") + "; fix those destinations and run `lifeboat backup` again"
+    }
+
+    public var exitStatus: ExitStatus { .partial }
+}
+
+public enum ConfiguredBackup {
+    /// Takes one backup to `destinations`.
+    /// - Parameters:
+    ///   - applyRetention: apply each destination's retention policy after the backup (only where it was stored).
+    ///   - leftoverAge: temporary objects of interrupted runs older than this are removed first.
+    /// - Throws: the snapshot's error (nothing stored), the destination's own error when there is one destination,
+    ///   ``DestinationsFailedError`` when none of several could store it.
+    public static func run(
+        source: any SnapshotSource, destinations: [OpenedDestination], secret: EncryptionSecret,
+        options: BackupOptions = BackupOptions(), applyRetention: Bool = true, operation: String = "backup",
+        leftoverAge: TimeInterval = 3600, now: @escaping @Sendable () -> Date = { Date() },
+        onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in },
+        progress: (@Sendable (Int64) -> Void)? = nil
+    ) async throws -> ConfiguredBackupReport {
+        var locks: [RepositoryLock] = []
+        defer { for lock in locks { lock.release() } }
+        var targets: [BackupTarget] = []
+        var lockFailures: [DestinationFailure] = []
+        for destination in destinations {
+            do {
+                locks.append(try destination.lock(operation: operation))
+                targets.append(BackupTarget(name: destination.name, repository: destination.repository))
+            } catch {
+                lockFailures.append(DestinationFailure(destination: destination.name, error: error))
+            }
+        }
+        if targets.isEmpty {
+            if lockFailures.count == 1 { throw lockFailures[0].error }
+            throw DestinationsFailedError(failures: lockFailures)
+        }
+        for target in targets {
+            _ = try? await target.repository.cleanupLeftovers(olderThan: now().addingTimeInterval(-leftoverAge))
+        }
+        let result: BackupResult
+        do {
+            result = try await BackupRunner.run(source: source, targets: targets, secret: secret, options: options,
+                                                now: now, onRetry: onRetry, progress: progress)
+        } catch let error as DestinationsFailedError {
+            let all = error.failures + lockFailures
+            if destinations.count == 1, let only = all.first { throw only.error }
+            throw DestinationsFailedError(failures: destinations.compactMap { d in all.first { $0.destination == d.name } })
+        }
+        let failures = result.failures + lockFailures
+        var reports: [DestinationBackupReport] = []
+        for destination in destinations {
+            if let failure = failures.first(where: { $0.destination == destination.name }) {
+                reports.append(DestinationBackupReport(destination: destination.name, stored: false, error: "\(failure.error)", removed: []))
+                continue
+            }
+            var report = DestinationBackupReport(destination: destination.name, stored: true, removed: [])
+            if applyRetention, let policy = destination.retention {
+                do {
+                    let run = try await RetentionRun.apply(policy, to: destination.repository, now: now(), dryRun: false)
+                    report.kept = run.kept
+                    report.removed = run.removed
+                } catch {
+                    report.retentionError = "\(error)"
+                }
+            }
+            reports.append(report)
+        }
+        return ConfiguredBackupReport(manifest: result.manifest, destinations: reports)
+    }
+}

@@ -1,0 +1,128 @@
+// From the configuration to open stores: each destination (`local` directory or `s3` bucket) becomes a
+// BackupRepository with its retention policy and the directory its lock lives in.
+
+import Foundation
+import Logging
+import LifeboatBase
+import LifeboatArchive
+import LifeboatSchedule
+import LifeboatVault
+import LifeboatRetention
+import LifeboatRepository
+import LifeboatS3
+import LifeboatBackup
+import LifeboatRecovery
+import LifeboatAgent
+
+/// One configured destination, opened.
+public struct OpenedDestination: Sendable {
+    /// The destination's configuration (name, storage, retention, schedule).
+    public let configuration: LifeboatConfiguration.Destination
+    /// The repository on the destination's store.
+    public let repository: BackupRepository
+    /// The local directory holding the destination's `.lifeboat.lock`: the repository itself for `local`, a
+    /// directory beside the agent's state file for `s3` (the lock keeps runs on this host apart).
+    public let lockDirectory: String
+
+    public init(configuration: LifeboatConfiguration.Destination, repository: BackupRepository, lockDirectory: String) {
+        self.configuration = configuration
+        self.repository = repository
+        self.lockDirectory = lockDirectory
+    }
+
+    /// The destination's name.
+    public var name: String { configuration.name }
+    /// The destination's retention policy (nil keeps every backup).
+    public var retention: RetentionPolicy? { configuration.retention }
+    /// The store's description, e.g. `local directory /var/lib/lifeboat/repository` or `s3://bucket/prefix/`.
+    public var displayName: String { repository.store.displayName }
+
+    /// Takes the destination's lock for `operation` (creating the lock directory of an S3 destination).
+    public func lock(operation: String) throws -> RepositoryLock {
+        if case .s3 = configuration.storage {
+            try FileManager.default.createDirectory(
+                atPath: lockDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        return try RepositoryLock.acquire(directory: lockDirectory, operation: operation)
+    }
+
+    /// Releases the store's connections (S3); local stores hold none.
+    public func close() async {
+        if let s3 = repository.store as? S3Store { try? await s3.shutdown() }
+    }
+}
+
+extension LifeboatConfiguration {
+    /// Opens every configured destination, in order.
+    /// - Parameter create: create a missing local repository directory (0700); otherwise a missing one is an error.
+    public func openDestinations(
+        create: Bool, environment: [String: String], logger: Logger? = nil
+    ) async throws -> [OpenedDestination] {
+        var opened: [OpenedDestination] = []
+        do {
+            for destination in destinations {
+                opened.append(try open(destination, create: create, environment: environment, logger: logger))
+            }
+        } catch {
+            for destination in opened { await destination.close() }
+            throw error
+        }
+        return opened
+    }
+
+    /// Opens one destination.
+    public func open(
+        _ destination: Destination, create: Bool, environment: [String: String], logger: Logger? = nil
+    ) throws -> OpenedDestination {
+        switch destination.storage {
+        case .local(let local):
+            let store = try LocalStore(directory: local.path, createIfMissing: create)
+            return OpenedDestination(configuration: destination, repository: BackupRepository(store: store), lockDirectory: store.directory)
+        case .s3(let s3):
+            let store = try S3Store(
+                configuration: try s3.storeConfiguration(environment: environment),
+                resolver: S3CredentialResolver(environment: environment, homeDirectory: environment["HOME"]), logger: logger)
+            return OpenedDestination(
+                configuration: destination, repository: BackupRepository(store: store),
+                lockDirectory: lockRoot(environment: environment) + "/" + destination.name)
+        }
+    }
+
+    /// Where the locks of S3 destinations live: `locks/` beside the agent's state file.
+    public func lockRoot(environment: [String: String]) -> String {
+        let state = agent.stateFile ?? Self.defaultStatePath(environment: environment, isRoot: geteuid() == 0)
+        return URL(fileURLWithPath: state).deletingLastPathComponent().path + "/locks"
+    }
+}
+
+extension LifeboatConfiguration.S3Storage {
+    /// The S3 store settings: AWS's regional endpoint when none is given; credentials from the configuration
+    /// (resolved now), else `profile` in the shared credentials file, else the AWS environment variables and then
+    /// the shared file.
+    public func storeConfiguration(environment: [String: String]) throws -> S3Configuration {
+        let resolver = SecretResolver(environment: environment)
+        let credentials: S3CredentialSource
+        if let accessKeyID, let secretAccessKey {
+            credentials = .explicit(S3Credentials(
+                accessKeyID: try resolver.resolve(accessKeyID, keyPath: "access_key_id").exposedValue,
+                secretAccessKey: try resolver.resolve(secretAccessKey, keyPath: "secret_access_key").exposedValue,
+                sessionToken: try sessionToken.map { try resolver.resolve($0, keyPath: "session_token").exposedValue }))
+        } else if let profile {
+            credentials = .sharedFile(path: nil, profile: profile)
+        } else {
+            credentials = .defaultChain
+        }
+        let encryption: S3ServerSideEncryption
+        switch sse?.type {
+        case nil: encryption = .none
+        case .aes256: encryption = .s3Managed
+        case .kms: encryption = .kms(keyID: sse?.kmsKeyID)
+        }
+        let configuration = S3Configuration(
+            endpoint: endpoint ?? "https://s3.\(region).amazonaws.com", region: region, bucket: bucket, prefix: prefix,
+            addressing: pathStyle ? .pathStyle : .virtualHosted, caFile: caCert, credentials: credentials,
+            serverSideEncryption: encryption)
+        _ = try configuration.validate()
+        return configuration
+    }
+}
