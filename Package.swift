@@ -47,14 +47,14 @@ let package = Package(
             ]
         ),
         // The retention planner: restic's forget semantics plus Lifeboat's rails (pure, no I/O).
-        .target(name: "LifeboatRetention"),
+        .target(name: "LifeboatRetention", dependencies: ["LifeboatBase"]),
         // The store protocol, the local store, manifests, backup ids and the repository lock.
         .target(name: "LifeboatRepository", dependencies: ["LifeboatBase", "LifeboatArchive", "LifeboatSnapshot", "LifeboatRetention"]),
         // S3-compatible object storage: SigV4, multipart uploads, the S3 store.
         .target(
             name: "LifeboatS3",
             dependencies: [
-                "LifeboatArchive", "LifeboatRepository",
+                "LifeboatBase", "LifeboatArchive", "LifeboatRepository",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +102,7 @@ let package = Package(
         // in-process scratch cluster). Only the tests and the CLI's demo import it.
         .target(
             name: "LifeboatTesting",
-            dependencies: ["LifeboatRepository", "LifeboatRecovery", "VaultSim"]
+            dependencies: ["LifeboatVault", "LifeboatRepository", "LifeboatRecovery", "VaultSim"]
         ),
         // The Vault Raft cluster simulator (library, used in-process by tests and `lifeboat demo`).
         .target(

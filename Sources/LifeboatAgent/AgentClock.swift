@@ -31,7 +31,7 @@ public struct SystemAgentClock: AgentClock {
     public func now() -> Date { Date() }
 
     public func sleep(until deadline: Date) async throws {
-        let slice = Double(maximumSlice.components.seconds) + Double(maximumSlice.components.attoseconds) / 1e18
+        let slice = maximumSlice.secondsValue
         while true {
             try Task.checkCancellation()
             let remaining = deadline.timeIntervalSinceNow

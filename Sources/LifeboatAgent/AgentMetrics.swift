@@ -188,6 +188,6 @@ public final class AgentMetrics: Sendable {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.secondsValue
     }
 }

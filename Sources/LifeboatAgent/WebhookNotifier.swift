@@ -188,14 +188,10 @@ public struct HTTPClientWebhookTransport: WebhookTransport {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "lifeboat/\(LifeboatVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
+        let response = try await client.execute(request, timeout: TimeAmount(timeout))
         // Drain (and bound) the body so the connection can be reused.
         _ = try? await response.body.collect(upTo: 64 * 1024)
         return Int(response.status.code)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 }
 

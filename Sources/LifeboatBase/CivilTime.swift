@@ -1,7 +1,8 @@
-// Proleptic Gregorian calendar arithmetic on plain integers, used by the cron search so that it can skip
+// Proleptic Gregorian calendar arithmetic on plain integers (Howard Hinnant's algorithms), the one copy used by the cron
+// search, backup ids and manifest times, the retention calendar and SigV4 dates. The cron search uses it to skip
 // field by field without going through Foundation's Calendar for every candidate.
 
-/// Integer calendar arithmetic (days since 1970-01-01, weekdays, month lengths). Internal to the schedule code.
+/// Integer calendar arithmetic (days since 1970-01-01, weekdays, month lengths).
 package enum CivilTime {
     package static let secondsPerDay: Int64 = 86_400
 

@@ -173,7 +173,7 @@ public final class DrillRunner: Sendable {
         report.passed = report.reasons.isEmpty
         report.finishedAt = now()
         let d = ContinuousClock.now - clockStart
-        report.drillSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        report.drillSeconds = d.secondsValue
         try write(&report)
         logger.info("drill finished", metadata: ["passed": "\(report.passed)", "backup": "\(report.backupID)",
                                                  "recovery_seconds": "\(report.recoverySeconds ?? -1)"])

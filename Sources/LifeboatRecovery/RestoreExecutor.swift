@@ -682,7 +682,7 @@ public final class RestoreExecutor: @unchecked Sendable {
 
     private func elapsed(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        return d.secondsValue
     }
 
     private func makeReport(staged: StagedSnapshot, attemptStart: ContinuousClock.Instant, error: RecoveryError?) -> RestoreReport {

@@ -3,6 +3,7 @@
 // Integer math (no Foundation Calendar) keeps planning fast and independent of the machine's time zone.
 
 import Foundation
+import LifeboatBase
 
 /// Calendar fields of an instant in a fixed UTC offset.
 struct RetentionLocalTime: Sendable {
@@ -72,29 +73,14 @@ enum RetentionCalendar {
         return firstOfMonthDayNumber(year: normalisedYear, month: normalisedMonth) + (day - 1)
     }
 
-    /// Days since 1970-01-01 of the first day of a valid month (Howard Hinnant's days_from_civil).
+    /// Days since 1970-01-01 of the first day of a valid month.
     private static func firstOfMonthDayNumber(year: Int, month: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDiv(y, 400)
-        let yearOfEra = y - era * 400
-        let shiftedMonth = month > 2 ? month - 3 : month + 9
-        let dayOfYear = (153 * shiftedMonth + 2) / 5
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        Int(CivilTime.days(year: year, month: month, day: 1))
     }
 
-    /// The civil date of a day number (Howard Hinnant's civil_from_days).
+    /// The civil date of a day number.
     static func civil(fromDayNumber dayNumber: Int) -> (year: Int, month: Int, day: Int) {
-        let z = dayNumber + 719_468
-        let era = floorDiv(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
+        CivilTime.date(days: Int64(dayNumber))
     }
 
     /// ISO 8601 week-numbering year and week of a day number: the week belongs to the year of its Thursday.

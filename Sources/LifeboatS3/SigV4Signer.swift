@@ -2,6 +2,7 @@
 // Authorization header. Pure functions over values; no clock and no I/O (the caller passes the timestamp).
 
 import LifeboatArchive
+import LifeboatBase
 import LifeboatRepository
 
 /// A UTC timestamp in the two forms SigV4 uses: `20130524T000000Z` (x-amz-date) and `20130524` (the scope date).
@@ -15,12 +16,12 @@ public struct SigV4Timestamp: Sendable, Hashable {
     public init(secondsSince1970: Int64) {
         let days = secondsSince1970 >= 0 ? secondsSince1970 / 86_400 : (secondsSince1970 - 86_399) / 86_400
         let secondsOfDay = secondsSince1970 - days * 86_400
-        let (y, m, d) = SigV4Timestamp.civil(fromDays: days)
+        let (y, m, d) = CivilTime.date(days: days)
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        dateStamp = pad(y, 4) + pad(m, 2) + pad(d, 2)
+        dateStamp = pad(Int64(y), 4) + pad(Int64(m), 2) + pad(Int64(d), 2)
         amzDate = dateStamp + "T" + pad(secondsOfDay / 3600, 2) + pad(secondsOfDay / 60 % 60, 2) + pad(secondsOfDay % 60, 2) + "Z"
     }
 
@@ -32,19 +33,6 @@ public struct SigV4Timestamp: Sendable, Hashable {
         else { return nil }
         self.amzDate = amzDate
         self.dateStamp = String(amzDate.prefix(8))
-    }
-
-    /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian, UTC).
-    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
 

@@ -21,12 +21,6 @@ public struct VaultSnapshotDownload: Sendable, Equatable {
     public var redirects: Int
 }
 
-/// The result of a snapshot upload (restore accepted with 204: Vault applies it asynchronously).
-public struct VaultSnapshotUpload: Sendable, Equatable {
-    public var address: String
-    public var bytes: Int64
-}
-
 /// Bounded exponential backoff between attempts.
 public struct VaultBackoff: Sendable, Equatable {
     public var initial: Duration
@@ -133,46 +127,6 @@ extension VaultClient {
                              statusCode: 200, address: servedBy, path: path)
         }
         return VaultSnapshotDownload(address: servedBy, bytes: bytes, redirects: hops)
-    }
-
-    /// Uploads a snapshot file to `sys/storage/raft/snapshot` (or `snapshot-force`) on the leader, streaming it
-    /// from disk. Returns on 204 (Vault applies the snapshot after answering: poll seal status afterwards).
-    /// - Parameters:
-    ///   - force: use snapshot-force (needed for a snapshot of another cluster or an older key set).
-    ///   - timeout: for the whole upload (default: the configured restore timeout).
-    ///   - leader: the active node's address; nil discovers it.
-    @discardableResult
-    public func restoreSnapshot(fileAt filePath: String, force: Bool, timeout: Duration? = nil, to leader: String? = nil) async throws -> VaultSnapshotUpload {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: filePath) } catch {
-            throw VaultError(kind: .configuration, message: "cannot read the snapshot file \(filePath): \(VaultClientConfiguration.fileErrorReason(error))")
-        }
-        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-        guard size > 0 else { throw VaultError(kind: .configuration, message: "the snapshot file \(filePath) is empty") }
-        let target: String
-        if let leader { target = leader } else { target = try await LeaderLocator(client: self).locate().address }
-        let path = force ? "sys/storage/raft/snapshot-force" : "sys/storage/raft/snapshot"
-        let counter = ByteCounter()
-        let limit = timeout ?? configuration.timeouts.restoreTotal
-        let makeBody: @Sendable () -> HTTPClientRequest.Body = {
-            counter.reset()
-            return .stream(FileChunks(path: filePath, chunkSize: 1 << 20, counter: counter), length: .known(size))
-        }
-        let response: HTTPClientResponse
-        let servedBy: String
-        do {
-            (response, servedBy, _) = try await snapshotExchange(.POST, path: path, leader: target, headTimeout: limit, body: makeBody)
-        } catch let e as VaultError where e.kind == .connectionLost || (e.kind == .timeout && counter.count < size) {
-            throw VaultError(kind: .uploadInterrupted,
-                             message: "the snapshot upload to \(e.address ?? target) was cut after \(counter.count) of \(size) bytes (\(e.message)); Vault's listener closes requests still being read after http_read_timeout (30 s by default): for large snapshots raise http_read_timeout in the listener stanza, or check the network",
-                             address: e.address ?? target, path: path)
-        }
-        let body = await Self.collectSmall(response.body)
-        let status = Int(response.status.code)
-        guard status == 204 || status == 200 else {
-            throw VaultError.fromResponse(status: status, body: body, method: "POST", path: path, address: servedBy)
-        }
-        return VaultSnapshotUpload(address: servedBy, bytes: counter.count)
     }
 
     /// Sends a snapshot request, following up to `maxSnapshotRedirects` redirects (token carried; never from

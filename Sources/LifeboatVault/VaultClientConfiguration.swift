@@ -1,27 +1,7 @@
-// VaultClientConfiguration: where Vault is and how to authenticate and verify it, built from the environment
-// with Vault's and OpenBao's conventions plus explicit overrides (command-line flags, the config file).
-//
-// Precedence, for every setting: an `Overrides` field that is set, then `BAO_<NAME>`, then `VAULT_<NAME>`, then
-// the default. An empty variable counts as unset. (OpenBao's own client reads BAO_<NAME> and, in the releases
-// that kept compatibility, falls back to VAULT_<NAME>; Vault reads VAULT_<NAME> only.)
-//
-// Addresses: BAO_ADDR/VAULT_ADDR (default https://127.0.0.1:8200) is the local node and comes first; then the
-// comma-separated LIFEBOAT_VAULT_ADDRS (duplicates dropped). When only LIFEBOAT_VAULT_ADDRS is set, its first
-// entry is the local node and the default address is not added.
-//
-// Authentication, first match wins:
-//   1. AppRole: BAO_/VAULT_ROLE_ID or ..._ROLE_ID_FILE (required), BAO_/VAULT_SECRET_ID or ..._SECRET_ID_FILE
-//      (optional, for roles with bind_secret_id=false), mount BAO_/VAULT_APPROLE_MOUNT (default "approle").
-//      Files are re-read at every login. Setting both a value and a _FILE for one credential is an error.
-//   2. Vault Agent sink: LIFEBOAT_VAULT_AGENT_TOKEN_FILE (re-read every time a token is needed).
-//   3. BAO_TOKEN / VAULT_TOKEN.
-//   4. A token file: BAO_TOKEN_PATH, else $HOME/.vault-token (both the vault and bao CLIs write this file
-//      after `login`; OpenBao has no ~/.bao-token). Used only when the file exists.
-//
-// TLS: BAO_/VAULT_CACERT (a PEM file; wins over CAPATH, as in Vault), _CAPATH (a directory of PEM files),
-// _CLIENT_CERT and _CLIENT_KEY (both or neither), _TLS_SERVER_NAME, _SKIP_VERIFY (Go boolean syntax).
-// Verification is on unless skip-verify is explicitly true; the client logs a warning when it is off.
-// Namespace: BAO_/VAULT_NAMESPACE. Request timeout: BAO_/VAULT_CLIENT_TIMEOUT (seconds or "90s", "5m").
+// VaultClientConfiguration: where Vault is and how to authenticate and verify it. Built by the configuration
+// (LifeboatConfiguration.Vault.clientConfiguration), after the file, the environment (VAULT_*/BAO_* as Vault and
+// OpenBao read them, see ConfigurationEnvironment) and the flags were applied. Verification is on unless
+// skip-verify is explicitly true; the client logs a warning when it is off.
 
 import Foundation
 import LifeboatSnapshot
@@ -151,36 +131,6 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
         public init() {}
     }
 
-    /// Explicit settings that win over the environment (from flags or the config file). Nil means "not set".
-    public struct Overrides: Sendable {
-        /// Replaces the whole address list (first = local node).
-        public var addresses: [String]?
-        public var authentication: Authentication?
-        public var caCertFile: String?
-        public var caPath: String?
-        public var clientCertFile: String?
-        public var clientKeyFile: String?
-        public var serverName: String?
-        public var skipVerify: Bool?
-        public var namespace: String?
-        public var timeouts: Timeouts?
-
-        public init(addresses: [String]? = nil, authentication: Authentication? = nil, caCertFile: String? = nil, caPath: String? = nil,
-                    clientCertFile: String? = nil, clientKeyFile: String? = nil, serverName: String? = nil, skipVerify: Bool? = nil,
-                    namespace: String? = nil, timeouts: Timeouts? = nil) {
-            self.addresses = addresses
-            self.authentication = authentication
-            self.caCertFile = caCertFile
-            self.caPath = caPath
-            self.clientCertFile = clientCertFile
-            self.clientKeyFile = clientKeyFile
-            self.serverName = serverName
-            self.skipVerify = skipVerify
-            self.namespace = namespace
-            self.timeouts = timeouts
-        }
-    }
-
     /// The default address when none is configured (Vault's default).
     public static let defaultAddress = "https://127.0.0.1:8200"
 
@@ -191,8 +141,6 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
     /// Sent as X-Vault-Namespace when set (Enterprise; ignored by Vault CE and OpenBao).
     public var namespace: String?
     public var timeouts: Timeouts
-    /// Where each setting came from, e.g. `["address": "VAULT_ADDR", "authentication": "VAULT_ROLE_ID_FILE"]`.
-    public var origins: [String: String]
 
     /// The local node (the first address): what `--only-if-leader` asks about.
     public var localAddress: String { addresses[0] }
@@ -212,128 +160,7 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
         self.tls = tls
         self.namespace = namespace
         self.timeouts = timeouts
-        self.origins = [:]
         try validateTLSPairs()
-    }
-
-    /// Builds the configuration from environment variables (see the file header for names and precedence)
-    /// and `overrides`, which win.
-    public init(environment: [String: String], overrides: Overrides = Overrides()) throws {
-        var origins: [String: String] = [:]
-        func lookup(_ name: String) -> (value: String, from: String)? {
-            for prefix in ["BAO_", "VAULT_"] {
-                let key = prefix + name
-                if let v = environment[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty { return (v, key) }
-            }
-            return nil
-        }
-
-        // Addresses.
-        var addresses: [String] = []
-        if let o = overrides.addresses, !o.isEmpty {
-            addresses = o
-            origins["address"] = "override"
-        } else {
-            let list = (environment["LIFEBOAT_VAULT_ADDRS"] ?? "").split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if let (addr, from) = lookup("ADDR") {
-                addresses = [addr] + list
-                origins["address"] = list.isEmpty ? from : from + " + LIFEBOAT_VAULT_ADDRS"
-            } else if !list.isEmpty {
-                addresses = list
-                origins["address"] = "LIFEBOAT_VAULT_ADDRS"
-            } else {
-                addresses = [Self.defaultAddress]
-                origins["address"] = "default"
-            }
-        }
-
-        // TLS.
-        var tls = TLS()
-        func tlsValue(_ override: String?, _ name: String, _ key: String) -> String? {
-            if let o = override, !o.isEmpty { origins[key] = "override"; return o }
-            if let (v, from) = lookup(name) { origins[key] = from; return v }
-            return nil
-        }
-        tls.caCertFile = tlsValue(overrides.caCertFile, "CACERT", "caCert")
-        tls.caPath = tlsValue(overrides.caPath, "CAPATH", "caPath")
-        tls.clientCertFile = tlsValue(overrides.clientCertFile, "CLIENT_CERT", "clientCert")
-        tls.clientKeyFile = tlsValue(overrides.clientKeyFile, "CLIENT_KEY", "clientKey")
-        tls.serverName = tlsValue(overrides.serverName, "TLS_SERVER_NAME", "serverName")
-        if let o = overrides.skipVerify {
-            tls.skipVerify = o
-            origins["skipVerify"] = "override"
-        } else if let (v, from) = lookup("SKIP_VERIFY") {
-            guard let b = Self.parseGoBool(v) else {
-                throw VaultError.configuration("\(from)=\(v) is not a boolean: use true or false (1/0, t/f also work)")
-            }
-            tls.skipVerify = b
-            origins["skipVerify"] = from
-        }
-
-        // Namespace and timeouts.
-        var namespace: String?
-        if let o = overrides.namespace, !o.isEmpty { namespace = o; origins["namespace"] = "override" }
-        else if let (v, from) = lookup("NAMESPACE") { namespace = v; origins["namespace"] = from }
-        var timeouts = overrides.timeouts ?? Timeouts()
-        if overrides.timeouts == nil, let (v, from) = lookup("CLIENT_TIMEOUT") {
-            guard let d = Self.parseDuration(v), d > .zero else {
-                throw VaultError.configuration("\(from)=\(v) is not a duration: use seconds (60) or a Go duration (90s, 5m)")
-            }
-            timeouts.request = d
-            origins["requestTimeout"] = from
-        }
-
-        // Authentication.
-        let authentication: Authentication
-        if let o = overrides.authentication {
-            authentication = o
-            origins["authentication"] = "override"
-        } else {
-            func credential(_ name: String, _ what: String) throws -> (VaultCredentialSource, String)? {
-                let direct = lookup(name), file = lookup(name + "_FILE")
-                switch (direct, file) {
-                case let (d?, f?):
-                    throw VaultError.configuration("both \(d.from) and \(f.from) are set: keep only one source for the \(what)")
-                case let (d?, nil): return (.value(VaultSecret(d.value)), d.from)
-                case let (nil, f?): return (.file(f.value), f.from)
-                case (nil, nil): return nil
-                }
-            }
-            let role = try credential("ROLE_ID", "AppRole role_id")
-            let secret = try credential("SECRET_ID", "AppRole secret_id")
-            if let (roleID, from) = role {
-                let mount = lookup("APPROLE_MOUNT")?.value ?? "approle"
-                authentication = .appRole(AppRole(mountPath: mount, roleID: roleID, secretID: secret?.0))
-                origins["authentication"] = from + (secret.map { " + " + $0.1 } ?? "")
-            } else if let (_, from) = secret {
-                throw VaultError.configuration("\(from) is set but no AppRole role_id: set VAULT_ROLE_ID or VAULT_ROLE_ID_FILE too")
-            } else if let sink = environment["LIFEBOAT_VAULT_AGENT_TOKEN_FILE"], !sink.isEmpty {
-                authentication = .agentSink(sink)
-                origins["authentication"] = "LIFEBOAT_VAULT_AGENT_TOKEN_FILE"
-            } else if let (v, from) = lookup("TOKEN") {
-                authentication = .token(VaultSecret(v))
-                origins["authentication"] = from
-            } else {
-                let path: String
-                if let p = environment["BAO_TOKEN_PATH"], !p.isEmpty {
-                    path = p
-                    origins["authentication"] = "BAO_TOKEN_PATH"
-                } else {
-                    path = Self.homeDirectory(environment) + "/.vault-token"
-                    origins["authentication"] = "~/.vault-token"
-                }
-                if FileManager.default.fileExists(atPath: path) {
-                    authentication = .tokenFile(path)
-                } else {
-                    authentication = .none
-                    origins["authentication"] = "none"
-                }
-            }
-        }
-
-        try self.init(addresses: addresses, authentication: authentication, tls: tls, namespace: namespace, timeouts: timeouts)
-        self.origins = origins
     }
 
     private func validateTLSPairs() throws {
@@ -342,12 +169,6 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
         case (nil, .some): throw VaultError.configuration("VAULT_CLIENT_KEY is set without VAULT_CLIENT_CERT: both client certificate and key are needed")
         default: break
         }
-    }
-
-    /// `$HOME`, else the account's home directory.
-    static func homeDirectory(_ environment: [String: String]) -> String {
-        if let h = environment["HOME"], !h.isEmpty { return h.hasSuffix("/") && h.count > 1 ? String(h.dropLast()) : h }
-        return NSHomeDirectory()
     }
 
     /// Checks and normalizes an address: `http(s)://host[:port]`, no path, no trailing slash.
@@ -373,34 +194,6 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
         }
     }
 
-    /// Seconds ("60") or a Go duration made of h/m/s/ms parts ("1h30m", "90s", "500ms").
-    static func parseDuration(_ s: String) -> Duration? {
-        if let secs = Int(s) { return .seconds(secs) }
-        var total = Duration.zero
-        var number = ""
-        var chars = Array(s)[...]
-        guard !chars.isEmpty else { return nil }
-        while let c = chars.first {
-            if c.isNumber || c == "." {
-                number.append(c)
-                chars = chars.dropFirst()
-                continue
-            }
-            var unit = ""
-            while let u = chars.first, u.isLetter { unit.append(u); chars = chars.dropFirst() }
-            guard let v = Double(number) else { return nil }
-            number = ""
-            switch unit {
-            case "h": total += .milliseconds(Int64(v * 3_600_000))
-            case "m": total += .milliseconds(Int64(v * 60_000))
-            case "s": total += .milliseconds(Int64(v * 1000))
-            case "ms": total += .milliseconds(Int64(v))
-            default: return nil
-            }
-        }
-        return number.isEmpty ? total : nil
-    }
-
     static func fileErrorReason(_ error: any Error) -> String {
         let ns = error as NSError
         if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
@@ -419,8 +212,8 @@ public struct VaultClientConfiguration: Sendable, CustomStringConvertible, Custo
     // MARK: Printing (never shows a secret)
 
     public var description: String {
-        var lines = ["addresses: \(addresses.joined(separator: ", "))" + (origins["address"].map { " (from \($0))" } ?? "")]
-        lines.append("authentication: \(authentication)" + (origins["authentication"].map { " (from \($0))" } ?? ""))
+        var lines = ["addresses: \(addresses.joined(separator: ", "))"]
+        lines.append("authentication: \(authentication)")
         lines.append("TLS: verify against \(tls.trustDescription)"
                      + (tls.clientCertFile.map { ", client certificate \($0)" } ?? "")
                      + (tls.serverName.map { ", server name \($0)" } ?? ""))

@@ -53,7 +53,7 @@ public final class VaultTransport: Sendable {
     static func clientConfiguration(_ tls: TLSConfiguration, timeouts: VaultClientConfiguration.Timeouts,
                                     dnsOverride: [String: String]) -> HTTPClient.Configuration {
         var c = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
-                                         timeout: .init(connect: timeAmount(timeouts.connect), read: nil))
+                                         timeout: .init(connect: TimeAmount(timeouts.connect), read: nil))
         // Fail fast on refused connections: leader discovery moves on to the next node, and retries are
         // decided by `withLeaderRetry`, not hidden in the pool.
         c.connectionPool.retryConnectionEstablishment = false
@@ -113,7 +113,7 @@ public final class VaultTransport: Sendable {
             VaultError(kind: .timeout, message: "request to Vault at \(address) (\(method.rawValue) \(path)) timed out after \(timeout)", address: address, path: path)
         }) {
             do {
-                let response = try await client.execute(req, deadline: .now() + Self.timeAmount(timeout))
+                let response = try await client.execute(req, deadline: .now() + TimeAmount(timeout))
                 var collected: [UInt8] = []
                 for try await chunk in response.body {
                     guard collected.count + chunk.readableBytes <= Self.maxBufferedBody else {
@@ -134,17 +134,12 @@ public final class VaultTransport: Sendable {
         let (client, finalURL) = route(request.url)
         request.url = finalURL
         do {
-            return try await client.execute(request, deadline: .now() + Self.timeAmount(headTimeout))
+            return try await client.execute(request, deadline: .now() + TimeAmount(headTimeout))
         } catch let e as HTTPClientError where e == .deadlineExceeded {
             throw VaultError(kind: .timeout, message: "Vault at \(address) sent no response to \(path) within \(headTimeout)", address: address, path: path)
         } catch {
             throw VaultError.fromTransport(error, address: address, path: path, trust: tls.trustDescription)
         }
-    }
-
-    static func timeAmount(_ d: Duration) -> TimeAmount {
-        let (s, atto) = d.components
-        return .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
     }
 }
 

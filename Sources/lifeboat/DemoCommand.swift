@@ -138,7 +138,7 @@ struct DemoSteps {
         say(String(format: "%2d. ", number) + title + " ...")
         let result = try await body()
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.secondsValue
         total += seconds
         say(String(format: " ok (%.2f s)\n", seconds))
         return result

@@ -38,7 +38,7 @@ import VaultSim
     }
 
     @Test func backupRoleCanSnapshotButCannotRestore() async throws {
-        let (sim, root, role, _) = try await clusterWithRoleToken(policy: "lifeboat-backup")
+        let (sim, root, role, address) = try await clusterWithRoleToken(policy: "lifeboat-backup")
         defer { sim.shutdownBlocking() }
         let snapshotPath = NSTemporaryDirectory() + "lifeboat-policy-" + UUID().uuidString + ".snap"
         defer { unlink(snapshotPath) }
@@ -48,7 +48,7 @@ import VaultSim
         try Data(bytes).write(to: URL(fileURLWithPath: snapshotPath))
         _ = try await role.raftConfiguration()
         for force in [false, true] {
-            let error = await #expect(throws: VaultError.self) { _ = try await role.restoreSnapshot(fileAt: snapshotPath, force: force) }
+            let error = await #expect(throws: VaultError.self) { try await uploadSnapshot(role, file: snapshotPath, force: force, to: address) }
             #expect(error?.statusCode == 403)
         }
         // Nor can it read secrets or write policies.
@@ -59,7 +59,7 @@ import VaultSim
     }
 
     @Test func restoreRoleCanRestoreButCannotTakeSnapshots() async throws {
-        let (sim, root, role, _) = try await clusterWithRoleToken(policy: "lifeboat-restore")
+        let (sim, root, role, address) = try await clusterWithRoleToken(policy: "lifeboat-restore")
         defer { sim.shutdownBlocking() }
         let snapshotPath = NSTemporaryDirectory() + "lifeboat-policy-" + UUID().uuidString + ".snap"
         defer { unlink(snapshotPath) }
@@ -67,7 +67,7 @@ import VaultSim
         try await root.streamSnapshot { bytes.append(contentsOf: $0.readableBytesView) }
         try Data(bytes).write(to: URL(fileURLWithPath: snapshotPath))
         await #expect(throws: VaultError.self) { try await role.streamSnapshot { _ in } }
-        _ = try await role.restoreSnapshot(fileAt: snapshotPath, force: false)
+        try await uploadSnapshot(role, file: snapshotPath, force: false, to: address)
         try? await role.shutdown()
         try? await root.shutdown()
     }

@@ -314,9 +314,8 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
                 let (bytes, _) = try await vaultDownloadSnapshot(c)
                 let own = dir + "/own.snap"
                 try Data(bytes).write(to: URL(fileURLWithPath: own))
-                let upload = try await c.restoreSnapshot(fileAt: own, force: false)
-                #expect(upload.bytes == Int64(bytes.count))
-                #expect(upload.address == h.leaderAddress)
+                // Sent to a standby: the 307 to the active node is followed and the file sent again.
+                try await uploadSnapshot(c, file: own, force: false, to: h.standbyAddresses[0])
                 _ = try await h.sim.waitForActive()
 
                 // A snapshot of another cluster (the real Vault 1.14.3 fixture) needs --force.
@@ -324,7 +323,7 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
                     .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/vault-1.14.3/backup.snap").standardized.path
                 try await withVaultClient(try h.client([h.leaderAddress])) { c2 async throws in
                     await #expect {
-                        try await c2.restoreSnapshot(fileAt: foreign, force: false)
+                        try await uploadSnapshot(c2, file: foreign, force: false, to: h.leaderAddress)
                     } throws: { e in
                         let v = e as? VaultError
                         return v?.kind == .snapshotKeyMismatch && v?.statusCode == 400
@@ -336,7 +335,7 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
                     let bad = dir + "/damaged.snap"
                     try Data(damaged).write(to: URL(fileURLWithPath: bad))
                     await #expect {
-                        try await c2.restoreSnapshot(fileAt: bad, force: true)
+                        try await uploadSnapshot(c2, file: bad, force: true, to: h.leaderAddress)
                     } throws: { e in
                         let v = e as? VaultError
                         return v?.kind == .snapshotIntegrity && v?.statusCode == 500 && !(v?.vaultErrors.isEmpty ?? true)
@@ -345,4 +344,11 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
             }
         }
     }
+}
+
+/// Uploads a snapshot file the way `restore` does (VaultRecoveryClient.uploadSnapshot), with the client's own token.
+func uploadSnapshot(_ client: VaultClient, file: String, force: Bool, to address: String) async throws {
+    let size = try #require((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value)
+    try await VaultRecoveryClient(client: client).uploadSnapshot(
+        at: address, file: file, size: size, force: force, token: try await client.requireToken(), timeout: .seconds(120))
 }
