@@ -25,7 +25,6 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     public static func forError(_ error: any Error) -> ExitStatus {
         switch error {
         case is ArchiveError, is SnapshotError: return .dataError
-        case is SnapshotFile.IOError: return .ioError
         case is KeyFileError: return .configuration
         case is FileIOError: return .ioError
         case let coded as any ExitCodeProviding: return coded.exitStatus

@@ -187,37 +187,18 @@ extension SnapshotVerifier {
     }
 }
 
-/// Reading and writing snapshot files with plain POSIX calls.
+/// Reading snapshot files with plain POSIX calls (failures are LifeboatArchive's `FileIOError`).
 public enum SnapshotFile {
-    /// A file could not be read or written; `path` and the system message say which and why.
-    public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
-        public var path: String
-        public var operation: String
-        public var code: Int32
-
-        public var description: String {
-            "cannot \(operation) \(path): \(String(cString: strerror(code)))"
-        }
-    }
-
     /// Calls `body` with successive pieces of the file (at most `chunkSize` bytes each).
     public static func read(path: String, chunkSize: Int = 1 << 20,
                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw IOError(path: path, operation: "open", code: errno) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, chunkSize), alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            #if canImport(Glibc)
-            let n = Glibc.read(fd, buffer.baseAddress, chunkSize)
-            #else
-            let n = Darwin.read(fd, buffer.baseAddress, chunkSize)
-            #endif
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw IOError(path: path, operation: "read", code: errno)
-            }
+            let n = try FileDescriptorIO.read(fd, into: buffer, path: path)
             if n == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
