@@ -73,22 +73,24 @@ extension AgentStatus {
     }
 
     /// /healthz: healthy while the scheduler runs and, if a maximum age is configured, the last good backup (or,
-    /// before the first one, the agent's start) is at most that old.
+    /// before the first one, the agent's start) is at most that old. The reason names the last good backup's age
+    /// (`scheduler running, last good backup 12m ago`) or says there is none yet.
     public func health(now: Date) -> HealthVerdict {
         guard schedulerRunning else { return HealthVerdict(healthy: false, reason: "the scheduler is not running") }
-        guard let maxAge = healthMaxAge else { return HealthVerdict(healthy: true, reason: "scheduler running") }
-        let limit = TimeInterval(maxAge.components.seconds)
-        guard let reference = lastGoodBackup ?? startedAt else {
-            return HealthVerdict(healthy: true, reason: "scheduler running")
+        func ago(_ date: Date) -> String { Schedule.format(.seconds(Int64(max(now.timeIntervalSince(date), 0).rounded(.down)))) }
+        let running = "scheduler running, " + (lastGoodBackup.map { "last good backup \(ago($0)) ago" } ?? "no good backup yet")
+        guard let maxAge = healthMaxAge, let reference = lastGoodBackup ?? startedAt else {
+            return HealthVerdict(healthy: true, reason: running)
         }
+        let limit = TimeInterval(maxAge.components.seconds)
         let age = now.timeIntervalSince(reference)
-        let ageText = Schedule.format(.seconds(Int64(max(age, 0))))
+        let ageText = ago(reference)
         if age > limit {
             let what = lastGoodBackup == nil ? "no successful backup since the agent started" : "last successful backup"
             return HealthVerdict(
                 healthy: false, reason: "\(what) \(ageText) ago, older than the maximum age \(Schedule.format(maxAge))")
         }
-        return HealthVerdict(healthy: true, reason: "scheduler running, last good backup \(ageText) ago")
+        return HealthVerdict(healthy: true, reason: running)
     }
 
     /// The /status document as JSON.

@@ -103,6 +103,12 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case unwritable(path: String, detail: String)
     case exists(path: String)
     case malformed(path: String, detail: String)
+    /// A passphrase file (`--passphrase-file`, `keys.passphrase: file:...`) that group or others can read or write.
+    case passphraseTooOpen(path: String, mode: UInt32)
+    /// A passphrase file that cannot be read.
+    case passphraseUnreadable(path: String, detail: String)
+    /// A passphrase file whose first line is empty.
+    case passphraseEmpty(path: String)
 
     public var description: String {
         switch self {
@@ -116,6 +122,12 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) already exists; refusing to overwrite a key (choose another path, or move the old key away if you are sure it is unused)"
         case .malformed(let path, let detail):
             return "\(path) is not a Lifeboat key file: \(detail)"
+        case .passphraseTooOpen(let path, let mode):
+            return "passphrase file \(path) has mode \(String(mode, radix: 8)) and is readable or writable by other users; run `chmod 600 \(path)` (a passphrase others can read is not secret)"
+        case .passphraseUnreadable(let path, let detail):
+            return "cannot read passphrase file \(path): \(detail)"
+        case .passphraseEmpty(let path):
+            return "passphrase file \(path) is empty: its first line must hold the passphrase"
         }
     }
 }
@@ -144,15 +156,17 @@ public enum PassphraseFile {
     public static func load(path: String) throws -> SecureBytes {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw KeyFileError.unreadable(path: path, detail: String(cString: strerror(errno)))
+            throw KeyFileError.passphraseUnreadable(path: path, detail: String(cString: strerror(errno)))
         }
-        guard info.st_mode & 0o077 == 0 else { throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777)) }
+        guard info.st_mode & 0o077 == 0 else {
+            throw KeyFileError.passphraseTooOpen(path: path, mode: UInt32(info.st_mode & 0o777))
+        }
         guard var data = FileManager.default.contents(atPath: path) else {
-            throw KeyFileError.unreadable(path: path, detail: "cannot read the file")
+            throw KeyFileError.passphraseUnreadable(path: path, detail: "cannot read the file")
         }
         defer { data.resetBytes(in: 0..<data.count) }
         let line = data.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
-        guard !line.isEmpty else { throw KeyFileError.malformed(path: path, detail: "the first line (the passphrase) is empty") }
+        guard !line.isEmpty else { throw KeyFileError.passphraseEmpty(path: path) }
         return SecureBytes(line)
     }
 }

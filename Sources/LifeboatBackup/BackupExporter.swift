@@ -55,13 +55,15 @@ public enum BackupExporter {
     }
 
     /// Writes the byte-exact snapshot Vault sent to `path` (0600), published only after everything verified.
+    /// - Parameter replace: replace an existing file at `path` (atomically, by rename); otherwise an existing file
+    ///   is never touched and the export fails with `FileIOError` `EEXIST`.
     @discardableResult
     public static func export(_ manifest: BackupManifest, from repository: BackupRepository, keyRing: KeyRing,
-                              to path: String) async throws -> SnapshotSummary {
+                              to path: String, replace: Bool = false) async throws -> SnapshotSummary {
         let file = try AtomicFileWriter(path: path, mode: 0o600)
         do {
             let summary = try await read(manifest, from: repository, keyRing: keyRing) { try file.write($0) }
-            try file.commit(exclusive: true)
+            try file.commit(exclusive: !replace)
             return summary
         } catch {
             file.abort()

@@ -24,6 +24,8 @@ public struct ConfigurationCheckResult: Sendable {
     public var warnings: [ConfigurationIssue]
     /// The file read, or nil when the built-in defaults applied.
     public var file: String?
+    /// The effective configuration when there is no error (what `config check --connect` tries).
+    public var configuration: LoadedConfiguration?
 
     /// True when there is no error.
     public var isValid: Bool { errors.isEmpty }
@@ -47,16 +49,14 @@ public enum ConfigurationCheck {
     }
 
     private static func finish(_ evaluation: ConfigurationLoader.Evaluation, environment: [String: String]) -> ConfigurationCheckResult {
-        guard let loaded = evaluation.loaded else {
-            return ConfigurationCheckResult(text: "", errors: evaluation.errors, warnings: evaluation.warnings, file: evaluation.file)
-        }
         let resolver = SecretResolver(environment: environment)
-        let references = referenceIssues(loaded, resolver: resolver)
+        // What the configuration points at is checked even when it has errors, so every problem shows at once.
+        let references = evaluation.bestEffort.map { referenceIssues($0, resolver: resolver) } ?? []
         let issues = ConfigurationLoader.ordered(evaluation.issues + references)
-        let text = ConfigurationRenderer.render(loaded) { resolver.status(of: $0) }
+        let text = evaluation.loaded.map { loaded in ConfigurationRenderer.render(loaded) { resolver.status(of: $0) } } ?? ""
         return ConfigurationCheckResult(
             text: text, errors: issues.filter { $0.severity == .error }, warnings: issues.filter { $0.severity == .warning },
-            file: evaluation.file)
+            file: evaluation.file, configuration: evaluation.loaded)
     }
 
     /// Problems with what the configuration points at: unresolvable secrets, missing or too-open files.

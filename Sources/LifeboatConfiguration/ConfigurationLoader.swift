@@ -139,6 +139,10 @@ public struct ConfigurationLoader: Sendable {
         public var issues: [ConfigurationIssue]
         /// The file read, if any.
         public var file: String?
+        /// The configuration as far as it could be built, also when there are errors (values in error keep their
+        /// defaults), so that `config check` can check what it points at and report every problem at once; nil
+        /// only when the file is not YAML.
+        public var bestEffort: LoadedConfiguration?
 
         public var errors: [ConfigurationIssue] { issues.filter { $0.severity == .error } }
         public var warnings: [ConfigurationIssue] { issues.filter { $0.severity == .warning } }
@@ -232,7 +236,7 @@ public struct ConfigurationLoader: Sendable {
         let ordered = Self.ordered(issues)
         let hasErrors = ordered.contains { $0.severity == .error }
         loaded.warnings = ordered.filter { $0.severity == .warning }
-        return Evaluation(loaded: hasErrors ? nil : loaded, issues: ordered, file: file)
+        return Evaluation(loaded: hasErrors ? nil : loaded, issues: ordered, file: file, bestEffort: loaded)
     }
 
     /// A warning for every secret written literally in the file.

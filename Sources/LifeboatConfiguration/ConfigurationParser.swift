@@ -414,11 +414,8 @@ enum ConfigurationParser {
                 return bytes
             }
             let text = scalar.string.trimmingCharacters(in: .whitespaces)
-            for (suffix, factor) in [("KiB", 1024), ("MiB", 1024 * 1024)] where text.hasSuffix(suffix) {
-                let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-                if let value = ConfigurationReader.parseInteger(number), value.multipliedReportingOverflow(by: factor).overflow == false {
-                    return value * factor
-                }
+            if text.hasSuffix("KiB") || text.hasSuffix("MiB"), let bytes = ConfigurationSize.parse(text) {
+                return bytes
             }
         }
         reader.error(path, at: node.mark,
@@ -441,7 +438,7 @@ enum ConfigurationParser {
             func read(_ key: String, _ current: String?) -> String? {
                 if schedules.isExplicitNull(key) { return nil }
                 guard let text = schedules.string(key) else { return current }
-                return text == "off" || text == "never" ? nil : text
+                return LifeboatConfiguration.Agent.scheduleSetting(text)
             }
             agent.schedules.backup = read("backup", agent.schedules.backup)
             agent.schedules.verify = read("verify", agent.schedules.verify)

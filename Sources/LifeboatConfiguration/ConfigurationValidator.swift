@@ -419,10 +419,25 @@ struct ConfigurationValidator {
         }
     }
 
+    /// Canary paths are KV v2 API paths, `<mount>/data/<path>` (what policies name and reports print). The
+    /// `vault kv` form (`secret/lifeboat/canary`) and `mount:path` are read the same way, with a warning that says
+    /// which API path is used.
     private mutating func checkCanaries(_ canaries: [LifeboatConfiguration.Canary], at path: String) {
-        for (index, canary) in canaries.enumerated() where canary.path.hasPrefix("/") || canary.path.hasPrefix("v1/") {
-            error("\(path)[\(index)].path",
-                "write the API path without a leading / or v1/, e.g. secret/data/lifeboat/canary (got \(canary.path))")
+        for (index, canary) in canaries.enumerated() {
+            let key = "\(path)[\(index)].path"
+            if canary.path.hasPrefix("/") || canary.path.hasPrefix("v1/") {
+                error(key, "write the API path without a leading / or v1/, e.g. secret/data/lifeboat/canary (got \(canary.path))")
+                continue
+            }
+            do {
+                let parsed = try CanarySecret(parsing: canary.path)
+                if parsed.description != canary.path {
+                    warning(key, "\(canary.path) is read as the KV v2 API path \(parsed.description) (mount `\(parsed.mount)`); "
+                        + "write it that way (docs/configuration.md, canaries)")
+                }
+            } catch {
+                error(key, "\(error)")
+            }
         }
     }
 }

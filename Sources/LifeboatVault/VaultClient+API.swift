@@ -127,6 +127,28 @@ extension VaultClient {
         return auth
     }
 
+    /// `POST sys/capabilities-self` with `{"paths": [...]}`: the current token's capabilities on each path
+    /// (`root` for a root token, `deny` where nothing is granted). Vault's default policy lets every token ask.
+    public func capabilitiesSelf(_ paths: [String], at address: String? = nil) async throws -> [String: [String]] {
+        let path = "sys/capabilities-self"
+        let (r, addr) = try await request(.POST, path, body: try Self.encode(["paths": paths]), at: address, accept: [200])
+        // A plain decoder: the snake-case key strategy would rewrite paths with underscores.
+        guard let object = try? JSONDecoder().decode([String: VaultJSON].self, from: Data(r.body)) else {
+            throw VaultError.unexpected("not a JSON object", status: r.status, body: r.body, address: addr, path: path)
+        }
+        // Vault answers each path as a top-level key and again under `data`.
+        let data: [String: VaultJSON]
+        if case .object(let inner)? = object["data"] { data = inner } else { data = object }
+        var result: [String: [String]] = [:]
+        for requested in paths {
+            guard case .array(let items)? = data[requested] ?? object[requested] else {
+                throw VaultError.unexpected("no capabilities for \(requested)", status: r.status, body: r.body, address: addr, path: path)
+            }
+            result[requested] = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        }
+        return result
+    }
+
     // MARK: KV v2
 
     /// Reads `<mount>/data/<path>`; nil when the secret does not exist (404).

@@ -52,7 +52,7 @@ extension VaultClient {
     /// Streams a snapshot (`GET sys/storage/raft/snapshot`) from the leader into `consumer`, chunk by chunk.
     /// The consumer is called sequentially; the next chunk is read from the network only when it returns
     /// (back-pressure). The stream is cut with a `.stalled` error when no byte arrives for the stall timeout,
-    /// and with `.timeout` after the overall timeout. An empty body is an error.
+    /// and with `.timeout` after the overall timeout. An empty body is a `.connectionLost` error (retried).
     /// - Parameters:
     ///   - leader: the active node's address; nil discovers it with `LeaderLocator`.
     ///   - timeouts: overrides the configured snapshot timeouts for this call.
@@ -123,7 +123,9 @@ extension VaultClient {
         }
         let bytes = activity.bytes
         guard bytes > 0 else {
-            throw VaultError(kind: .unexpectedResponse, message: "Vault at \(servedBy) sent an empty snapshot (0 bytes); check the leader's logs",
+            // Vault ends the stream this way when the leader steps down before writing: retried (suggestsLeaderChange).
+            throw VaultError(kind: .connectionLost,
+                             message: "Vault at \(servedBy) ended the snapshot stream without sending a byte (the leader was probably stepping down); if it keeps happening, check the leader's logs",
                              statusCode: 200, address: servedBy, path: path)
         }
         return VaultSnapshotDownload(address: servedBy, bytes: bytes, redirects: hops)
@@ -185,8 +187,9 @@ extension VaultClient {
         }
     }
 
-    /// Re-discovers the leader and retries `operation` when it fails in a way a leader change explains (lost
-    /// connection, stall, no active node, 502/503, a moving redirect), waiting `backoff` between attempts. The
+    /// Re-discovers the leader and retries `operation` when it fails in a way a leader change explains
+    /// (`VaultError.suggestsLeaderChange`: lost connection or empty stream, stall, no active node, sealed, 500/502/503/504),
+    /// waiting `backoff` between attempts. The
     /// operation receives the leader to use and must start from scratch each time (e.g. a new temporary file).
     /// - Parameters:
     ///   - maxAttempts: attempts in total (at least 1).

@@ -74,13 +74,17 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    /// True for failures after which the caller should re-discover the leader and try again (leader change,
-    /// lost connection, stall, no active node, redirect loop at a moving leader).
+    /// The retry rule (docs/vault-behaviour.md §1.3): true for what Vault answers while leadership moves, after
+    /// which the caller re-discovers the leader and tries again with bounded exponential backoff. That is: no
+    /// active node, a sealed node, a connection that could not be made or was lost (including a snapshot stream
+    /// that ended before its first byte: the leader stepping down), a stalled stream, and a 500, 502, 503 or 504
+    /// that no more specific rule explains (Vault answers 500 for requests caught in a leader election). Never
+    /// retried: 4xx answers (permission, bad request, rate limit), an uninitialized cluster, TLS and configuration
+    /// problems, a refused restore, and answers that do not decode.
     public var suggestsLeaderChange: Bool {
         switch kind {
-        case .noLeader, .unreachable, .connectionLost, .stalled: return true
-        case .api: return statusCode == 503 || statusCode == 502
-        case .sealed: return true
+        case .noLeader, .unreachable, .connectionLost, .stalled, .sealed: return true
+        case .api: return statusCode.map { [500, 502, 503, 504].contains($0) } ?? false
         default: return false
         }
     }

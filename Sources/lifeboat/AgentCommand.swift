@@ -36,6 +36,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
+    @OptionGroup(title: "Vault and archive options") var vaultAndArchive: VaultAndArchiveOptions
+    @OptionGroup var noCompression: NoCompressionOption
 
     @Option(help: ArgumentHelp("When to back up the destinations without their own schedule: a cron expression or an interval (agent.schedules.backup, default @hourly).", valueName: "schedule"))
     var schedule: String?
@@ -69,10 +71,13 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("state-file"), help: ArgumentHelp("Where last runs are remembered (agent.state_file; default: <repo>/../agent-state.json beside the first local repository).", valueName: "path"))
     var stateFile: String?
 
-    @Option(name: .customLong("webhook"), help: ArgumentHelp("URL notified on failure and on recovery (repeatable; added to notifications.webhooks).", valueName: "url"))
-    var webhooks: [String] = []
+    @Option(name: .customLong("webhook-file"), help: ArgumentHelp("A file (mode 0600) holding a URL notified on failure and on recovery (repeatable; added to notifications.webhooks). Webhook URLs often embed a credential, so they never go on the command line.", valueName: "path"))
+    var webhookFiles: [String] = []
 
-    @Flag(name: .customLong("slack"), help: "Send the --webhook URLs Slack-compatible {\"text\": ...} payloads.")
+    @Option(name: .customLong("webhook-env"), help: ArgumentHelp("The name of an environment variable holding such a URL (repeatable).", valueName: "name"))
+    var webhookEnvironment: [String] = []
+
+    @Flag(name: .customLong("slack"), help: "Send the --webhook-file / --webhook-env URLs Slack-compatible {\"text\": ...} payloads.")
     var slack = false
 
     @Option(name: .customLong("log-format"), help: "human or json (agent.log_format).")
@@ -113,9 +118,10 @@ struct AgentCommand: AsyncParsableCommand {
         var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
             onlyIfLeader: onlyIfLeader ? true : nil, listen: listen, logFormat: logFormat, timeZone: timeZone))
         var configuration = context.configuration
-        if let schedule { configuration.agent.schedules.backup = schedule }
-        if let verifySchedule { configuration.agent.schedules.verify = verifySchedule }
-        if let drillSchedule { configuration.agent.schedules.drill = drillSchedule }
+        typealias Agent = LifeboatConfiguration.Agent
+        if let schedule { configuration.agent.schedules.backup = Agent.scheduleSetting(schedule) }
+        if let verifySchedule { configuration.agent.schedules.verify = Agent.scheduleSetting(verifySchedule) }
+        if let drillSchedule { configuration.agent.schedules.drill = Agent.scheduleSetting(drillSchedule) }
         if let jitter {
             do { configuration.agent.jitter = try Schedule.parseDuration(jitter) } catch { throw UsageError(description: "--jitter: \(error)") }
         }
@@ -125,7 +131,9 @@ struct AgentCommand: AsyncParsableCommand {
             try policy.validate()
             for index in configuration.destinations.indices { configuration.destinations[index].retention = policy }
         }
-        configuration.notifications.webhooks += webhooks.map { .init(url: .literal($0), format: slack ? .slack : .json) }
+        let webhookURLs = webhookFiles.map { SecretReference.file(URL(fileURLWithPath: $0).standardized.path) }
+            + webhookEnvironment.map(SecretReference.environment)
+        configuration.notifications.webhooks += webhookURLs.map { .init(url: $0, format: slack ? .slack : .json) }
         if let stateFile {
             configuration.agent.stateFile = stateFile
         } else if context.loaded.origin(of: "agent.state_file") == .defaultValue {

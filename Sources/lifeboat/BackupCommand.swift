@@ -37,6 +37,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
+    @OptionGroup(title: "Vault and archive options") var vaultAndArchive: VaultAndArchiveOptions
 
     @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach, e.g. pre-upgrade (repeatable; added to backup.tags).", valueName: "tag"))
     var tags: [String] = []

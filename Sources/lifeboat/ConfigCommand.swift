@@ -1,4 +1,5 @@
-// `lifeboat config check`: validate the configuration and print the effective result with secrets masked.
+// `lifeboat config check`: validate the configuration and print the effective result with secrets masked;
+// `--connect` then tries Vault and every destination.
 
 import ArgumentParser
 import Foundation
@@ -19,16 +20,24 @@ struct ConfigCommand: ParsableCommand {
         subcommands: [Check.self]
     )
 
-    struct Check: ParsableCommand {
+    struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate the configuration file and print the effective configuration, secrets masked.",
             discussion: """
                 The file is --config, else $LIFEBOAT_CONFIG, else ./lifeboat.yaml, else /etc/lifeboat/lifeboat.yaml; \
                 without one the built-in defaults apply. Environment variables and flags override the file \
-                (docs/configuration.md). Every problem is reported with file, line and key; exit 78 when any is an error.
+                (docs/configuration.md). Every problem is reported at once, with file, line and key, including \
+                what the configuration points at (key files, secret files, TLS files).
+
+                With --connect, it then tries Vault (each node's health, the token, and the token's capabilities \
+                on the paths policies/lifeboat-backup.hcl grants, plus canaries and same-cluster restore when \
+                configured) and each destination (a probe object written, read back and deleted), without taking \
+                a backup.
+
+                Exit codes: 0 no error, 78 the configuration has an error, 1 a --connect check failed.
 
                 Example:
-                  lifeboat config check --config /etc/lifeboat/lifeboat.yaml
+                  lifeboat config check --config /etc/lifeboat/lifeboat.yaml --connect
                 """
         )
 
@@ -38,14 +47,31 @@ struct ConfigCommand: ParsableCommand {
         @Option(name: .customLong("repo"), help: ArgumentHelp("Override the repository (a destination name or a path).", valueName: "path"))
         var repository: String?
 
-        func run() throws {
-            let result = ConfigurationCheck.run(loader: ConfigurationLoader(), configFlag: config,
-                                                overrides: ConfigurationOverrides(repository: repository))
+        @OptionGroup(title: "Vault options") var vault: VaultOptions
+
+        @Flag(help: "Also try Vault and every destination (nothing is backed up; a probe object is written and deleted).")
+        var connect = false
+
+        func run() async throws {
+            var overrides = ConfigurationOverrides(repository: repository)
+            CommandLineOverrides.merge(into: &overrides)
+            let result = ConfigurationCheck.run(loader: ConfigurationLoader(), configFlag: config, overrides: overrides)
             printStatus(result.file.map { "configuration: \($0)" } ?? "configuration: none found, built-in defaults")
             if !result.text.isEmpty { print(result.text, terminator: result.text.hasSuffix("\n") ? "" : "\n") }
             for warning in result.warnings { printStatus("\(warning)") }
             for error in result.errors { printStatus("error: \(error)") }
-            guard result.isValid else { throw ExitCode(ExitStatus.configuration.rawValue) }
+            guard result.isValid, let loaded = result.configuration else {
+                if connect { printStatus("connection checks skipped: fix the configuration first") }
+                throw ExitCode(ExitStatus.configuration.rawValue)
+            }
+            guard connect else { return }
+            let checks = await ConnectionCheck.run(loaded.configuration, environment: ProcessInfo.processInfo.environment)
+            for check in checks { print(check) }
+            let failed = checks.filter { $0.status == .error }.count
+            guard failed == 0 else {
+                printStatus("\(failed) connection check\(failed == 1 ? "" : "s") failed")
+                throw ExitCode(ExitStatus.failure.rawValue)
+            }
         }
     }
 }

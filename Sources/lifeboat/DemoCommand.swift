@@ -97,7 +97,7 @@ struct DemoCommand: AsyncParsableCommand {
                 mode: .force, nodes: nodes, unsealKeys: unsealKeys, keyRing: KeyRing(keys: [key]),
                 resetHook: ClosureResetHook(description: "vault-sim wipe") { node in sim.wipeNode(node.name) },
                 stateDirectory: directory + "/restore-state",
-                canaries: [try CanarySecret(parsing: "secret/lifeboat/canary/demo")],
+                canaries: [try CanarySecret(parsing: "secret/data/lifeboat/canary/demo")],
                 originalToken: { VaultSecret(initialized.rootToken) })
             let report = try await steps.run("lifeboat restore latest --force (reset, init, snapshot-force, unseal, rejoin, verify)") {
                 let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: restoreOptions, logger: quietLogger("lifeboat.restore"))

@@ -35,6 +35,7 @@ struct DrillCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
+    @OptionGroup(title: "Vault options") var vault: VaultOptions
 
     @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
     var id: String = "latest"

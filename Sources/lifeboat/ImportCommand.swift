@@ -27,6 +27,8 @@ struct ImportCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
+    @OptionGroup(title: "Archive options") var archive: ArchiveOptions
+    @OptionGroup var noCompression: NoCompressionOption
 
     @Argument(help: ArgumentHelp("The .snap file, as saved by `vault operator raft snapshot save`.", valueName: "file"))
     var file: String

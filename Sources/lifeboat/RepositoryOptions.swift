@@ -32,6 +32,7 @@ struct RepositoryOptions: ParsableArguments {
     /// Loads the configuration with these flags, the secret flags and any command-specific `overrides` on top.
     func context(secrets: SecretOptions? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws -> CommandContext {
         var overrides = overrides
+        CommandLineOverrides.merge(into: &overrides)
         overrides.repository = repository
         overrides.destinations = destinations
         if let secrets { try secrets.apply(to: &overrides) }

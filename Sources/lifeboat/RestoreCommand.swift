@@ -36,6 +36,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var secrets: SecretOptions
+    @OptionGroup(title: "Vault options") var vault: VaultOptions
 
     @Argument(help: ArgumentHelp("A backup id, or `latest`.", valueName: "id"))
     var id: String = "latest"
