@@ -47,7 +47,7 @@ struct DocumentedFlagsTests {
             "1 lifeboat restore --force", "1 lifeboat restore --plan", "1 lifeboat prune --dry-run", "1 -  --keep-*",
             "3 lifeboat drill --key-file", "3 lifeboat drill --scratch-node",
             "5 vault-sim serve --nodes", "5 curl  --data-binary",
-            "6 vault-sim fault fail --path", "6 vault-sim fault fail --status",
+            "6 vault-sim fault --path", "6 vault-sim fault --status",
             "8 lifeboat verify --latest", "8 lifeboat verify --all", "8 -  --config",
         ])
     }
@@ -100,7 +100,6 @@ enum FlagMentions {
                          "export", "import", "key", "encrypt", "decrypt", "config"],
             "lifeboat key": ["generate", "id"], "lifeboat config": ["check"],
             "vault-sim": ["serve", "status", "node", "fault", "seed"],
-            "vault-sim fault": ["truncate-next-snapshot", "reset-next-snapshot", "delay-first-byte", "throttle", "fail", "clear"],
         ])
     }
 

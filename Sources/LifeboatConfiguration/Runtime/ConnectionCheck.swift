@@ -86,7 +86,7 @@ public struct RequiredCapability: Sendable, Equatable {
 
 public enum ConnectionCheck {
     /// The name of the probe object written to each destination (removed again at once).
-    public static func probeName() -> String { "probes/config-check-" + Hex.encode(SecureRandom.bytes(8)) }
+    public static func probeName() -> String { "lifeboat-config-check-" + Hex.encode(SecureRandom.bytes(8)) }
 
     /// Runs every check and returns one line per finding, in order: Vault nodes, token, capabilities, destinations.
     public static func run(_ configuration: LifeboatConfiguration, environment: [String: String]) async -> [ConnectionCheckResult] {
@@ -152,16 +152,17 @@ public enum ConnectionCheck {
         return results
     }
 
-    /// What this configuration needs: backup always; canaries and same-cluster restore when configured.
+    /// What this configuration needs: backups (an error when missing: the configured token takes them), and,
+    /// when configured, reading the canaries and a same-cluster restore (warnings: they may use another token).
     static func requiredCapabilities(_ configuration: LifeboatConfiguration) -> (required: [RequiredCapability], optional: [RequiredCapability]) {
-        var required = RequiredCapability.backup
+        var optional: [RequiredCapability] = []
         var seen = Set<String>()
         for canary in configuration.restore.canaries + configuration.drillCanaries {
             guard let parsed = try? CanarySecret(parsing: canary.path), seen.insert(parsed.description).inserted else { continue }
-            required.append(.canary(parsed.description))
+            optional.append(.canary(parsed.description))
         }
-        let restoreConfigured = !configuration.restore.nodes.isEmpty
-        return (required, restoreConfigured ? RequiredCapability.restore : [])
+        if !configuration.restore.nodes.isEmpty { optional += RequiredCapability.restore }
+        return (RequiredCapability.backup, optional)
     }
 
     static func checkCapabilities(_ configuration: LifeboatConfiguration, client: VaultClient, at address: String) async -> [ConnectionCheckResult] {
@@ -178,7 +179,7 @@ public enum ConnectionCheck {
         var missing: [RequiredCapability] = []
         for need in required where !need.isGranted(by: granted[need.path] ?? []) { missing.append(need) }
         if missing.isEmpty {
-            results.append(.init(.ok, "capabilities", "the token may do everything backups\(required.count > RequiredCapability.backup.count ? " and canary checks" : "") need (\(required.count) paths checked)"))
+            results.append(.init(.ok, "capabilities", "the token may do everything backups need (\(required.count) paths checked)"))
         }
         for need in missing {
             results.append(.init(.error, "capabilities", "the token lacks \(need.capability) on \(need.path) (to \(need.purpose)): "
@@ -186,7 +187,7 @@ public enum ConnectionCheck {
         }
         for need in optional where !need.isGranted(by: granted[need.path] ?? []) {
             results.append(.init(.warning, "capabilities", "the token lacks \(need.capability) on \(need.path) (to \(need.purpose)): "
-                + "`lifeboat restore` without --force needs a token with \(need.policy)"))
+                + "the token that restores or drills needs a policy like \(need.policy)"))
         }
         return results
     }
