@@ -115,27 +115,36 @@ public enum ConnectionCheck {
     private static func checkVault(client: VaultClient, _ configuration: LifeboatConfiguration, product: String) async -> [ConnectionCheckResult] {
         var results: [ConnectionCheckResult] = []
         var active: String?
-        for address in client.configuration.addresses {
+        for (index, address) in client.configuration.addresses.enumerated() {
             let subject = "\(product.lowercased()) \(address)"
+            // The local node (vault.address) must answer; the other nodes only help find the leader.
+            let severity: ConnectionCheckResult.Status = index == 0 ? .error : .warning
             do {
                 let (_, health) = try await client.health(at: address)
                 let version = health.version.map { ", \(product) \($0)" } ?? ""
                 if !health.initialized {
-                    results.append(.init(.error, subject, "not initialized: initialize it (`vault operator init`) or fix the address"))
+                    results.append(.init(severity, subject, "not initialized: initialize it (`vault operator init`) or fix the address"))
                 } else if health.sealed {
-                    results.append(.init(.error, subject, "sealed: unseal it (`vault operator unseal`)"))
+                    results.append(.init(severity, subject, "sealed: unseal it (`vault operator unseal`)"))
                 } else {
                     if !health.standby, active == nil { active = address }
                     results.append(.init(.ok, subject, (health.standby ? "standby" : "active") + ", unsealed" + version))
                 }
             } catch {
-                results.append(.init(.error, subject, "\(error)"))
+                results.append(.init(severity, subject, "\(error)"))
+            }
+        }
+        if active == nil {
+            // No configured node is the leader: find it the way backups do (sys/leader, redirects).
+            do {
+                let leader = try await LeaderLocator(client: client).locate()
+                active = leader.address
+                results.append(.init(.ok, "\(product.lowercased()) leader", "\(leader.address) (found through \(leader.discoveredVia))"))
+            } catch {
+                results.append(.init(.error, "\(product.lowercased()) leader", "\(error)"))
             }
         }
         guard let active else {
-            if !results.contains(where: { $0.status == .error }) {
-                results.append(.init(.error, product.lowercased(), "no configured node is active: an election may be in progress or quorum is lost; run again"))
-            }
             results.append(.init(.warning, "token", "not checked: no active node to ask"))
             return results
         }
