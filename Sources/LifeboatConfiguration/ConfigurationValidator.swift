@@ -435,8 +435,8 @@ struct ConfigurationValidator {
                     warning(key, "\(canary.path) is read as the KV v2 API path \(parsed.description) (mount `\(parsed.mount)`); "
                         + "write it that way (docs/configuration.md, canaries)")
                 }
-            } catch {
-                error(key, "\(error)")
+            } catch let problem {
+                error(key, "\(problem)")
             }
         }
     }

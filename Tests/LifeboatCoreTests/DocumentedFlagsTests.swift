@@ -27,7 +27,7 @@ struct DocumentedFlagsTests {
             }
         }
         #expect(checked > 100, "the extractor found only \(checked) flag mentions: is it still reading the docs?")
-        #expect(problems.isEmpty, "\(problems.count) documented flags do not exist:\n" + problems.joined(separator: "\n"))
+        #expect(problems.isEmpty, "\(problems.count) documented flags do not exist:\n\(problems.joined(separator: "\n"))")
     }
 
     @Test("the extractor attributes flags to the command that names them")
@@ -221,10 +221,18 @@ final class HelpCatalog {
             if line.hasPrefix("SUBCOMMANDS:") { inSubcommands = true; continue }
             if !line.hasPrefix(" ") { inSubcommands = false }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if inSubcommands, let first = trimmed.split(separator: " ").first { children.insert(String(first)); continue }
+            // A subcommand's name is indented by two spaces; its wrapped abstract by more.
+            if inSubcommands {
+                if line.hasPrefix("  ") && !line.hasPrefix("   "), let first = trimmed.split(separator: " ").first {
+                    children.insert(String(first))
+                }
+                continue
+            }
             guard trimmed.hasPrefix("-") else { continue }
-            // The option column ends at the first run of two spaces (then comes the description).
-            let column = trimmed.components(separatedBy: "  ").first ?? trimmed
+            // The option's names: the first word (`--vault-addr`, `--compression/--no-compression`), and the
+            // second after a short name (`-h, --help`); the value placeholder and the description follow.
+            let words = trimmed.split(separator: " ")
+            let column = words.first.map { $0.hasSuffix(",") && words.count > 1 ? "\($0) \(words[1])" : String($0) } ?? ""
             var rest = Substring(column)
             while let range = rest.range(of: "--") {
                 let name = rest[range.lowerBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }

@@ -152,7 +152,7 @@ struct OperatorExperienceTests {
                 try """
                     vault:
                       address: \(address)
-                      addresses: [\(sim.nodes.dropFirst().map(\\.api_addr).joined(separator: ", "))]
+                      addresses: [\(sim.nodes.dropFirst().map { $0.api_addr }.joined(separator: ", "))]
                     keys:
                       key_files: [\(workspace.keyFile)]
                     destinations:
