@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "vault-sim", targets: ["vault-sim"]),
         .library(name: "LifeboatCore", targets: ["LifeboatCore"]),
         .library(name: "VaultSim", targets: ["VaultSim"]),
+        .library(name: "LifeboatArchive", targets: ["LifeboatArchive"]),
+        .library(name: "LifeboatSnapshot", targets: ["LifeboatSnapshot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
