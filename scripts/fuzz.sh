@@ -89,7 +89,7 @@ for target in "${selected[@]}"; do
   rc=$?
   set -e
   elapsed=$(( $(date +%s) - started ))
-  executions=$(sed -n 's/^stat::number_executed_units: *//p' "$log" | tail -1)
+  executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if [ -z "$executions" ]; then executions=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#'); fi
   coverage=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   result="no crash"
