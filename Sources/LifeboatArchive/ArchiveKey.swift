@@ -13,15 +13,23 @@ public struct ArchiveKey: Sendable {
 
     public var idString: String { Hex.encode(id) }
 
-    public init(material: SecureBytes) {
-        precondition(material.count == Self.length, "a Lifeboat master key is 32 bytes")
+    /// - Parameter material: exactly 32 bytes; any other length throws `CryptoParameterError`.
+    public init(material: SecureBytes) throws {
+        guard material.count == Self.length else {
+            throw CryptoParameterError("a Lifeboat master key is \(Self.length) bytes, got \(material.count)")
+        }
+        self.init(checked: material)
+    }
+
+    /// For material whose length is known to be right.
+    private init(checked material: SecureBytes) {
         self.material = material
         self.id = Self.keyID(for: material)
     }
 
     /// A fresh random key.
     public static func generate() -> ArchiveKey {
-        ArchiveKey(material: SecureBytes(count: length) { SecureRandom.fill($0) })
+        ArchiveKey(checked: SecureBytes(count: length) { SecureRandom.fill($0) })
     }
 
     static func keyID(for material: SecureBytes) -> [UInt8] {
@@ -56,7 +64,7 @@ public struct ArchiveKey: Sendable {
             throw KeyFileError.malformed(path: path, detail: "the key must be 64 hex digits (256 bits)")
         }
         defer { wipe(&bytes) }
-        return ArchiveKey(material: SecureBytes(bytes))
+        return try ArchiveKey(material: SecureBytes(bytes))
     }
 
     /// Reads a key file, refusing one that group or others can read or write (as ssh does with private keys).

@@ -295,7 +295,7 @@ extension SimCore {
         let valueSize = max(1, valueSize)
         let count = max(1, (bytes + valueSize - 1) / valueSize)
         let key = keys.barrierKeys[keys.activeTerm]!
-        let ctx = AESGCMContext(key: SecureBytes(key))
+        let ctx = try AESGCMContext(key: SecureBytes(key))
         let plain = [UInt8](repeating: 0x5a, count: valueSize)
         var batch: [(String, [UInt8]?)] = []
         var batchBytes = 0
