@@ -119,9 +119,14 @@ final class SimHTTPHandler: ChannelInboundHandler {
             let later = delayed
             let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)) {
+            context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
                 boundSelf.value.respond(later, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
             }
+            return
+        }
+        // Go's net/http panics on a status outside 100-999 and drops the connection; never let one reach NIO.
+        guard (100...999).contains(r.status) else {
+            reset(context)
             return
         }
         var headers = HTTPHeaders(r.headers)
@@ -212,8 +217,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
                     close(boundState.value.fd)
                 case .success:
                     if let rate = faults.bytesPerSecond, rate > 0 {
-                        let nanos = Int64(Double(got) / Double(rate) * 1e9)
-                        loop.scheduleTask(in: .nanoseconds(nanos)) { step() }
+                        let nanos = min(Double(got) / Double(rate) * 1e9, 60e9)
+                        loop.scheduleTask(in: .nanoseconds(Int64(nanos))) { step() }
                     } else {
                         loop.execute { step() }
                     }

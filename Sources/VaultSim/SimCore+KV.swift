@@ -40,6 +40,9 @@ extension SimCore {
                 return .errors(400, ["no data provided"])
             }
             let current = record?["current_version"]?.intValue ?? 0
+            if let raw = body["options"]?["cas"], raw != .null, raw.intValue == nil {
+                return .errors(400, ["error converting input \(raw.serialized()) for field \"cas\""])
+            }
             if let cas = body["options"]?["cas"]?.intValue, cas != current {
                 return .errors(400, ["check-and-set parameter did not match the current version"])
             }

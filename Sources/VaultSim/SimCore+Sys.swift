@@ -252,6 +252,10 @@ extension SimCore {
             guard let c = try? Shamir.combine(parts) else { return .errors(400, ["Unseal failed, invalid key"]) }
             combined = c
         }
+        // Vault hands the combined key to the Shamir wrapper's AES cipher: Go's crypto/aes takes 16, 24 or 32 bytes.
+        if ![16, 24, 32].contains(combined.count) {
+            return .errors(400, ["invalid key: failed to setup unseal key: crypto/aes: invalid key size \(combined.count)"])
+        }
         guard let wrapped = g.store.get(Barrier.unsealKeysPath),
               let rootKey = try? Barrier.rootKey(fromUnsealKeysBlob: wrapped, unsealKey: combined) else {
             return .errors(400, ["Unseal failed, invalid key"])

@@ -82,7 +82,7 @@ public final class VaultSimulator: Sendable {
 
     /// Starts the nodes (sealed; data from an earlier run in `dataDirectory` is kept).
     public static func start(_ configuration: Configuration) async throws -> VaultSimulator {
-        precondition(configuration.nodeCount >= 1, "at least one node")
+        guard (1...99).contains(configuration.nodeCount) else { throw Failure("nodeCount must be 1 to 99") }
         let ids = (1...configuration.nodeCount).map { configuration.nodeIDPrefix + String($0) }
         let core = try SimCore(settings: CoreSettings(dataDirectory: configuration.dataDirectory, nodeIDs: ids,
                                                       electionDelay: configuration.electionDelay,
@@ -284,18 +284,24 @@ final class ListenerTable: @unchecked Sendable {
 }
 
 extension SimCore {
+    /// Bounds of a seed request (the control API passes client numbers through).
+    static let maxSeedBytes = 1 << 40
+    static let maxSeedValueSize = 64 << 20
+
     /// Bulk data for benchmarks: encrypted values written straight into the active cluster's store.
     func seed(bytes: Int, valueSize: Int) throws {
+        guard (1...SimCore.maxSeedBytes).contains(bytes) else { throw VaultSimulator.Failure("seed bytes must be 1 to \(SimCore.maxSeedBytes)") }
+        guard (1...SimCore.maxSeedValueSize).contains(valueSize) else {
+            throw VaultSimulator.Failure("seed value size must be 1 to \(SimCore.maxSeedValueSize)")
+        }
         let (g, keys): (RaftGroup, UnsealedKeys) = try lock.withLock {
             guard let a = nodes.first(where: { isActive($0) }), let g = group(of: a), let k = a.keys else {
                 throw VaultSimulator.Failure("seeding needs an active (unsealed) node")
             }
             return (g, k)
         }
-        let valueSize = max(1, valueSize)
         let count = max(1, (bytes + valueSize - 1) / valueSize)
-        let key = keys.barrierKeys[keys.activeTerm]!
-        let ctx = AESGCMContext(key: SecureBytes(key))
+        guard let key = keys.barrierKeys[keys.activeTerm] else { throw VaultSimulator.Failure("the active barrier key is missing") }
         let plain = [UInt8](repeating: 0x5a, count: valueSize)
         var batch: [(String, [UInt8]?)] = []
         var batchBytes = 0
@@ -308,21 +314,7 @@ extension SimCore {
         }
         for i in 0..<count {
             let path = String(format: "logical/seed/%08d", i)
-            let nonce = SecureRandom.bytes(12)
-            var value = [UInt8](repeating: 0, count: 17 + valueSize + 16)
-            let t = keys.activeTerm
-            value[0] = UInt8(t >> 24 & 0xff); value[1] = UInt8(t >> 16 & 0xff); value[2] = UInt8(t >> 8 & 0xff); value[3] = UInt8(t & 0xff)
-            value[4] = 0x02
-            value.replaceSubrange(5..<17, with: nonce)
-            try nonce.withUnsafeBytes { n in
-                try Array(path.utf8).withUnsafeBytes { aad in
-                    try plain.withUnsafeBytes { p in
-                        try value.withUnsafeMutableBytes { v in
-                            try ctx.seal(nonce: n, aad: aad, plaintext: p, into: UnsafeMutableRawBufferPointer(rebasing: v[17...]))
-                        }
-                    }
-                }
-            }
+            let value = try Barrier.encrypt(key: key, term: keys.activeTerm, path: path, plaintext: plain)
             batch.append((path, value))
             batchBytes += value.count
             if batchBytes >= 32 << 20 { try flush() }
