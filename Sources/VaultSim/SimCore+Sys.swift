@@ -172,11 +172,7 @@ extension SimCore {
             var entries: [(String, [UInt8], Bool)] = [
                 ("core/cluster/local/info", JSONValue.object([("name", .string(clusterName)), ("id", .string(clusterID))]).bytes, false),
                 ("core/versions/\(VaultSimVersion.vaultVersion)", JSONValue.object([("Version", .string(VaultSimVersion.vaultVersion))]).bytes, false),
-                ("core/mounts", JSONValue.object([("entries", .array([
-                    .object([("path", .string("secret/")), ("type", .string("kv")), ("options", .object([("version", .string("2"))]))]),
-                    .object([("path", .string("sys/")), ("type", .string("system"))]),
-                    .object([("path", .string("cubbyhole/")), ("type", .string("cubbyhole"))]),
-                ]))]).bytes, false),
+                (SimCore.mountTablePath, SimCore.initialMountTable().bytes, false),
                 ("core/auth", JSONValue.object([("entries", .array([.object([("path", .string("token/")), ("type", .string("token"))])]))]).bytes, false),
                 ("sys/token/salt", Array(Data(salt).base64EncodedString().utf8), false),
                 ("sys/policy/default", JSONValue.object([("name", .string("default")), ("policy", .string(SimCore.defaultPolicyText))]).bytes, false),

@@ -25,6 +25,10 @@ public final class VaultSimulator: Sendable {
         public var restoreApplyDelay: Duration = .milliseconds(500)
         /// Token TTLs and reported timestamps read this clock.
         public var clock: any SimClock = SystemClock()
+        /// Dev-mode convenience, as `vault server -dev`: `initializeCluster` mounts `secret/` (KV version 2) after
+        /// init. A cluster initialized through `sys/init` by a client never gets `secret/`; real setups (and
+        /// conformance tests) enable their mounts through `sys/mounts`.
+        public var devMode: Bool = true
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
@@ -67,13 +71,16 @@ public final class VaultSimulator: Sendable {
     }
 
     let core: SimCore
+    let devMode: Bool
     let eventLoopGroup: MultiThreadedEventLoopGroup
     private let listeners: ListenerTable
     private let control: HTTPListener?
     private let spoolDirectory: String
 
-    private init(core: SimCore, group: MultiThreadedEventLoopGroup, listeners: ListenerTable, control: HTTPListener?, spool: String) {
+    private init(core: SimCore, group: MultiThreadedEventLoopGroup, listeners: ListenerTable, control: HTTPListener?, spool: String,
+                 devMode: Bool) {
         self.core = core
+        self.devMode = devMode
         self.eventLoopGroup = group
         self.listeners = listeners
         self.control = control
@@ -104,7 +111,8 @@ public final class VaultSimulator: Sendable {
             if let cp = configuration.controlPort {
                 control = try await bindControl(core: core, group: group, port: cp, spool: spool)
             }
-            let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool)
+            let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool,
+                                     devMode: configuration.devMode)
             core.listenerHook = { [weak sim] id, up in sim?.setListener(id, up: up) }
             return sim
         } catch {
@@ -205,6 +213,12 @@ public final class VaultSimulator: Sendable {
         let result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
         try unseal(first, keys: result.keysBase64)
         _ = try await waitForActive()
+        if devMode {
+            let (s, e) = call(first, "POST", "sys/mounts/secret",
+                              body: .object([("type", .string("kv")), ("options", .object([("version", .string("2"))])),
+                                             ("description", .string("key/value secret storage"))]), token: result.rootToken)
+            guard s == 204 else { throw Failure("mounting secret/ answered \(s): \(e?.serialized() ?? "")") }
+        }
         for id in ids.dropFirst() {
             try await joinAndUnseal(id, keys: result.keysBase64)
         }

@@ -40,6 +40,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seed this much data after start (e.g. 1GiB).") var seedBytes: String?
     @Option(help: "Election delay in milliseconds.") var electionDelayMs = 1000
     @Option(help: "Delay between a restore's 204 and its apply, in milliseconds.") var restoreDelayMs = 500
+    @Flag(inversion: .prefixedNo, help: "With --init-shares: mount secret/ (KV version 2) after init, as `vault server -dev` does. Clusters initialized by a client through sys/init never get secret/.")
+    var devMounts = true
 
     func validate() throws {
         if (initShares == nil) != (initThreshold == nil) { throw ValidationError("--init-shares and --init-threshold go together") }
@@ -54,6 +56,7 @@ struct Serve: AsyncParsableCommand {
         config.controlPort = controlPort
         config.electionDelay = .milliseconds(electionDelayMs)
         config.restoreApplyDelay = .milliseconds(restoreDelayMs)
+        config.devMode = devMounts
         let sim = try await VaultSimulator.start(config)
         var initialized = false
         let alreadyInitialized = try isInitialized(sim)
