@@ -9,7 +9,8 @@ enum BarrierError: Error { case malformed, authentication, unknownTerm(UInt32), 
 
 /// Key material held by an unsealed node.
 struct UnsealedKeys {
-    var unsealKey: [UInt8]
+    /// The seal "Access": the combined Shamir key, or the transit seal.
+    var seal: SealAccess
     var rootKey: [UInt8]
     var barrierKeys: [UInt32: [UInt8]]
     var activeTerm: UInt32

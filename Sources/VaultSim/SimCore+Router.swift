@@ -128,10 +128,10 @@ extension SimCore {
             return only(["GET"]) { autopilotState(g) }
         case "sys/storage/raft/snapshot":
             if m == "GET" { return .snapshot(snapshotJob(a, g, keys: keys)) }
-            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: false, bodyFile: req.bodyFile, body: req.body, unsealKey: keys.unsealKey)) }
+            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: false, bodyFile: req.bodyFile, body: req.body, seal: keys.seal)) }
             return .response(.errors(405, ["unsupported operation"]))
         case "sys/storage/raft/snapshot-force":
-            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: true, bodyFile: req.bodyFile, body: req.body, unsealKey: keys.unsealKey)) }
+            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: true, bodyFile: req.bodyFile, body: req.body, seal: keys.seal)) }
             return .response(.errors(405, ["unsupported operation"]))
         case "auth/token/lookup-self":
             return only(["GET", "POST", "PUT"]) { lookupSelf(token) }

@@ -118,6 +118,8 @@ struct CoreSettings: Sendable {
     var electionDelay: Duration
     var restoreApplyDelay: Duration
     var clock: any SimClock
+    var seal: VaultSimSeal = .shamir
+    var autoUnsealRetry: Duration = .seconds(1)
 }
 
 /// The shared state of all simulated nodes.
@@ -128,6 +130,10 @@ final class SimCore: @unchecked Sendable {
     var nodes: [SimNode] = []
     var groups: [String: RaftGroup] = [:]
     var faults = FaultState()
+    /// Set by the simulator's shutdown: background retries (auto-unseal) stop.
+    var shutDown = false
+    /// Nodes with an auto-unseal retry loop running.
+    var autoUnsealPending = Set<String>()
     /// Called (outside the lock) when a node starts or stops, so the HTTP layer can bind or unbind it.
     var listenerHook: (@Sendable (String, Bool) -> Void)?
 
@@ -199,7 +205,10 @@ final class SimCore: @unchecked Sendable {
             n.running = true
             return true
         }
-        if changed { listenerHook?(id, true) }
+        if changed {
+            listenerHook?(id, true)
+            scheduleAutoUnseal(id)
+        }
         return changed
     }
 

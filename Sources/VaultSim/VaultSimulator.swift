@@ -29,6 +29,10 @@ public final class VaultSimulator: Sendable {
         /// init. A cluster initialized through `sys/init` by a client never gets `secret/`; real setups (and
         /// conformance tests) enable their mounts through `sys/mounts`.
         public var devMode: Bool = true
+        /// The seal: Shamir unseal keys (default) or transit auto-unseal through another cluster.
+        public var seal: VaultSimSeal = .shamir
+        /// How often a sealed auto-unseal node retries its seal (while the KMS is unreachable).
+        public var autoUnsealRetry: Duration = .seconds(1)
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
@@ -51,14 +55,18 @@ public final class VaultSimulator: Sendable {
         public var rootToken: String
         public var shares: Int
         public var threshold: Int
+        /// Recovery keys (auto-unseal clusters; then `keysHex`/`keysBase64` are empty).
+        public var recoveryKeysHex: [String] = []
+        public var recoveryKeysBase64: [String] = []
 
         /// The JSON `vault operator init -format=json` prints.
         public func operatorInitJSON() -> [UInt8] {
             JSONValue.object([
                 ("unseal_keys_b64", .strings(keysBase64)), ("unseal_keys_hex", .strings(keysHex)),
                 ("unseal_shares", .int(shares)), ("unseal_threshold", .int(threshold)),
-                ("recovery_keys_b64", .array([])), ("recovery_keys_hex", .array([])),
-                ("recovery_keys_shares", .int(0)), ("recovery_keys_threshold", .int(0)),
+                ("recovery_keys_b64", .strings(recoveryKeysBase64)), ("recovery_keys_hex", .strings(recoveryKeysHex)),
+                ("recovery_keys_shares", .int(recoveryKeysBase64.isEmpty ? 0 : shares)),
+                ("recovery_keys_threshold", .int(recoveryKeysBase64.isEmpty ? 0 : threshold)),
                 ("root_token", .string(rootToken)),
             ]).bytes + [0x0a]
         }
@@ -94,7 +102,8 @@ public final class VaultSimulator: Sendable {
         let core = try SimCore(settings: CoreSettings(dataDirectory: configuration.dataDirectory, nodeIDs: ids,
                                                       electionDelay: configuration.electionDelay,
                                                       restoreApplyDelay: configuration.restoreApplyDelay,
-                                                      clock: configuration.clock))
+                                                      clock: configuration.clock, seal: configuration.seal,
+                                                      autoUnsealRetry: configuration.autoUnsealRetry))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, min(4, ProcessInfo.processInfo.activeProcessorCount)))
         let spool = configuration.dataDirectory + "/spool"
         try? FileManager.default.removeItem(atPath: spool)
@@ -114,6 +123,8 @@ public final class VaultSimulator: Sendable {
             let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool,
                                      devMode: configuration.devMode)
             core.listenerHook = { [weak sim] id, up in sim?.setListener(id, up: up) }
+            // Auto-unseal nodes holding data unseal themselves at start (retrying while the KMS is unreachable).
+            for id in ids { core.scheduleAutoUnseal(id) }
             return sim
         } catch {
             for l in table.all() { await l.close() }
@@ -205,13 +216,19 @@ public final class VaultSimulator: Sendable {
     public func initializeCluster(shares: Int = 1, threshold: Int = 1) async throws -> InitResult {
         let ids = nodes.filter(\.running).map(\.id)
         guard let first = ids.first else { throw Failure("no running node to initialize") }
-        let (status, body) = call(first, "PUT", "sys/init", body: .object([("secret_shares", .int(shares)), ("secret_threshold", .int(threshold))]))
+        let auto = core.transitSeal != nil
+        let request: JSONValue = auto
+            ? .object([("recovery_shares", .int(shares)), ("recovery_threshold", .int(threshold))])
+            : .object([("secret_shares", .int(shares)), ("secret_threshold", .int(threshold))])
+        let (status, body) = call(first, "PUT", "sys/init", body: request)
         guard status == 200, let b = body, let hex = b["keys"]?.stringList, let b64 = b["keys_base64"]?.stringList,
               let root = b["root_token"]?.stringValue else {
             throw Failure("sys/init on \(first) answered \(status): \(body?.serialized() ?? "")")
         }
-        let result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
-        try unseal(first, keys: result.keysBase64)
+        var result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
+        result.recoveryKeysHex = b["recovery_keys"]?.stringList ?? []
+        result.recoveryKeysBase64 = b["recovery_keys_base64"]?.stringList ?? []
+        if !auto { try unseal(first, keys: result.keysBase64) }
         _ = try await waitForActive()
         if devMode {
             let (s, e) = call(first, "POST", "sys/mounts/secret",
@@ -239,6 +256,16 @@ public final class VaultSimulator: Sendable {
         guard let leader = activeNodeID, let addr = apiAddress(leader) else { throw Failure("no active node to join") }
         let (status, body) = call(nodeID, "PUT", "sys/storage/raft/join", body: .object([("leader_api_addr", .string(addr))]))
         guard status == 200 else { throw Failure("join of \(nodeID) answered \(status): \(body?.serialized() ?? "")") }
+        if core.transitSeal != nil {
+            // Auto-unseal: the node unseals itself through the seal.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while clock.now < deadline {
+                if nodes.first(where: { $0.id == nodeID })?.sealed == false { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            throw Failure("\(nodeID) did not unseal itself through the transit seal")
+        }
         try unseal(nodeID, keys: keys)
     }
 
@@ -273,6 +300,7 @@ public final class VaultSimulator: Sendable {
 
     /// Blocking `shutdown()` for synchronous cleanup (e.g. a test's `defer`). Never call it on an event loop.
     public func shutdownBlocking() {
+        core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { l.closeBlocking() }
         control?.closeBlocking()
@@ -281,6 +309,7 @@ public final class VaultSimulator: Sendable {
 
     /// Closes every listener and stops the event loops. Data stays in `dataDirectory`.
     public func shutdown() async {
+        core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { await l.close() }
         await control?.close()
