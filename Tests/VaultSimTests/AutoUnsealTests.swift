@@ -142,4 +142,22 @@ struct KMS {
         let unseal = try d.put("vault_1", "sys/unseal", .obj(["key": .string(Data(SecureRandom.bytes(32)).base64EncodedString())]))
         #expect(unseal.status == 500 && (unseal.errors?.first ?? "").contains("failed to decrypt encrypted stored keys"))
     }
+
+    @Test func restoreWhileTheKMSIsUnreachableIsRefusedAndChangesNothing() async throws {
+        let kms = try await KMS.start()
+        let h = try await Self.sealed(kms, nodes: 1)
+        defer { h.stopNow() }
+        let root = try await h.sim.initializeCluster(shares: 1, threshold: 1).rootToken
+        #expect(try h.put("vault_1", "sys/mounts/kv", token: root, .obj(["type": "kv-v2"])).status == 204)
+        let snap = try h.get("vault_1", "sys/storage/raft/snapshot", token: root).body
+        #expect(try h.put("vault_1", "kv/data/after", token: root, .obj(["data": .obj(["v": "kept"])])).status == 200)
+        kms.harness.stopNow()
+        let refused = try TestHTTP.send("POST", h.url("vault_1", "sys/storage/raft/snapshot"), token: root, body: snap)
+        #expect(refused.status == 400 && refused.errors == [SnapshotUploadValidator.sealedHashesMessage])
+        // A render needs the KMS too (SHA256SUMS.sealed goes through it): 500, and the node stays up and unsealed.
+        #expect(try h.put("vault_1", "kv/data/more", token: root, .obj(["data": .obj(["v": "x"])])).status == 200)
+        #expect(try h.get("vault_1", "sys/storage/raft/snapshot", token: root).status == 500)
+        #expect(try h.get("vault_1", "kv/data/after", token: root).json?["data"]?["data"]?["v"] == .string("kept"))
+        #expect(h.sim.nodes[0].sealed == false)
+    }
 }
