@@ -147,4 +147,76 @@ import LifeboatArchive
             _ = try ValueStore.indexStateFile(fd: fd)
         }
     }
+
+    /// Deterministic xorshift64* generator (seeded, so a failure reproduces).
+    struct Xorshift: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+            return state &* 2_685_821_657_736_338_717
+        }
+    }
+
+    /// Every handler gets hostile bodies and queries (wrong types, huge and negative numbers, lone surrogates,
+    /// deep nesting, garbage bytes): each answers with a status, none traps.
+    @Test func randomHostileRequestsToEveryHandlerNeverTrap() async throws {
+        let h = try await SimHarness.start(nodes: 2)
+        defer { h.stopNow() }
+        let initResult = try await h.sim.initializeCluster()
+        let root = initResult.rootToken
+        for (path, body) in [("sys/mounts/kv1", #"{"type":"kv"}"#), ("sys/mounts/tr", #"{"type":"transit"}"#),
+                             ("tr/keys/k", "{}"), ("sys/auth/approle", #"{"type":"approle"}"#), ("auth/approle/role/r", "{}")] {
+            #expect([200, 204].contains(try h.put("vault_1", path, token: root, body: Array(body.utf8)).status), "\(path)")
+        }
+        let paths = ["sys/init", "sys/unseal", "sys/seal", "sys/health", "sys/leader", "sys/seal-status", "sys/storage/raft/join",
+                     "sys/storage/raft/remove-peer", "sys/mounts", "sys/mounts/x", "sys/mounts/kv1/tune", "sys/mounts/secret",
+                     "sys/policy/p", "sys/policies/acl/p", "sys/auth/approle", "auth/token/create", "auth/token/renew-self",
+                     "auth/token/lookup-self", "auth/approle/role/r", "auth/approle/role/r/secret-id", "auth/approle/role/r/role-id",
+                     "auth/approle/login", "secret/data/a", "secret/metadata/a", "secret/delete/a", "secret/undelete/a",
+                     "secret/destroy/a", "secret/config", "kv1/a", "tr/keys/k", "tr/keys/k/config", "tr/keys/k/rotate",
+                     "tr/encrypt/k", "tr/decrypt/k", "tr/rewrap/k", "tr/encrypt/new", "nomount/x"]
+        let methods = ["GET", "PUT", "POST", "DELETE", "LIST"]
+        let atoms = [#"1e19"#, #"-1e19"#, #"-1"#, #"0"#, #"9223372036854775807"#, #"-9223372036854775808"#, #"1.5"#, #"1e400"#,
+                     #""\uD800\u0041""#, #""\uDFFF""#, #""%%%""#, #""vault:v1:""#, #""vault:v99999999999999999999:AA==""#, #"null"#,
+                     #"true"#, #""""#, #""99999999999999h""#, #"[]"#, #"{}"#, #"[1e19,"x",null]"#, #""AAAA""#,
+                     #""\u0000""#, String(repeating: "[", count: 600) + String(repeating: "]", count: 600)]
+        let keys = ["key", "reset", "secret_shares", "secret_threshold", "recovery_shares", "stored_shares", "pgp_keys", "type",
+                    "options", "config", "version", "versions", "data", "cas", "max_versions", "plaintext", "ciphertext",
+                    "key_version", "batch_input", "min_decryption_version", "ttl", "period", "explicit_max_ttl", "policies",
+                    "policy", "rules", "role_id", "secret_id", "leader_api_addr", "retry", "server_id", "increment",
+                    "token_ttl", "num_uses", "default_lease_ttl", "max_lease_ttl", "description", "metadata", "deletion_allowed"]
+        var rng = Xorshift(state: 0x9E37_79B9_7F4A_7C15)
+        func value(_ depth: Int) -> String {
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0 where depth < 3: return "{" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in "\"\(keys.randomElement(using: &rng)!)\":\(value(depth + 1))" }.joined(separator: ",") + "}"
+            case 1 where depth < 3: return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
+            default: return atoms.randomElement(using: &rng)!
+            }
+        }
+        var served = 0
+        for i in 0..<3000 {
+            let path = paths.randomElement(using: &rng)!
+            let method = methods.randomElement(using: &rng)!
+            var body: [UInt8]
+            switch Int.random(in: 0..<8, using: &rng) {
+            case 0: body = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 1: body = []
+            default:
+                body = Array(("{" + (0..<Int.random(in: 1...5, using: &rng)).map { _ in "\"\(keys.randomElement(using: &rng)!)\":\(value(0))" }.joined(separator: ",") + "}").utf8)
+            }
+            let query = Bool.random(using: &rng) ? "list=" + ["true", "1", "x", ""].randomElement(using: &rng)! + "&version=" + atoms.randomElement(using: &rng)! : nil
+            let node = Bool.random(using: &rng) ? "vault_1" : "vault_2"
+            let token: String? = Int.random(in: 0..<5, using: &rng) == 0 ? nil : root
+            var headers: [(String, String)] = []
+            if let token { headers.append(("X-Vault-Token", token)) }
+            let r = h.sim.core.handle(nodeID: node, request: SimRequest(method: method, path: "/v1/" + path, rawQuery: query,
+                                                                       headers: headers, body: body, bodyFile: nil))
+            #expect(r.resetImmediately || (100...599).contains(r.status), "request \(i): \(method) \(path)")
+            if r.status != 503 { served += 1 }
+            // Keep the cluster usable: unseal whatever a sys/seal request sealed.
+            for n in h.sim.nodes where n.sealed && n.running { try? h.sim.unseal(n.id, keys: initResult.keysBase64) }
+        }
+        #expect(served > 2000, "most requests reached a handler (\(served) of 3000)")
+        try Self.alive(h)
+    }
 }
