@@ -40,11 +40,17 @@ enum JSONValue: Equatable, Sendable {
     }
     var intValue: Int? {
         switch self {
-        case .int(let i): return Int(i)
-        case .double(let d): return Int(d)
+        case .int(let i): return Int(exactly: i)
+        case .double(let d): return JSONValue.integer(d)
         case .string(let s): return Int(s)
         default: return nil
         }
+    }
+
+    /// The integer part of `d` when it fits in an `Int` (nil for 1e19, infinities and NaN: never a trap).
+    static func integer(_ d: Double) -> Int? {
+        guard d.isFinite else { return nil }
+        return Int(exactly: d.rounded(.towardZero))
     }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o }; return nil }
@@ -84,7 +90,9 @@ enum JSONValue: Equatable, Sendable {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
-        case .double(let d): out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+        case .double(let d):
+            if !d.isFinite { out += "null" }  // JSON has no infinities (a parsed 1e400 is one)
+            else { out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let a):
             out += "["
@@ -235,11 +243,17 @@ struct JSONParser {
                 case UInt8(ascii: "f"): out.append(0x0c)
                 case UInt8(ascii: "u"):
                     guard var scalar = hex4() else { return nil }
-                    if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                    // Go's encoding/json: a high surrogate followed by an escaped low surrogate is one rune; any
+                    // other surrogate is U+FFFD and the following escape is decoded on its own ("\uD800\u0041").
+                    if scalar >= 0xD800 && scalar < 0xDC00, i + 5 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
                        bytes[i + 1] == UInt8(ascii: "u") {
+                        let save = i
                         i += 2
-                        guard let low = hex4() else { return nil }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        if let low = hex4(), low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = save
+                        }
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map { Character($0) } ?? "\u{FFFD}").utf8))
                 default: out.append(e)
