@@ -93,6 +93,7 @@ extension SimCore {
             return .response(appRoleLogin(g, keys: keys, req))
         }
 
+        if path == "sys/capabilities-self" { return .response(capabilitiesSelf(g, keys: keys, req)) }
         let capability: String
         if list { capability = "list" }
         else if m == "GET" || m == "HEAD" { capability = "read" }

@@ -107,6 +107,11 @@ public struct RestoreOptions: Sendable {
     /// Raft node ids by node name, when they differ from the names (membership checks compare raft ids).
     public var raftNodeIDs: [String: String]
     public var timeouts: RestoreTimeouts
+    /// Confirms that a healthy target holding data the backup does not (a higher raft index, or another cluster)
+    /// may be replaced (`--overwrite-newer`); `--yes` alone is not enough.
+    public var overwriteNewer = false
+    /// Where `originalToken` comes from, for the plan (never the token itself).
+    public var tokenSource = "the configured Vault token"
     /// Progress callback (called from the restore's task).
     public var onEvent: (@Sendable (RestoreEvent) -> Void)?
 
