@@ -109,11 +109,13 @@ struct DrillSettings: ParsableArguments {
         }
         let canarySecrets = canaries.isEmpty ? try configuration.drillCanaries.flatMap { try $0.canarySecrets() }
             : try canaries.map { try CanarySecret(parsing: $0) }
-        let options = DrillOptions(
+        var options = DrillOptions(
             scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: try context.keyRing(),
             stateDirectory: context.stateDirectory + "/drill-state",
             reportDirectory: reportDirectory ?? configuration.drill.reportDirectory ?? ".", canaries: canarySecrets,
             originalToken: { try await client.auth.token() })
+        // Phases are printed as they happen (a drill takes minutes; silence looks like a hang).
+        options.onEvent = printRestoreEvent
         return DrillRunner(vault: VaultRecoveryClient(client: client), options: options, logger: quietLogger("lifeboat.drill"))
     }
 }

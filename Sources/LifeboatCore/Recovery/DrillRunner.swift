@@ -129,7 +129,9 @@ public final class DrillRunner: Sendable {
         // A drill never resumes an earlier drill: start from a clean state directory.
         try? FileManager.default.removeItem(atPath: RestoreJournal.path(in: options.stateDirectory))
         do {
+            options.onEvent?(.note(.preflight, "creating the scratch cluster: \(options.scratch.description)"))
             let instance = try await createScratch()
+            options.onEvent?(.note(.preflight, "scratch cluster up: \(instance.nodes.map(\.description).joined(separator: ", "))"))
             var restoreOptions = RestoreOptions(mode: .force, nodes: instance.nodes, unsealKeys: options.unsealKeys, keyRing: options.keyRing,
                                                 resetHook: instance.resetHook, stateDirectory: options.stateDirectory,
                                                 canaries: options.canaries, raftNodeIDs: instance.raftNodeIDs, timeouts: options.timeouts,
@@ -156,6 +158,7 @@ public final class DrillRunner: Sendable {
             report.reasons.append(message)
         }
         // Always: a failed creation may have left part of a cluster behind.
+        options.onEvent?(.note(.report, "destroying the scratch cluster"))
         do {
             try await options.scratch.destroy()
             report.tornDown = true
