@@ -107,7 +107,7 @@ struct RestoreCommand: AsyncParsableCommand {
                         return
                     }
                     if !json { printStatus(prepared.plan.render()) }
-                    let interactive = isatty(STDIN_FILENO) == 1 && !yes && !force
+                    let interactive = isatty(STDIN_FILENO) == 1 && !yes
                     report = try await executor.execute(prepared) { _ in
                         guard interactive else { return true }
                         return confirm("Type `restore` to go ahead: ") == "restore"

@@ -254,4 +254,81 @@ struct RestoreRefusalEndToEndTests {
         #expect(!run.stderr.contains("--force"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scene.marker))
     }
+
+    @Test("a failed restore prints each node's state and the exact --resume command, which finishes the job")
+    func failedRestoreSaysHowToResume() throws {
+        let scene = try RefusalScene.start()
+        defer { scene.stop() }
+        let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
+        let gate = scene.workspace.directory + "/hook-fixed"
+        let hook = "if [ {node} = vault_2 ] && [ ! -f \(gate) ]; then echo disk busy on {node} >&2; exit 3; fi; "
+            + "VAULT_SIM_CONTROL=\(scene.sim.ready.control_addr) \(vaultSim) node wipe {node}"
+        var arguments = ["restore", "latest", "--force", "--yes", "--overwrite-newer", "--repo", scene.workspace.repository,
+                         "--key-file", scene.workspace.keyFile, "--unseal-keys-file", scene.keysFile, "--canary", "secret/lifeboat/canary/e2e",
+                         "--state-dir", scene.workspace.directory + "/restore-state", "--reset-command", hook]
+        for node in scene.sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
+        let failed = try lifeboat(arguments, environment: scene.environment)
+        #expect(failed.status == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains("  [reset vault_2] disk busy on vault_2"), "hook output streamed with its prefix: \(failed.stderr)")
+        #expect(failed.stderr.contains("node vault_1 \(scene.sim.nodes[0].api_addr): uninitialized"), "\(failed.stderr)")
+        #expect(failed.stderr.contains("node vault_2 \(scene.sim.nodes[1].api_addr): "))
+        #expect(failed.stderr.contains("node vault_3 \(scene.sim.nodes[2].api_addr): "))
+        let prefix = "to continue after fixing the cause: "
+        let line = try #require(failed.stderr.split(separator: "\n").first { $0.hasPrefix(prefix) }, "\(failed.stderr)")
+        let command = String(line.dropFirst(prefix.count))
+        #expect(command.hasSuffix(" --resume"))
+        #expect(!command.contains(scene.sim.rootToken), "no secret on the command line")
+
+        // Fix the cause, then run exactly the printed command.
+        FileManager.default.createFile(atPath: gate, contents: nil)
+        let resumed = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command], environment: scene.environment,
+                                     removing: ["LIFEBOAT_REPO"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("Restore complete"), "\(resumed.stdout)")
+        #expect(try scene.readSecret("lifeboat/canary/e2e") == "survives")
+    }
+
+    @Test("a drill whose scratch nodes are production is refused before anything is touched")
+    func drillPointedAtProduction() throws {
+        let scene = try RefusalScene.start()
+        defer { scene.stop() }
+        let before = try scene.appliedIndexes()
+        var arguments = ["drill", "latest", "--repo", scene.workspace.repository, "--key-file", scene.workspace.keyFile,
+                         "--unseal-keys-file", scene.keysFile, "--reset-command", "touch \(scene.marker)",
+                         "--report-dir", scene.workspace.directory + "/reports"]
+        for node in scene.sim.nodes { arguments += ["--scratch-node", "\(node.id)=\(node.api_addr)"] }
+        let drill = try lifeboat(arguments, environment: scene.environment)
+        #expect(drill.status == 1, "\(drill.stderr)")
+        #expect(drill.stderr.contains("answer as the backup's OWN cluster"), "\(drill.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scene.marker))
+        #expect(try scene.readSecret("lifeboat/canary/e2e") == "survives")
+        #expect(try scene.appliedIndexes() == before)
+    }
+
+    @Test("a 1-of-1 Shamir cluster: its own key is verified by --plan, another 1-of-1 cluster's key is refused")
+    func oneOfOneSeal() throws {
+        let sim = try VaultSimProcess.start(shares: 1, threshold: 1)
+        defer { sim.stop() }
+        let other = try VaultSimProcess.start(nodes: 1, shares: 1, threshold: 1)
+        defer { other.stop() }
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let environment = ["VAULT_ADDR": sim.nodes[0].api_addr, "LIFEBOAT_VAULT_ADDRS": sim.nodes.map(\.api_addr).joined(separator: ","),
+                           "VAULT_TOKEN": sim.rootToken]
+        #expect(try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment).status == 0)
+        for file in [sim.directory + "/keys.json", other.directory + "/keys.json"] { chmod(file, 0o600) }
+        func plan(_ keysFile: String) throws -> ProcessResult {
+            var arguments = ["restore", "latest", "--force", "--plan", "--overwrite-newer", "--repo", workspace.repository,
+                             "--key-file", workspace.keyFile, "--unseal-keys-file", keysFile, "--reset-command", "false",
+                             "--state-dir", workspace.directory + "/state"]
+            for node in sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
+            return try lifeboat(arguments, environment: environment)
+        }
+        let own = try plan(sim.directory + "/keys.json")
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(own.stdout.contains("unseal keys: verified against the backup (1 of 1 key"), "\(own.stdout)")
+        let foreign = try plan(other.directory + "/keys.json")
+        #expect(foreign.status == 65, "\(foreign.stderr)")
+        #expect(foreign.stderr.contains("the unseal key does not open the backup's SHA256SUMS.sealed"), "\(foreign.stderr)")
+    }
 }

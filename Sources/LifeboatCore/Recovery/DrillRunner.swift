@@ -137,6 +137,9 @@ public final class DrillRunner: Sendable {
                                                 canaries: options.canaries, raftNodeIDs: instance.raftNodeIDs, timeouts: options.timeouts,
                                                 originalToken: options.originalToken)
             restoreOptions.onEvent = options.onEvent
+            // A scratch cluster may come up initialized (it is wiped anyway); production never passes for one.
+            restoreOptions.overwriteNewer = true
+            restoreOptions.scratchTarget = true
             let executor = RestoreExecutor(vault: vault, options: restoreOptions, logger: logger, sleeper: sleeper, now: now)
             let prepared = try await executor.preflight(source)
             report.snapshotIndex = prepared.staged.summary.meta.index

@@ -106,8 +106,8 @@ public final class RestoreExecutor: @unchecked Sendable {
                 plan.credentials = credentials
                 plan.backupCluster = source.cluster
                 plan.backupTakenFrom = [source.takenFrom, source.vaultVersion.map { "Vault \($0)" }].compactMap { $0 }.joined(separator: ", ")
-                if options.mode == .force, target.holdsNewerData {
-                    plan.warnings.append("--overwrite-newer: the target's newer data will be DESTROYED")
+                if target.holdsNewerData {
+                    plan.warnings.append("--overwrite-newer: the target holds data the backup does not (\(target.summary)); it will be " + (options.mode == .force ? "DESTROYED" : "REPLACED by the backup's"))
                 }
                 if options.mode == .force, !target.nodes.contains(where: \.isUnsealed), target.nodes.contains(where: { $0.state == .sealed }) {
                     plan.warnings.append("some nodes are only sealed: if this is the backup's cluster and unsealing it (`vault operator unseal`) brings it back, no restore is needed")

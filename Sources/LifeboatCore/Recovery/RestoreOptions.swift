@@ -110,6 +110,9 @@ public struct RestoreOptions: Sendable {
     /// Confirms that a healthy target holding data the backup does not (a higher raft index, or another cluster)
     /// may be replaced (`--overwrite-newer`); `--yes` alone is not enough.
     public var overwriteNewer = false
+    /// The nodes are a drill's scratch cluster: a target that answers as the backup's own cluster is production
+    /// reached by mistake and is always refused (whatever `overwriteNewer` says).
+    public var scratchTarget = false
     /// Where `originalToken` comes from, for the plan (never the token itself).
     public var tokenSource = "the configured Vault token"
     /// Progress callback (called from the restore's task).

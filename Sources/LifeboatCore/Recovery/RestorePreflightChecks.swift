@@ -198,6 +198,9 @@ extension RestoreExecutor {
                 throw RecoveryError(.target, "the running cluster is at raft index \(target.newestIndex ?? 0), ahead of backup \(source.id) (index \(snapshotIndex)\(age)): the restore replaces everything written since. Nothing was changed. If that is what you want, run again with --overwrite-newer")
             }
         case .force:
+            if options.scratchTarget && target.sameCluster == true {
+                throw RecoveryError(.target, "the drill's scratch nodes answer as the backup's OWN cluster (\(target.summary)): they are production, not a scratch cluster. Nothing was changed. Check the scratch node addresses (--scratch-node / drill.nodes)")
+            }
             if target.holdsNewerData && !options.overwriteNewer {
                 var what = "\(target.summary). --force would WIPE every node and lose its data"
                 if target.sameCluster == true {
