@@ -331,4 +331,27 @@ struct RestoreRefusalEndToEndTests {
         #expect(foreign.status == 65, "\(foreign.stderr)")
         #expect(foreign.stderr.contains("the unseal key does not open the backup's SHA256SUMS.sealed"), "\(foreign.stderr)")
     }
+
+    @Test("a dead cluster cannot check the token in preflight: the plan says so, and the restored data checks it before any join")
+    func tokenCheckedAgainstRestoredData() throws {
+        let scene = try RefusalScene.start()
+        defer { scene.stop() }
+        // A token created after the backup: valid today, absent from the backup's token store.
+        let created = try scene.curl(["-X", "POST", "-H", "X-Vault-Token: \(scene.sim.rootToken)", try scene.leaderAddress + "/v1/auth/token/create",
+                                      "-d", #"{"policies":["root"]}"#])
+        let json = try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any]
+        let lateToken = try #require((json?["auth"] as? [String: Any])?["client_token"] as? String, "\(created.stdout)")
+        for node in scene.sim.nodes { try scene.sim.control(["node", "wipe", node.id]) }
+
+        let run = try scene.forceRestore([], environment: ["VAULT_TOKEN": lateToken])
+        #expect(run.status == 78, "\(run.stderr)")
+        #expect(run.stderr.contains("NOT checked: no node is unsealed"), "the plan says what it could not check: \(run.stderr)")
+        #expect(run.stderr.contains("target:      every node is uninitialized (empty)"), "\(run.stderr)")
+        #expect(run.stderr.contains("does not accept the token"), "\(run.stderr)")
+        #expect(run.stderr.contains("vault_1 is restored and unsealed"))
+
+        let resumed = try scene.forceRestore(["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try scene.readSecret("lifeboat/canary/e2e") == "survives")
+    }
 }

@@ -427,6 +427,7 @@ public final class RestoreExecutor: @unchecked Sendable {
         let others = Array(options.nodes.dropFirst())
         guard !others.isEmpty else { return }
         let token = try await requireOriginalToken(phase: .rebootstrap)
+        try await checkTokenInRestoredData(token, on: first, phase: .rebootstrap)
         for node in others {
             if journal!.nodesDone.contains(node.name) {
                 // Done in an earlier attempt; it may have restarted sealed since.

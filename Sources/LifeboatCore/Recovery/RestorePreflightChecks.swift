@@ -279,4 +279,29 @@ extension RestoreExecutor {
         lines.append("\(later): \(options.tokenSource) lacks \(list) on the live cluster, which is not the backup's; it must be \(validIn) with policies/lifeboat-restore.hcl")
         return lines
     }
+
+    /// Once the first node serves the restored data: the token the later phases use must be valid THERE (the
+    /// backup's token store). Checked before any other node is joined, so a wrong token is named at once instead
+    /// of surfacing as a timeout; the first node is restored and unsealed by then, and `--resume` continues.
+    func checkTokenInRestoredData(_ token: VaultSecret, on node: RecoveryNode, phase: RestorePhase) async throws {
+        var paths = ["sys/storage/raft/configuration"]
+        if options.nodes.count > 1 { paths.append("sys/storage/raft/autopilot/state") }
+        paths += options.canaries.map(\.description)
+        let answer: [String: [String]]?
+        do {
+            answer = try await vault.capabilitiesSelf(at: node.apiAddress, token: token, paths: paths)
+        } catch let e as VaultError where e.kind == .permissionDenied {
+            throw RecoveryError(.credentials, "the restored data on \(node.name) does not accept the token (\(options.tokenSource)): it did not exist when the backup was taken. \(node.name) is restored and unsealed; give the backup cluster's root token, or a token with policies/lifeboat-restore.hcl from before the backup, and run `lifeboat restore --resume`", phase: phase, node: node.name)
+        } catch {
+            return  // Not answerable here: the phases report what fails.
+        }
+        guard let answer else { return }
+        let missing = paths.filter { path in
+            let caps = answer[path] ?? []
+            return caps.contains("deny") || !(caps.contains("root") || caps.contains("read"))
+        }
+        guard missing.isEmpty else {
+            throw RecoveryError(.credentials, "in the restored data the token (\(options.tokenSource)) lacks read on \(missing.joined(separator: ", ")). \(node.name) is restored and unsealed; give a token with policies/lifeboat-restore.hcl (or the backup cluster's root token) and run `lifeboat restore --resume`", phase: phase, node: node.name)
+        }
+    }
 }
