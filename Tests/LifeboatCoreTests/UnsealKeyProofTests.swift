@@ -57,6 +57,9 @@ struct SealedBackup {
         #expect(few == .notEnoughUnsealKeys)
         #expect(message.contains("needs 3 of its 5 unseal keys"))
         #expect(RecoveryError(.notEnoughUnsealKeys, "").exitStatus == .usage)
+        let (none, noneMessage) = code { _ = try backup.prove([], threshold: 3, of: 5) }
+        #expect(none == .notEnoughUnsealKeys)
+        #expect(noneMessage.contains("a Shamir seal, not auto-unseal"))
     }
 
     @Test("another cluster's shares, one stranger among good shares, two key sets mixed, a truncated share: distinct messages")

@@ -92,20 +92,36 @@ public struct CommandResult: Sendable {
 public enum CommandRunner {
     static let maxOutput = 256 * 1024
 
-    /// Where hook output goes by default: standard error (the terminal, or the agent's log).
+    /// Hook output on standard error (the terminal): the default.
     public static let standardErrorSink: @Sendable (String) -> Void = { line in
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Where hook output goes when a call names no sink; the agent sends it to its log instead of standard error.
+    public static func setDefaultOutput(_ sink: @escaping @Sendable (String) -> Void) {
+        defaultOutput.set(sink)
+    }
+
+    private static let defaultOutput = SinkBox(standardErrorSink)
+
+    private final class SinkBox: @unchecked Sendable {
+        // `sink` is only touched with `lock` held.
+        private let lock = NSLock()
+        private var sink: @Sendable (String) -> Void
+        init(_ sink: @escaping @Sendable (String) -> Void) { self.sink = sink }
+        func set(_ new: @escaping @Sendable (String) -> Void) { lock.withLock { sink = new } }
+        func get() -> @Sendable (String) -> Void { lock.withLock { sink } }
     }
 
     /// Runs `argv` (argv[0] looked up in PATH through /usr/bin/env) and waits for it to exit — not for every
     /// process it started to close its output.
     /// - Parameters:
     ///   - label: the prefix of every output line, e.g. `reset vault_2`.
-    ///   - output: receives each line as it comes (default: standard error).
+    ///   - output: receives each line as it comes (default: ``setDefaultOutput(_:)``'s sink, standard error unless set).
     /// - Throws: ``RecoveryError`` ``RecoveryError/Code/hookFailed`` when it cannot start or exceeds `timeout`
     ///   (then its whole process group is killed).
     public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration, label: String = "hook",
-                           output: @escaping @Sendable (String) -> Void = CommandRunner.standardErrorSink) async throws -> CommandResult {
+                           output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
         guard !argv.isEmpty, !argv[0].isEmpty else {
             throw RecoveryError(.configuration, "a hook command is empty: write it as an argv array, e.g. [\"docker\", \"compose\", \"stop\", \"{node}\"]")
         }
@@ -117,7 +133,7 @@ public enum CommandRunner {
         } catch {
             throw RecoveryError(.hookFailed, "cannot run `\(argv.joined(separator: " "))`: \(error); check that the program exists and is executable")
         }
-        let collected = HookOutput(prefix: "  [\(label)] ", limit: maxOutput, sink: output)
+        let collected = HookOutput(prefix: "  [\(label)] ", limit: maxOutput, sink: output ?? defaultOutput.get())
         let outcome: HookProcess.Outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<HookProcess.Outcome, Never>) in
                 Thread.detachNewThread {

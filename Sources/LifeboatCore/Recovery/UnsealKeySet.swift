@@ -173,6 +173,9 @@ public struct UnsealKeySet: Sendable, CustomStringConvertible {
             return
         }
         if threshold <= 0 { return }
+        if keys.isEmpty {
+            throw RecoveryError(.notEnoughUnsealKeys, "the backup's cluster needs \(threshold) of its \(shares) unseal keys (a Shamir seal, not auto-unseal), and none were given; nothing was changed: give the ORIGINAL cluster's keys with --unseal-keys-file (not --auto-unseal)")
+        }
         guard keys.count >= threshold else {
             let dup = duplicateCount > 0 ? " (\(suppliedCount) given, \(duplicateCount) of them duplicates)" : ""
             throw RecoveryError(.notEnoughUnsealKeys,
