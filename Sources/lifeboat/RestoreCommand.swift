@@ -16,7 +16,7 @@ struct RestoreCommand: AsyncParsableCommand {
             the snapshot is force-restored, the nodes are unsealed with the ORIGINAL keys and rejoined, and the \
             cluster is verified. Nothing is touched before the backup has been decrypted, verified and staged, the \
             unseal keys have been proven against the backup (they must open its SHA256SUMS.sealed), every target \
-            node's state has been shown (a running, unsealed target ahead of the backup needs --overwrite-newer), \
+            node's state has been shown (wiping a running, unsealed target needs --overwrite-newer), \
             and the token has been checked with sys/capabilities-self where a node is unsealed. Phases are \
             journaled: after a crash or Ctrl-C, `--resume` continues where it stopped (a failed run prints the exact \
             command). Exit codes: 64 too few unseal keys or a target needing --overwrite-newer, 65 a bad backup or \
@@ -48,7 +48,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask for confirmation on a terminal.")
     var yes = false
 
-    @Flag(name: .customLong("overwrite-newer"), help: "Confirm that a running, unsealed target holding data the backup does not (a higher raft index, or another cluster) is replaced; --yes alone is not enough.")
+    @Flag(name: .customLong("overwrite-newer"), help: "Confirm that a running, unsealed target is replaced: with --force it is wiped; without, data newer than the backup is lost. --yes alone is not enough.")
     var overwriteNewer = false
 
     @Option(name: .customLong("node"), help: ArgumentHelp(

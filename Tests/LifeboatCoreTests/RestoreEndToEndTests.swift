@@ -278,6 +278,7 @@ struct RestoreFailureModeTests {
             }
             var options = f.options(keys: try f.keys(3), hook: lazyHook)
             options.timeouts.nodeReset = .milliseconds(800)
+            options.overwriteNewer = true  // the cluster is running: wiping it is confirmed
             let executor = RestoreExecutor(vault: f.vault, options: options)
             let prepared = try await executor.preflight(RestoreSource.backup(manifest, in: f.repository.store))
             let failure = await #expect(throws: RestoreFailed.self) { _ = try await executor.execute(prepared) }

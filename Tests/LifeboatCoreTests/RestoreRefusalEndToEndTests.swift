@@ -354,4 +354,16 @@ struct RestoreRefusalEndToEndTests {
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try scene.readSecret("lifeboat/canary/e2e") == "survives")
     }
+
+    @Test("a healthy cluster that holds nothing newer is not wiped either without --overwrite-newer")
+    func healthyTargetNotAhead() throws {
+        let scene = try RefusalScene.start()
+        defer { scene.stop() }
+        let before = try scene.appliedIndexes()
+        let run = try scene.forceRestore([])
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("--force would WIPE a working cluster"), "\(run.stderr)")
+        #expect(run.stderr.contains("restore without --force"))
+        try scene.expectUntouched(indexesBefore: before, run)
+    }
 }

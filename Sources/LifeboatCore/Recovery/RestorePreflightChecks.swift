@@ -208,6 +208,10 @@ extension RestoreExecutor {
                 }
                 throw RecoveryError(.target, "the target is healthy: \(what). Nothing was changed. If destroying that data is intended, add --overwrite-newer (backup \(source.id): index \(snapshotIndex)\(age))")
             }
+            if target.nodes.contains(where: \.isUnsealed) && !options.overwriteNewer {
+                // Running and unsealed, not ahead: wiping it would rebuild what it already holds.
+                throw RecoveryError(.target, "the target is healthy and holds nothing newer than the backup (\(target.summary)): --force would WIPE a working cluster to put back what it already has. Nothing was changed. To return to the backup's data on this cluster, restore without --force; to rebuild it from the backup anyway, add --overwrite-newer")
+            }
         }
     }
 
