@@ -103,7 +103,9 @@ struct RestoreCommand: AsyncParsableCommand {
                     if plan {
                         // --plan stops here: the staged plaintext snapshot is not left behind.
                         unlink(prepared.staged.path)
-                        if json { print(String(decoding: try prepared.plan.json(), as: UTF8.self)) } else { print(prepared.plan.render()) }
+                        var shown = prepared.plan
+                        shown.stagingPath = prepared.staged.path + " (removed again: --plan keeps no plaintext)"
+                        if json { print(String(decoding: try shown.json(), as: UTF8.self)) } else { print(shown.render()) }
                         return
                     }
                     if !json { printStatus(prepared.plan.render()) }

@@ -170,6 +170,7 @@ struct RestoreRefusalEndToEndTests {
         #expect(plan.stdout.contains("vault_1 \(scene.sim.nodes[0].api_addr): "), "\(plan.stdout)")
         #expect(plan.stdout.contains("credentials: reset: the reset hook"), "\(plan.stdout)")
         #expect(plan.stdout.contains("checked with sys/capabilities-self"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("(removed again: --plan keeps no plaintext)"))
         try scene.expectUntouched(indexesBefore: before, plan)
     }
 
