@@ -42,11 +42,11 @@ public struct RestoreFailed: Error, Sendable, CustomStringConvertible, ExitCodeP
 /// journal or the raft configuration shows as done, `verify` only reads.
 public final class RestoreExecutor: @unchecked Sendable {
     // Mutable state (`journal`, `temporary`, `phaseSeconds`) is touched only by the one task running the restore.
-    private let vault: any RecoveryVaultAPI
-    private var options: RestoreOptions
+    let vault: any RecoveryVaultAPI
+    var options: RestoreOptions
     private let logger: Logger
     private let sleeper: any VaultSleeper
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
 
     private var journal: RestoreJournal?
     private var temporary: TemporaryCredentials?
@@ -85,19 +85,40 @@ public final class RestoreExecutor: @unchecked Sendable {
             let name = "snapshot-" + Self.safeName(source.id) + ".snap"
             let staged = try await SnapshotStager.stage(source, keyRing: options.keyRing, directory: options.stagingDirectory, name: name)
             let seal = Self.sealConfig(of: staged.summary)
+            var plan: RestorePlan
             do {
-                // Only a forced restore reseals the nodes; a same-cluster restore keeps them unsealed.
+                // Only a forced restore reseals the nodes; a same-cluster restore keeps them unsealed. The keys are
+                // proven against the backup's SHA256SUMS.sealed, offline, before anything is touched.
+                let verdict: UnsealKeyVerdict
                 if options.mode == .force {
-                    try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+                    verdict = try options.unsealKeys.prove(sealedHashes: staged.summary.sealedHashes, sha256Sums: staged.summary.sha256Sums,
+                                                           seal: seal, cluster: "the backup's cluster (\(Self.clusterText(source.cluster)))")
+                } else {
+                    verdict = UnsealKeyVerdict(.notNeeded, "not needed (the cluster keeps its keys and stays unsealed)")
+                }
+                var target = await assessTarget(source, snapshotIndex: staged.summary.meta.index)
+                target = await followLeader(target, source: source, snapshotIndex: staged.summary.meta.index)
+                try checkTarget(target, source: source, snapshotIndex: staged.summary.meta.index)
+                let credentials = try await checkCredentials(target)
+                plan = RestorePlan.make(mode: options.mode, backup: Self.facts(source, staged), sealConfig: seal,
+                                        unsealKeys: options.unsealKeys.count, nodes: options.nodes,
+                                        canaries: options.canaries.map(\.description), stagingPath: staged.path, now: now(),
+                                        hasResetHook: options.resetHook != nil)
+                plan.unsealKeyVerdict = verdict
+                plan.target = target
+                plan.credentials = credentials
+                plan.backupCluster = source.cluster
+                plan.backupTakenFrom = [source.takenFrom, source.vaultVersion.map { "Vault \($0)" }].compactMap { $0 }.joined(separator: ", ")
+                if target.holdsNewerData {
+                    plan.warnings.append("--overwrite-newer: the target holds data the backup does not (\(target.summary)); it will be " + (options.mode == .force ? "DESTROYED" : "REPLACED by the backup's"))
+                }
+                if options.mode == .force, !target.nodes.contains(where: \.isUnsealed), target.nodes.contains(where: { $0.state == .sealed }) {
+                    plan.warnings.append("some nodes are only sealed: if this is the backup's cluster and unsealing it (`vault operator unseal`) brings it back, no restore is needed")
                 }
             } catch {
                 unlink(staged.path)
                 throw error
             }
-            let plan = RestorePlan.make(mode: options.mode, backup: Self.facts(source, staged), sealConfig: seal,
-                                        unsealKeys: options.unsealKeys.count, nodes: options.nodes,
-                                        canaries: options.canaries.map(\.description), stagingPath: staged.path, now: now(),
-                                        hasResetHook: options.resetHook != nil)
             let seconds = elapsed(since: started)
             phaseSeconds[.preflight] = seconds
             emit(.phaseFinished(.preflight, seconds: seconds))
@@ -165,7 +186,8 @@ public final class RestoreExecutor: @unchecked Sendable {
         let staged = try SnapshotStager.revalidate(path: j.stagingPath, expectedSHA256: j.stagingSHA256)
         let seal = Self.sealConfig(of: staged.summary)
         if j.mode == .force {
-            try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+            _ = try options.unsealKeys.prove(sealedHashes: staged.summary.sealedHashes, sha256Sums: staged.summary.sha256Sums,
+                                             seal: seal, cluster: "the backup's cluster")
         }
         options.mode = j.mode
         options.nodes = j.nodes
@@ -408,6 +430,7 @@ public final class RestoreExecutor: @unchecked Sendable {
         let others = Array(options.nodes.dropFirst())
         guard !others.isEmpty else { return }
         let token = try await requireOriginalToken(phase: .rebootstrap)
+        try await checkTokenInRestoredData(token, on: first, phase: .rebootstrap)
         for node in others {
             if journal!.nodesDone.contains(node.name) {
                 // Done in an earlier attempt; it may have restarted sealed since.
@@ -537,12 +560,18 @@ public final class RestoreExecutor: @unchecked Sendable {
             do {
                 let (status, health) = try await vault.health(at: node.apiAddress)
                 if status == 200 { return node }
+                if health.initialized, !health.sealed, let l = try? await vault.leader(at: node.apiAddress), !l.leaderAddress.isEmpty {
+                    // A standby: the active node is the one it follows (listed or not).
+                    let address = l.leaderAddress.hasSuffix("/") ? String(l.leaderAddress.dropLast()) : l.leaderAddress
+                    if let listed = options.nodes.first(where: { $0.apiAddress == address }) { return listed }
+                    return RecoveryNode(name: "active node (via \(node.name))", apiAddress: address)
+                }
                 seen.append("\(node.name): \(health.sealed ? "sealed" : health.initialized ? "standby" : "uninitialized")")
             } catch let e as VaultError {
                 seen.append("\(node.name): \(e.kind.rawValue)")
             }
         }
-        throw RecoveryError(.vault, "no active node among \(options.nodes.map(\.name).joined(separator: ", ")) (\(seen.joined(separator: "; "))); a same-cluster restore needs a running, unsealed cluster: unseal it, or restore with --force", phase: phase)
+        throw RecoveryError(.vault, "no active node among \(options.nodes.map(\.name).joined(separator: ", ")) (\(seen.joined(separator: "; "))); a same-cluster restore needs a running, unsealed cluster: unseal it (`vault operator unseal`), then run `lifeboat restore --resume`", phase: phase)
     }
 
     // MARK: Phase 7: verify
@@ -673,7 +702,7 @@ public final class RestoreExecutor: @unchecked Sendable {
         logger.info("\(text)", metadata: ["phase": "\(phase.rawValue)"])
     }
 
-    private func emit(_ event: RestoreEvent) { options.onEvent?(event) }
+    func emit(_ event: RestoreEvent) { options.onEvent?(event) }
 
     private func saveJournal() throws {
         guard let journal else { return }

@@ -36,6 +36,8 @@ public protocol RecoveryVaultAPI: Sendable {
     func snapshotSummary(at address: String, token: VaultSecret, timeout: Duration) async throws -> SnapshotSummary
     /// `GET auth/token/lookup-self` status with `token` (200 valid, 403 rejected).
     func tokenStatus(at address: String, token: VaultSecret) async throws -> Int
+    /// `POST sys/capabilities-self`: `token`'s capabilities on each path (nil when this client cannot ask).
+    func capabilitiesSelf(at address: String, token: VaultSecret, paths: [String]) async throws -> [String: [String]]?
 }
 
 /// The temporary 1-of-1 credentials of a freshly initialized node. Memory only: never logged, never journaled.

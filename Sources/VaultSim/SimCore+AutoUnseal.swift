@@ -4,6 +4,7 @@
 
 import Foundation
 import LifeboatArchive
+import LifeboatSnapshot
 
 extension SimCore {
     static let recoveryConfigPath = "core/recovery-config"

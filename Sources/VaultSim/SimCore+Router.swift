@@ -95,6 +95,7 @@ extension SimCore {
             return .response(appRoleLogin(g, keys: keys, req))
         }
 
+        if path == "sys/capabilities-self" { return .response(capabilitiesSelf(g, keys: keys, req)) }
         let table = mountTable(g, keys: keys)
         let mounted = path.hasPrefix("sys/") || path.hasPrefix("auth/") ? nil : mount(for: path, in: table)
         let capability: String

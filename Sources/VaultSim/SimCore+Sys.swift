@@ -4,6 +4,7 @@
 
 import Foundation
 import LifeboatArchive
+import LifeboatSnapshot
 
 extension SimCore {
     /// Initialized as Vault's `Core.Initialized` reports it (includes a node with a pending raft join).

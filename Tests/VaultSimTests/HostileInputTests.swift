@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import LifeboatArchive
 @testable import VaultSim
+import LifeboatSnapshot
 
 @Suite(.serialized) struct HostileInputTests {
     /// The simulator still answers (the process did not trap).

@@ -77,10 +77,13 @@ public final class ConfiguredAgentJobs: AgentJobs {
     public func runBackup(destinations names: [String]) async throws -> BackupOutcome {
         let setup = self.setup
         if setup.onlyIfLeader {
-            switch try await LeaderLocator(client: client).localNodeRole() {
-            case .active: break
-            case .standby(let leader): return .notLeader(leader: leader.isEmpty ? nil : leader)
-            case .sealed: throw AgentJobError(.vaultError, "the local Vault node is sealed: unseal it")
+            // The same decision as `lifeboat backup --only-if-leader`.
+            do {
+                if case .skip(let leader) = try await LeaderLocator(client: client).onlyIfLeaderVerdict() {
+                    return .notLeader(leader: leader)
+                }
+            } catch let e as LocalNodeNotReady {
+                throw AgentJobError(.vaultError, e.message)
             }
         }
         let report = try await ConfiguredBackup.run(
