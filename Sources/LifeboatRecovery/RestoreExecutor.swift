@@ -50,6 +50,8 @@ public final class RestoreExecutor: @unchecked Sendable {
 
     private var journal: RestoreJournal?
     private var temporary: TemporaryCredentials?
+    /// The cluster id of the temporary cluster (auto-unseal: the apply phase waits until the node reports another).
+    private var temporaryClusterID: String?
     /// The temporary token of this attempt, kept after the restore to prove it is rejected.
     private var revokedTemporaryToken: VaultSecret?
     private var phaseSeconds: [RestorePhase: Double] = [:]
@@ -320,14 +322,20 @@ public final class RestoreExecutor: @unchecked Sendable {
             try await runHook(hook, on: first, phase: .restore)
             try await waitUntilUninitialized(first, phase: .restore)
         }
-        note(.restore, "initializing \(first.name) with a temporary 1-of-1 key")
-        let creds = try await vault.initialize(at: first.apiAddress, shares: 1, threshold: 1)
+        // A node configured with an auto-unseal seal takes recovery shares and unseals itself through its KMS.
+        let autoUnseal = !(status.type.map { $0 == "shamir" || $0.isEmpty } ?? true)
+        note(.restore, autoUnseal ? "initializing \(first.name) (auto-unseal, \(status.type ?? "")) with a temporary 1-of-1 recovery key"
+                                  : "initializing \(first.name) with a temporary 1-of-1 key")
+        let creds = try await vault.initialize(at: first.apiAddress, shares: 1, threshold: 1, autoUnseal: autoUnseal)
         temporary = creds
-        let unsealed = try await vault.unseal(at: first.apiAddress, key: creds.key)
-        guard !unsealed.sealed else {
-            throw RecoveryError(.vault, "\(first.name) stayed sealed after the temporary key was submitted", node: first.name)
+        if let key = creds.key {
+            let unsealed = try await vault.unseal(at: first.apiAddress, key: key)
+            guard !unsealed.sealed else {
+                throw RecoveryError(.vault, "\(first.name) stayed sealed after the temporary key was submitted", node: first.name)
+            }
         }
         try await waitUntilActive(first, phase: .restore)
+        temporaryClusterID = try? await vault.health(at: first.apiAddress).health.clusterId
         let timeout = options.timeouts.upload(bytes: staged.byteCount)
         note(.restore, "uploading the snapshot to \(first.name) (snapshot-force, \(ByteCountText.format(staged.byteCount)), timeout \(timeout))")
         try await vault.uploadSnapshot(at: first.apiAddress, file: staged.path, size: staged.byteCount, force: true,
@@ -361,14 +369,21 @@ public final class RestoreExecutor: @unchecked Sendable {
         var last = "no answer yet"
         var sawRestored = false
         if !seal.isShamir {
-            // Auto-unseal: the node reseals and unseals itself with the KMS key; wait until it reports the restored
-            // recovery configuration and unsealed.
+            // Auto-unseal: the node reseals and unseals itself with the KMS key. Done when it is unsealed again as
+            // another cluster than the temporary one (the restored data carries the backup's cluster id).
+            let temporaryID = temporaryClusterID
+            note(.apply, "waiting for \(first.name) to unseal itself (\(seal.type)) with the restored data")
             try await poll(timeout: timeout, phase: .apply, node: first.name, what: {
-                "\(first.name) did not come back with the restored configuration within \(timeout) (last: \(last)); check Vault's log for the restore error"
+                "\(first.name) did not come back unsealed with the restored data within \(timeout) (last: \(last)); if it stays sealed, its KMS (\(seal.type)) cannot open the backup's keys: the nodes must use the backup's cluster's KMS key. Check Vault's log, then run `lifeboat restore --resume`"
             }) {
-                let s = try await self.vault.sealStatus(at: first.apiAddress)
-                last = "sealed \(s.sealed), t \(s.t), n \(s.n)"
-                return s.t == seal.threshold && s.n == seal.shares && s.initialized
+                do {
+                    let (status, health) = try await self.vault.health(at: first.apiAddress)
+                    last = "sys/health \(status), sealed \(health.sealed), cluster id \(health.clusterId ?? "-")"
+                    return !health.sealed && health.initialized && health.clusterId != nil && health.clusterId != temporaryID
+                } catch let e as VaultError where [.unreachable, .connectionLost, .timeout].contains(e.kind) {
+                    last = e.message
+                    return false
+                }
             }
             return
         }
