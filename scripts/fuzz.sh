@@ -84,7 +84,8 @@ for target in "${selected[@]}"; do
   started=$(date +%s)
   set +e
   # shellcheck disable=SC2046 # the per-target options are words
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" nice -n "$niceness" "$binary" "${limit[@]}" $(options_for "$target") -print_final_stats=1 \
+  # Swift's own crash backtracer would run inside ASan and bury the report: libFuzzer prints the stack instead.
+  SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" nice -n "$niceness" "$binary" "${limit[@]}" $(options_for "$target") -print_final_stats=1 \
     -rss_limit_mb=2048 -timeout=30 -artifact_prefix="$work/crashes/$target-" "$corpus" "$seeds" >"$log" 2>&1
   rc=$?
   set -e
@@ -94,7 +95,7 @@ for target in "${selected[@]}"; do
   coverage=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   result="no crash"
   if [ "$rc" -ne 0 ]; then
-    result="CRASH (exit $rc): $(grep -m1 -E 'ERROR: (AddressSanitizer|libFuzzer)|Fatal error|fuzz invariant|SUMMARY' "$log" || echo 'see log')"
+    result="CRASH (exit $rc): $(grep -m1 -E 'Swift runtime failure|Fatal error|fuzz invariant|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$log" || echo 'see log')"
     status=1
   fi
   summary+=("$(printf '%-22s %12s executions %6ss  coverage %-6s %s' "$target" "${executions:-?}" "$elapsed" "${coverage:-?}" "$result")")

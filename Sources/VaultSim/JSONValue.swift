@@ -221,7 +221,8 @@ struct JSONParser {
         }
         guard i > start, let text = String(bytes: bytes[start..<i], encoding: .utf8) else { return nil }
         if isInt, let n = Int64(text) { return .int(n) }
-        return Double(text).map { .double($0) }
+        // Out of Double's range (1e999) is an error, as in Go; infinity would serialize as `inf`, which is not JSON.
+        return Double(text).flatMap { $0.isFinite ? .double($0) : nil }
     }
 
     mutating func string() -> String? {

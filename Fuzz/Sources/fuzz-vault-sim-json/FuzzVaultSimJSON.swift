@@ -14,6 +14,8 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
             ("policy", #"{"policy":"path \"sys/storage/raft/snapshot\" {\n  capabilities = [\"read\"]\n}"}"#),
             ("fault", #"{"status":503,"count":2,"delay":"1.5s","path":"/v1/sys/storage/raft/snapshot"}"#),
             ("approle", #"{"role_id":"6f1c","secret_id":"d2a9","ttl":"1h","token_num_uses":0}"#),
+            // A surrogate pair, as Go and JavaScript clients escape characters outside the BMP.
+            ("emoji", #"{"data":{"note":"backup \ud83d\udee5 ok"}}"#),
         ].map { ($0.0, Array($0.1.utf8)) }
     }
     return 0
