@@ -100,7 +100,7 @@ public final class RestoreExecutor: @unchecked Sendable {
                 }
                 var target = await assessTarget(source, snapshotIndex: staged.summary.meta.index)
                 target = await followLeader(target, source: source, snapshotIndex: staged.summary.meta.index)
-                try checkTarget(target, source: source, snapshotIndex: staged.summary.meta.index)
+                try checkTarget(target, source: source, snapshotIndex: staged.summary.meta.index, seal: seal)
                 let credentials = try await checkCredentials(target)
                 plan = RestorePlan.make(mode: options.mode, backup: Self.facts(source, staged), sealConfig: seal,
                                         unsealKeys: options.unsealKeys.count, nodes: options.nodes,

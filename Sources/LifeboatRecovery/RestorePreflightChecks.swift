@@ -29,6 +29,8 @@ public struct TargetNodeState: Sendable, Codable, Equatable {
     public var leaderAddress: String?
     /// Why it is unreachable.
     public var detail: String?
+    /// The seal the node is configured with (`sys/seal-status` `type`: "shamir", "transit", "awskms", ...).
+    public var sealType: String?
 
     public var isUnsealed: Bool { state == .active || state == .standby }
 
@@ -101,6 +103,7 @@ extension RestoreExecutor {
             do {
                 let (status, health) = try await vault.health(at: node.apiAddress)
                 state.version = health.version
+                state.sealType = (try? await vault.sealStatus(at: node.apiAddress))?.type
                 if status == 501 || !health.initialized {
                     state.state = .uninitialized
                 } else if health.sealed {
@@ -181,7 +184,8 @@ extension RestoreExecutor {
 
     /// Refuses targets the operator cannot have meant; never suggests --force where unsealing or a same-cluster
     /// restore would do.
-    func checkTarget(_ target: TargetAssessment, source: RestoreSource, snapshotIndex: UInt64) throws {
+    func checkTarget(_ target: TargetAssessment, source: RestoreSource, snapshotIndex: UInt64, seal: RestoredSealConfig) throws {
+        if options.mode == .force { try checkSeals(target, seal: seal) }
         let age = source.createdAt.map { " taken \(DurationText.format(seconds: max(0, now().timeIntervalSince($0)))) ago" } ?? ""
         let states = Set(target.nodes.map(\.state))
         switch options.mode {
@@ -216,6 +220,26 @@ extension RestoreExecutor {
                 // Running and unsealed, not ahead: wiping it would rebuild what it already holds.
                 throw RecoveryError(.target, "the target is healthy and holds nothing newer than the backup (\(target.summary)): --force would WIPE a working cluster to put back what it already has. Nothing was changed. To return to the backup's data on this cluster, restore without --force; to rebuild it from the backup anyway, add --overwrite-newer")
             }
+        }
+    }
+
+    /// A forced restore reseals the nodes with the backup's seal configuration: nodes configured with another kind
+    /// of seal could never unseal the restored data (Vault would need a seal migration), and auto-unseal nodes that
+    /// are sealed now show that their KMS does not answer (the restored nodes would stay sealed just the same).
+    func checkSeals(_ target: TargetAssessment, seal: RestoredSealConfig) throws {
+        func isShamir(_ type: String) -> Bool { type == "shamir" || type.isEmpty }
+        let backupSeal = isShamir(seal.type) ? "a Shamir seal (unseal keys)" : "auto-unseal (\(seal.type))"
+        for node in target.nodes {
+            guard let type = node.sealType, node.state != .unreachable else { continue }
+            if isShamir(type) != isShamir(seal.type) || (!isShamir(type) && type != seal.type) {
+                let nodeSeal = isShamir(type) ? "a Shamir seal" : "auto-unseal (\(type))"
+                throw RecoveryError(.target, "\(node.name) is configured with \(nodeSeal), but the backup's cluster used \(backupSeal): after a forced restore the node could not unseal the restored data (Vault needs a seal migration for that). Nothing was changed. Restore onto nodes configured with the backup's seal (for auto-unseal: the same KMS key)")
+            }
+        }
+        guard !isShamir(seal.type) else { return }
+        let stuck = target.nodes.filter { $0.state == .sealed && !isShamir($0.sealType ?? "shamir") }
+        if !stuck.isEmpty {
+            throw RecoveryError(.target, "\(stuck.map(\.name).joined(separator: ", ")) \(stuck.count == 1 ? "is" : "are") configured with auto-unseal (\(seal.type)) but sealed: the KMS does not unseal \(stuck.count == 1 ? "it" : "them") now (unreachable, or it refuses the key). A forced restore would wipe the nodes and leave the restored data sealed just the same. Nothing was changed. Make the KMS reachable (the nodes then unseal themselves; if they do, you may not need a restore at all), then run this again")
         }
     }
 
