@@ -202,5 +202,14 @@ struct E2EWorkspace {
         (FileManager.default.enumerator(atPath: repository)?.allObjects as? [String] ?? []).sorted()
     }
 
+    /// Waits (up to a minute) until a backup is being written: its pending `.lifeboat-tmp-*` file exists.
+    func waitForPendingFile() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !repositoryFiles().contains(where: { ($0 as NSString).lastPathComponent.hasPrefix(".lifeboat-tmp-") }) {
+            guard ContinuousClock.now < deadline else { throw E2EError("no backup started writing within a minute") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
