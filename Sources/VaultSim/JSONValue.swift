@@ -2,6 +2,7 @@
 // bodies leniently (like Go's encoding/json into map[string]interface{}).
 
 import Foundation
+import LifeboatSnapshot
 
 /// A JSON document whose objects keep their key order when serialized.
 enum JSONValue: Equatable, Sendable {
@@ -110,28 +111,10 @@ enum JSONValue: Equatable, Sendable {
         }
     }
 
-    /// Go's encoding/json string escaping (including HTML escaping of <, > and &).
+    /// Go's encoding/json string escaping (including HTML escaping of <, > and &): LifeboatSnapshot's, the one
+    /// implementation.
     static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        out += GoJSON.quoted(s)
     }
 
     /// Parses JSON bytes; nil when they are not valid JSON (objects keep their key order).

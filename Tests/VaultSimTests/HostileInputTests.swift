@@ -78,7 +78,8 @@ import LifeboatSnapshot
         #expect(GoDuration.seconds(from: "99999999999999999999h") == nil)
         #expect(GoDuration.seconds(from: "9223372036854775807") == nil)
         #expect(GoDuration.seconds(from: Int.min) == nil)
-        #expect(JSONValue.parse(Array("1e400".utf8))?.serialized() == "null")
+        // Go refuses a number beyond float64 (strconv: value out of range); so does the parser (not infinity).
+        #expect(JSONValue.parse(Array("1e400".utf8)) == nil)
         let h = try await SimHarness.start(nodes: 1)
         defer { h.stopNow() }
         #expect(try h.put("vault_1", "sys/init", body: Array(#"{"secret_shares":1e19,"secret_threshold":1}"#.utf8)).status == 400)
