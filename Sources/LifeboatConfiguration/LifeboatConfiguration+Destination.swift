@@ -1,6 +1,7 @@
 // Destinations in the configuration: a named local directory or S3-compatible bucket, each with its own
 // retention policy (the planner's RetentionPolicy) and its own backup schedule.
 
+import Foundation
 import LifeboatBase
 import LifeboatArchive
 import LifeboatSchedule

@@ -178,7 +178,8 @@ public final class StoreLock: DestinationLock {
 
     /// A fresh random run id (16 hex digits).
     public static func newRunID() -> String {
-        String(UInt64.random(in: 0...UInt64.max), radix: 16).leftPadded(to: 16)
+        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex
     }
 
     enum Attempt {
@@ -346,10 +347,4 @@ public enum StoreLockError: Error, Sendable, Equatable, CustomStringConvertible,
     }
 
     public var exitStatus: ExitStatus { .lockHeld }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
 }

@@ -105,8 +105,12 @@ struct PruneCommand: AsyncParsableCommand {
                     }
                     try policy.validate()
                     // Removing needs every other run off the destination; a dry run only reads.
-                    let lock = dryRun ? try await destination.readLock(operation: "prune --dry-run")
-                                      : try await destination.lock(.exclusive, operation: "prune")
+                    let lock: (any DestinationLock)?
+                    if dryRun {
+                        lock = try await destination.readLock(operation: "prune --dry-run")
+                    } else {
+                        lock = try await destination.lock(.exclusive, operation: "prune")
+                    }
                     do {
                         let grouping = groupingFlag ?? destination.configuration.groupBy
                         let run = try await RetentionRun.apply(policy, to: destination.repository, grouping: grouping, now: Date(), dryRun: dryRun)

@@ -90,11 +90,11 @@ final class SteppedClock: Sendable {
             ]
             let clock = SteppedClock(Date(timeIntervalSince1970: 1_767_571_200))  // 2026-01-05T00:00:00Z
             // The model: each cluster's series, pruned by the planner over that series alone.
-            var model: [String: [(id: String, time: Date)]] = [a.name: [], b.name: []]
+            var model: [String: [(id: String, time: Date, offset: Int)]] = [a.name: [], b.name: []]
             func applyModel() throws {
                 for (name, series) in model {
                     let decisions = try RetentionPlanner.plan(
-                        series.reversed().map { RetentionCandidate(id: $0.id, time: $0.time, utcOffsetSeconds: TimeZone.current.secondsFromGMT(for: $0.time)) },
+                        series.reversed().map { RetentionCandidate(id: $0.id, time: $0.time, utcOffsetSeconds: $0.offset) },
                         policy: policy, now: clock.now())
                     let kept = Set(decisions.filter(\.isKept).map(\.candidate.id))
                     model[name] = series.filter { kept.contains($0.id) }
@@ -113,7 +113,7 @@ final class SteppedClock: Sendable {
                 #expect(report.manifest.cluster.id != nil)
                 #expect(report.manifest.vaultVersion != nil)
                 for destination in report.destinations { warned[destination.destination, default: []] += destination.warnings }
-                model[cluster.name, default: []].append((report.manifest.id.rawValue, report.manifest.createdAt.date))
+                model[cluster.name, default: []].append((report.manifest.id.rawValue, report.manifest.createdAt.date, report.manifest.createdAt.utcOffsetSeconds))
                 if retain { try applyModel() }
                 if step % 7 == 6 {
                     for destination in destinations {

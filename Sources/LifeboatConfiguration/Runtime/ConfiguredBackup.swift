@@ -118,7 +118,15 @@ public enum ConfiguredBackup {
             throw DestinationsFailedError(failures: lockFailures)
         }
         for target in targets {
-            _ = try? await target.repository.cleanupLeftovers(olderThan: now().addingTimeInterval(-leftoverAge))
+            // Unfinished uploads and temporary objects of interrupted runs (a short listing of pending objects only).
+            // The full scan for data without a manifest lists every backup, so it runs only when the lock shows that
+            // a run died holding it (and in every prune): a backup's cost must not grow with the backups stored.
+            let cutoff = now().addingTimeInterval(-leftoverAge)
+            if locks[target.name]?.previousHolderSummary != nil {
+                _ = try? await target.repository.cleanupLeftovers(olderThan: cutoff)
+            } else {
+                _ = try? await target.repository.store.cleanupOrphans(olderThan: cutoff)
+            }
         }
         let result: BackupResult
         do {
