@@ -83,18 +83,17 @@ import Testing
             let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
             _ = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock, staleAfter: 10), host: "dead")
             clock.advance(11)
-            let winners = Mutex<[StoreLock]>([])
-            await withTaskGroup(of: Void.self) { group in
-                for host in 0..<6 {
-                    let contender = try? env.makeStore(prefix: "race/")
+            let winners = LockedBox<[StoreLock]>([])
+            let contenderTiming = timing(clock)
+            let contenders = try (0..<6).map { _ in try env.makeStore(prefix: "race/") }
+            await withTaskGroup(of: StoreLock?.self) { group in
+                for (host, contender) in contenders.enumerated() {
                     group.addTask {
-                        guard let contender else { return }
-                        if let lock = try? await StoreLock.acquire(store: contender, mode: .write, operation: "backup",
-                                                                   timing: timing(clock), host: "host-\(host)") {
-                            winners.withLock { $0.append(lock) }
-                        }
+                        try? await StoreLock.acquire(store: contender, mode: .write, operation: "backup",
+                                                     timing: contenderTiming, host: "host-\(host)")
                     }
                 }
+                for await case let lock? in group { winners.withLock { $0.append(lock) } }
             }
             let held = winners.withLock { $0 }
             #expect(held.count == 1, "\(held.map(\.record.host))")
