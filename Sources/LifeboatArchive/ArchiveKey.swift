@@ -73,7 +73,7 @@ public struct ArchiveKey: Sendable {
         guard stat(path, &info) == 0 else {
             throw KeyFileError.unreadable(path: path, detail: String(cString: strerror(errno)))
         }
-        guard info.st_mode & 0o077 == 0 else {
+        guard SecretFileMode.isPrivate(info) else {
             throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777))
         }
         guard var data = FileManager.default.contents(atPath: path) else {
@@ -115,7 +115,7 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooOpen(let path, let mode):
-            return "key file \(path) has mode \(String(mode, radix: 8)) and is readable or writable by other users; run `chmod 600 \(path)` (a key others can read is not secret)"
+            return "key file \(path) has mode \(String(mode, radix: 8)) and is readable or writable by other users; run `chmod 600 \(path)` (a key others can read is not secret; mode 0440/0640 is accepted only when the file's group is one of this process's own groups, as with a Kubernetes Secret mounted with fsGroup)"
         case .unreadable(let path, let detail):
             return "cannot read key file \(path): \(detail)"
         case .unwritable(let path, let detail):
@@ -154,7 +154,7 @@ public enum PassphraseFile {
         guard stat(path, &info) == 0 else {
             throw KeyFileError.unreadable(path: path, detail: String(cString: strerror(errno)))
         }
-        guard info.st_mode & 0o077 == 0 else { throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777)) }
+        guard SecretFileMode.isPrivate(info) else { throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777)) }
         guard var data = FileManager.default.contents(atPath: path) else {
             throw KeyFileError.unreadable(path: path, detail: "cannot read the file")
         }

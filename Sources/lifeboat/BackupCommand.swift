@@ -110,6 +110,7 @@ struct BackupCommand: AsyncParsableCommand {
         }
         if report.isPartial { throw fail(PartialBackupError(report: report)) }
         for destination in report.destinations {
+            for warning in destination.warnings { printStatus("lifeboat: warning: \(warning)") }
             if let problem = destination.retentionError { printStatus("lifeboat: warning: retention on \(destination.destination) failed: \(problem)") }
         }
     }
