@@ -9,7 +9,10 @@ let package = Package(
     products: [
         .executable(name: "lifeboat", targets: ["lifeboat"]),
         .executable(name: "vault-sim", targets: ["vault-sim"]),
-                .library(name: "VaultSim", targets: ["VaultSim"]),
+        // Libraries for the fuzz targets in Fuzz/ (a separate package, so the normal build has no fuzzer flags).
+        .library(name: "VaultSim", targets: ["VaultSim"]),
+        .library(name: "LifeboatArchive", targets: ["LifeboatArchive"]),
+        .library(name: "LifeboatSnapshot", targets: ["LifeboatSnapshot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -230,9 +230,12 @@ def check_header_fields(header):
     if header.kdf == KDF_PASSPHRASE and not (10 <= header.log2n <= 22 and 1 <= header.scrypt_r <= 32
                                              and 1 <= header.scrypt_p <= 16
                                              and 128 * header.scrypt_r * (1 << header.log2n) * header.scrypt_p
-                                             <= 256 * 1024 * 1024):
+                                             <= 256 * 1024 * 1024
+                                             # RFC 7914: N < 2^(128 * r / 8)
+                                             and header.log2n < 16 * header.scrypt_r):
         fail(EX_DATAERR, f"malformed header: scrypt parameters log2N {header.log2n}, r {header.scrypt_r}, "
-                         f"p {header.scrypt_p} outside 10<=log2N<=22, 1<=r<=32, 1<=p<=16, memory <= 256 MiB")
+                         f"p {header.scrypt_p} outside 10<=log2N<=22, 1<=r<=32, 1<=p<=16, memory <= 256 MiB, "
+                         "log2N < 16*r (RFC 7914)")
 
 
 def select_master_key(header, key_files, passphrase):

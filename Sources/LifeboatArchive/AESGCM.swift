@@ -16,10 +16,15 @@ public final class AESGCMContext {
     private let context: OpaquePointer
     private let key: SecureBytes
 
-    /// - Parameter key: exactly 32 bytes.
-    public init(key: SecureBytes) {
-        precondition(key.count == 32, "AES-256-GCM needs a 32-byte key")
-        guard let ctx = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
+    public static let keyLength = 32
+
+    /// - Parameter key: exactly 32 bytes; any other length throws `CryptoParameterError` (keys can come from
+    ///   files and requests, so a wrong length is an error, not a trap).
+    public init(key: SecureBytes) throws {
+        guard key.count == Self.keyLength else {
+            throw CryptoParameterError("AES-256-GCM needs a \(Self.keyLength)-byte key, got \(key.count) bytes")
+        }
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw OpenSSLError("EVP_CIPHER_CTX_new") }
         self.context = ctx
         self.key = key
     }
@@ -30,7 +35,11 @@ public final class AESGCMContext {
     /// (which must hold `plaintext.count + 16` bytes).
     public func seal(nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
                      into output: UnsafeMutableRawBufferPointer) throws {
-        precondition(nonce.count == Self.nonceLength && output.count >= plaintext.count + Self.tagLength)
+        try Self.checkNonce(nonce)
+        guard output.count >= plaintext.count + Self.tagLength else {
+            throw CryptoParameterError("AES-256-GCM output buffer of \(output.count) bytes is too small for \(plaintext.count) bytes and the tag")
+        }
+        try Self.checkLength(plaintext.count)
         try start(encrypt: true, nonce: nonce)
         try feedAAD(aad)
         var written: Int32 = 0
@@ -51,7 +60,17 @@ public final class AESGCMContext {
                      into output: UnsafeMutableRawBufferPointer) throws {
         guard ciphertextAndTag.count >= Self.tagLength else { throw AuthenticationFailure() }
         let bodyCount = ciphertextAndTag.count - Self.tagLength
-        precondition(nonce.count == Self.nonceLength && output.count >= bodyCount)
+        try Self.checkNonce(nonce)
+        guard output.count >= bodyCount else {
+            throw CryptoParameterError("AES-256-GCM output buffer of \(output.count) bytes is too small for \(bodyCount) bytes")
+        }
+        try Self.checkLength(bodyCount)
+        guard output.baseAddress != nil else {
+            // An empty output without storage (empty plaintext): OpenSSL still wants a pointer.
+            return try withUnsafeTemporaryAllocation(byteCount: 1, alignment: 1) { spare in
+                try open(nonce: nonce, aad: aad, ciphertextAndTag: ciphertextAndTag, into: spare)
+            }
+        }
         try start(encrypt: false, nonce: nonce)
         try feedAAD(aad)
         let input = ciphertextAndTag.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -74,6 +93,19 @@ public final class AESGCMContext {
         }
     }
 
+    /// OpenSSL's update calls take an `int` length.
+    private static func checkLength(_ count: Int) throws {
+        guard count <= Int(Int32.max) else {
+            throw CryptoParameterError("AES-256-GCM input of \(count) bytes exceeds OpenSSL's limit of \(Int32.max) bytes per call")
+        }
+    }
+
+    private static func checkNonce(_ nonce: UnsafeRawBufferPointer) throws {
+        guard nonce.count == nonceLength else {
+            throw CryptoParameterError("AES-256-GCM needs a \(nonceLength)-byte nonce, got \(nonce.count) bytes")
+        }
+    }
+
     private func start(encrypt: Bool, nonce: UnsafeRawBufferPointer) throws {
         let ok = key.withUnsafeBytes { k -> Int32 in
             let kp = k.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -86,6 +118,7 @@ public final class AESGCMContext {
 
     private func feedAAD(_ aad: UnsafeRawBufferPointer) throws {
         guard aad.count > 0 else { return }
+        try Self.checkLength(aad.count)
         var ignored: Int32 = 0
         guard EVP_CipherUpdate(context, nil, &ignored, aad.baseAddress!.assumingMemoryBound(to: UInt8.self),
                                Int32(aad.count)) == 1 else { throw OpenSSLError("EVP_CipherUpdate(aad)") }
@@ -96,7 +129,7 @@ public final class AESGCMContext {
 public enum AESGCM {
     /// Returns ciphertext || 16-byte tag.
     public static func seal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8] = []) throws -> [UInt8] {
-        let ctx = AESGCMContext(key: SecureBytes(key))
+        let ctx = try AESGCMContext(key: SecureBytes(key))
         var out = [UInt8](repeating: 0, count: plaintext.count + AESGCMContext.tagLength)
         try nonce.withUnsafeBytes { n in
             try aad.withUnsafeBytes { a in
@@ -111,7 +144,7 @@ public enum AESGCM {
     /// Throws `AuthenticationFailure` when the tag does not verify.
     public static func open(key: [UInt8], nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8] = []) throws -> [UInt8] {
         guard ciphertextAndTag.count >= AESGCMContext.tagLength else { throw AuthenticationFailure() }
-        let ctx = AESGCMContext(key: SecureBytes(key))
+        let ctx = try AESGCMContext(key: SecureBytes(key))
         var out = [UInt8](repeating: 0, count: ciphertextAndTag.count - AESGCMContext.tagLength)
         try nonce.withUnsafeBytes { n in
             try aad.withUnsafeBytes { a in

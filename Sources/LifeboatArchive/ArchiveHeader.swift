@@ -61,7 +61,9 @@ public struct ArchiveHeader: Equatable, Sendable {
 
     /// Parses exactly `length` bytes. Does not authenticate: see `ArchiveKeys.open(header:keyRing:)`.
     static func parse(_ bytes: ArraySlice<UInt8>) throws -> ArchiveHeader {
-        precondition(bytes.count == length)
+        guard bytes.count == length else {
+            throw ArchiveError.malformedHeader("the header is \(bytes.count) bytes, not \(length)")
+        }
         try checkPrefix(bytes)
         var reader = ByteReader(bytes)
         reader.skip(9)
@@ -91,7 +93,7 @@ public struct ArchiveHeader: Equatable, Sendable {
         case .passphrase:
             let params = ScryptParameters(log2N: log2N, r: r, p: p)
             guard params.isAcceptable else {
-                throw ArchiveError.malformedHeader("scrypt parameters log2N=\(log2N) r=\(r) p=\(p) are outside the accepted bounds")
+                throw ArchiveError.malformedHeader("scrypt parameters log2N=\(log2N) r=\(r) p=\(p) are outside the accepted bounds (10 <= log2N <= 22, 1 <= r <= 32, 1 <= p <= 16, 128 * r * 2^log2N * p <= 256 MiB, and log2N < 16 * r as RFC 7914 requires)")
             }
             scrypt = params
         }
@@ -110,7 +112,7 @@ struct ArchiveKeys {
     static let headerInfo = Array("lifeboat-v1 header key".utf8)
 
     init(master: SecureBytes, salt: [UInt8]) throws {
-        payload = AESGCMContext(key: try HKDF.deriveKey(from: master, salt: salt, info: Self.payloadInfo, length: 32))
+        payload = try AESGCMContext(key: try HKDF.deriveKey(from: master, salt: salt, info: Self.payloadInfo, length: 32))
         headerMAC = try HKDF.deriveKey(from: master, salt: salt, info: Self.headerInfo, length: 32)
     }
 

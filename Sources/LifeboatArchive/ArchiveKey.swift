@@ -13,15 +13,23 @@ public struct ArchiveKey: Sendable {
 
     public var idString: String { Hex.encode(id) }
 
-    public init(material: SecureBytes) {
-        precondition(material.count == Self.length, "a Lifeboat master key is 32 bytes")
+    /// - Parameter material: exactly 32 bytes; any other length throws `CryptoParameterError`.
+    public init(material: SecureBytes) throws {
+        guard material.count == Self.length else {
+            throw CryptoParameterError("a Lifeboat master key is \(Self.length) bytes, got \(material.count)")
+        }
+        self.init(checked: material)
+    }
+
+    /// For material whose length is known to be right.
+    private init(checked material: SecureBytes) {
         self.material = material
         self.id = Self.keyID(for: material)
     }
 
     /// A fresh random key.
     public static func generate() -> ArchiveKey {
-        ArchiveKey(material: SecureBytes(count: length) { SecureRandom.fill($0) })
+        ArchiveKey(checked: SecureBytes(count: length) { SecureRandom.fill($0) })
     }
 
     static func keyID(for material: SecureBytes) -> [UInt8] {
@@ -56,7 +64,7 @@ public struct ArchiveKey: Sendable {
             throw KeyFileError.malformed(path: path, detail: "the key must be 64 hex digits (256 bits)")
         }
         defer { wipe(&bytes) }
-        return ArchiveKey(material: SecureBytes(bytes))
+        return try ArchiveKey(material: SecureBytes(bytes))
     }
 
     /// Reads a key file, refusing one that group or others can read or write (as ssh does with private keys).
@@ -65,7 +73,7 @@ public struct ArchiveKey: Sendable {
         guard stat(path, &info) == 0 else {
             throw KeyFileError.unreadable(path: path, detail: String(cString: strerror(errno)))
         }
-        guard info.st_mode & 0o077 == 0 else {
+        guard SecretFileMode.isPrivate(info) else {
             throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777))
         }
         guard var data = FileManager.default.contents(atPath: path) else {
@@ -113,7 +121,7 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooOpen(let path, let mode):
-            return "key file \(path) has mode \(String(mode, radix: 8)) and is readable or writable by other users; run `chmod 600 \(path)` (a key others can read is not secret)"
+            return "key file \(path) has mode \(String(mode, radix: 8)) and is readable or writable by other users; run `chmod 600 \(path)` (a key others can read is not secret; mode 0440/0640 is accepted only when the file's group is one of this process's own groups, as with a Kubernetes Secret mounted with fsGroup)"
         case .unreadable(let path, let detail):
             return "cannot read key file \(path): \(detail)"
         case .unwritable(let path, let detail):
@@ -158,7 +166,7 @@ public enum PassphraseFile {
         guard stat(path, &info) == 0 else {
             throw KeyFileError.passphraseUnreadable(path: path, detail: String(cString: strerror(errno)))
         }
-        guard info.st_mode & 0o077 == 0 else {
+        guard SecretFileMode.isPrivate(info) else {
             throw KeyFileError.passphraseTooOpen(path: path, mode: UInt32(info.st_mode & 0o777))
         }
         guard var data = FileManager.default.contents(atPath: path) else {

@@ -131,7 +131,8 @@ public struct ArchiveReader {
             throw ArchiveError.truncated(offset: end, detail: "the file ends inside the \(ArchiveHeader.length)-byte header")
         case .chunkHeader:
             if buffer.isEmpty {
-                throw ArchiveError.truncated(offset: end, detail: "the file ends at a chunk boundary after chunk \(Int64(nextIndex) - 1) without the final chunk")
+                let after = nextIndex == 0 ? "at a chunk boundary right after the header" : "at a chunk boundary after chunk \(nextIndex - 1)"
+                throw ArchiveError.truncated(offset: end, detail: "the file ends \(after) without the final chunk")
             }
             throw ArchiveError.truncated(offset: end, detail: "the file ends inside the record header of chunk \(nextIndex)")
         case .chunkBody(let record, _):

@@ -44,7 +44,9 @@ public struct ArchiveWriter {
 
     /// With a fixed salt: for known-answer vectors only (a repeated salt repeats keys and nonces).
     init(secret: EncryptionSecret, chunkSize: Int, compression: Bool, salt: [UInt8]) throws {
-        precondition(ArchiveHeader.chunkSizeRange.contains(chunkSize), "chunk size out of range")
+        guard ArchiveHeader.chunkSizeRange.contains(chunkSize) else {
+            throw CryptoParameterError("archive chunk size \(chunkSize) is outside \(ArchiveHeader.chunkSizeRange)")
+        }
         (header, keys) = try ArchiveKeys.create(secret: secret, chunkSize: chunkSize, compression: compression, salt: salt)
         pending.reserveCapacity(chunkSize)
         if compression { deflater = try Deflater(format: .zlib, level: 1) }

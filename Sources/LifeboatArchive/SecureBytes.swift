@@ -21,17 +21,23 @@ public final class SecureBytes: Sendable {
     }
 
     /// Allocates `count` bytes and lets `fill` write them (used for KDF output, so the secret is never in an Array).
+    ///
+    /// When `fill` throws, the buffer is wiped and freed here and the error rethrown before any stored property is
+    /// set: a class initialiser that throws after full initialisation still runs `deinit`, which would free the
+    /// buffer a second time (a scrypt failure on hostile header parameters corrupted the heap that way).
     public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        storage = .allocate(byteCount: max(count, 1), alignment: 16)
-        storage.initializeMemory(as: UInt8.self, repeating: 0)
-        actualCount = count
+        let count = max(count, 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
         do {
-            try fill(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
+            try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         } catch {
-            OPENSSL_cleanse(storage.baseAddress, storage.count)
-            storage.deallocate()
+            OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+            buffer.deallocate()
             throw error
         }
+        storage = buffer
+        actualCount = count
     }
 
     deinit {

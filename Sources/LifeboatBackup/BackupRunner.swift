@@ -44,9 +44,12 @@ public struct BackupOptions: Sendable {
     /// from the start, with backoff.
     public var attempts: Int
     public var retryBackoff: Duration
+    /// The cluster to record when the source does not tell (`lifeboat import --cluster NAME`).
+    public var cluster: BackupManifest.Cluster?
 
     public init(tags: [String] = [], compression: Bool = true, chunkSize: Int = ArchiveHeader.defaultChunkSize,
-                attempts: Int = 3, retryBackoff: Duration = .seconds(2)) {
+                attempts: Int = 3, retryBackoff: Duration = .seconds(2), cluster: BackupManifest.Cluster? = nil) {
+        self.cluster = cluster
         self.tags = tags
         self.compression = compression
         self.chunkSize = chunkSize
@@ -97,10 +100,14 @@ public protocol RetryableSnapshotError: Error {
 public struct BackupTarget: Sendable {
     public var name: String
     public var repository: BackupRepository
+    /// Called with the finished manifest after the data object is committed and before the manifest is: throwing
+    /// refuses the backup on this target (its data object is removed), e.g. a destination pinned to another cluster.
+    public var admit: (@Sendable (BackupManifest) async throws -> Void)?
 
-    public init(name: String, repository: BackupRepository) {
+    public init(name: String, repository: BackupRepository, admit: (@Sendable (BackupManifest) async throws -> Void)? = nil) {
         self.name = name
         self.repository = repository
+        self.admit = admit
     }
 }
 
@@ -152,7 +159,7 @@ public struct DestinationsFailedError: Error, Sendable, CustomStringConvertible,
 
     /// 75 when every destination is locked by another run (try again later), otherwise 74 (fix the storage).
     public var exitStatus: ExitStatus {
-        failures.allSatisfy({ $0.error is RepositoryLockError }) ? .lockHeld : .ioError
+        failures.allSatisfy({ ($0.error as? any ExitCodeProviding)?.exitStatus == .lockHeld }) ? .lockHeld : .ioError
     }
 }
 
@@ -188,14 +195,15 @@ public enum BackupRunner {
                            now: @Sendable () -> Date = { Date() },
                            sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                            onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in },
-                           progress: (@Sendable (Int64) -> Void)? = nil) async throws -> BackupResult {
+                           progress: (@Sendable (Int64) -> Void)? = nil,
+                           identify: (@Sendable (BackupManifest) async -> BackupManifest.Cluster?)? = nil) async throws -> BackupResult {
         precondition(!targets.isEmpty, "a backup needs at least one target")
         var attempt = 0
         while true {
             attempt += 1
             do {
                 return try await runOnce(source: source, targets: targets, secret: secret, options: options,
-                                         timeZone: timeZone, now: now, progress: progress)
+                                         timeZone: timeZone, now: now, progress: progress, identify: identify)
             } catch let error as SnapshotError {
                 // A stream cut short usually means the leader failed mid-stream: a new leader may serve a whole one.
                 guard error.isIncomplete, attempt < options.attempts else { throw BackupError.snapshotRejected(error) }
@@ -213,7 +221,8 @@ public enum BackupRunner {
 
     private static func runOnce(source: any SnapshotSource, targets: [BackupTarget], secret: EncryptionSecret,
                                 options: BackupOptions, timeZone: TimeZone, now: () -> Date,
-                                progress: (@Sendable (Int64) -> Void)?) async throws -> BackupResult {
+                                progress: (@Sendable (Int64) -> Void)?,
+                                identify: (@Sendable (BackupManifest) async -> BackupManifest.Cluster?)?) async throws -> BackupResult {
         let started = now()
         let id = BackupID.generate(at: started)
         let writers = TargetWriters()
@@ -247,15 +256,25 @@ public enum BackupRunner {
             for (target, pending) in writers.live {
                 do {
                     let object = try await pending.commit()
-                    let finished = manifest ?? BackupManifest(
+                    var finished = manifest ?? BackupManifest(
                         id: id, createdAt: ManifestTimestamp(date: started, timeZone: timeZone), summary: summary,
                         cluster: .init(name: origin.clusterName, id: origin.clusterID),
                         leader: .init(nodeID: origin.leaderNodeID, address: origin.leaderAddress),
                         vaultVersion: origin.vaultVersion, storedSize: object.size,
                         archiveKeyID: Hex.encode(archiver.header.keyID), durationSeconds: now().timeIntervalSince(started),
                         tags: options.tags)
+                    if manifest == nil, finished.clusterSeries == nil {
+                        // The source does not say which cluster: the operator's --cluster, else what the snapshot's
+                        // raft servers tell (identical on every target, so decided once).
+                        if let cluster = options.cluster {
+                            finished.cluster = cluster
+                        } else if let identify, let cluster = await identify(finished) {
+                            finished.cluster = cluster
+                        }
+                    }
                     manifest = finished
                     do {
+                        try await target.admit?(finished)
                         try await target.repository.commit(finished)
                     } catch {
                         // The data object is committed but no manifest points at it: remove it now (cleanup would later).

@@ -14,6 +14,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case usage = 64
     /// Data failed authentication or verification: wrong key, tampered, truncated or incomplete input.
     case dataError = 65
+    /// `--only-if-leader`: the local Vault node is sealed, uninitialized or unreachable, or its cluster has no
+    /// working active node (nothing proves another node backs up).
+    case unavailable = 69
     /// Reading or writing a file failed: missing file, permission denied, disk full.
     case ioError = 74
     /// Another run holds the repository lock.

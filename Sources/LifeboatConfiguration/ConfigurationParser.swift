@@ -38,11 +38,11 @@ enum ConfigurationParser {
     static let authKeys = ["method", "token", "token_file", "sink_path", "role_id", "secret_id", "mount"]
     static let timeoutKeys = ["request", "snapshot", "stall"]
     static let keysKeys = ["key_files", "passphrase"]
-    static let destinationCommonKeys = ["name", "type", "retention", "schedule"]
+    static let destinationCommonKeys = ["name", "type", "retention", "schedule", "cluster", "group_by"]
     static let localKeys = ["path"]
     static let s3Keys = [
         "endpoint", "region", "bucket", "prefix", "path_style", "ca_cert", "access_key_id", "secret_access_key",
-        "session_token", "profile", "sse",
+        "session_token", "profile", "sse", "lock_stale_after",
     ]
     static let sseKeys = ["type", "kms_key_id"]
     static let backupKeys = ["compression", "chunk_size", "tags", "only_if_leader"]
@@ -282,6 +282,8 @@ enum ConfigurationParser {
         }
         let retention = m.node("retention").flatMap { parseRetention($0, at: m.childPath("retention"), reader) }
         let schedule = m.string("schedule")
+        let cluster = m.string("cluster")
+        let groupBy = m.choice("group_by", as: RetentionGrouping.self) ?? .cluster
         guard typeKnown, let type else { return nil }
 
         let storage: LifeboatConfiguration.Storage
@@ -302,6 +304,13 @@ enum ConfigurationParser {
             s3.secretAccessKey = m.secret("secret_access_key")
             s3.sessionToken = m.secret("session_token")
             s3.profile = m.string("profile")
+            if let staleAfter = m.duration("lock_stale_after") {
+                if staleAfter < .seconds(1) {
+                    reader.error(m.childPath("lock_stale_after"), at: m.mark, "lock_stale_after must be at least 1s (e.g. 15m)")
+                } else {
+                    s3.lockStaleAfter = Double(staleAfter.components.seconds)
+                }
+            }
             if let sse = m.mapping("sse", allowed: sseKeys, example: "{type: aws:kms, kms_key_id: alias/lifeboat}") {
                 if sse.require("type", context: "AES256 or aws:kms"),
                     let kind = sse.choice("type", as: LifeboatConfiguration.ServerSideEncryption.Kind.self)
@@ -312,7 +321,7 @@ enum ConfigurationParser {
             storage = .s3(s3)
         }
         guard let name else { return nil }
-        return Destination(name: name, storage: storage, retention: retention, schedule: schedule)
+        return Destination(name: name, storage: storage, retention: retention, schedule: schedule, cluster: cluster, groupBy: groupBy)
     }
 
     /// The value of `key` in `mapping`, written there or brought in by a `<<` merge key.

@@ -150,6 +150,9 @@ enum ConfigurationRenderer {
             writer.secret(2, "secret_access_key", s3.secretAccessKey, path: "\(path).secret_access_key", status: status)
             writer.secret(2, "session_token", s3.sessionToken, path: "\(path).session_token", status: status)
             writer.optionalString(2, "profile", s3.profile, path: "\(path).profile")
+            if s3.lockStaleAfter != StoreLockTiming.defaultStaleAfter {
+                writer.string(2, "lock_stale_after", "\(Int(s3.lockStaleAfter))s", path: "\(path).lock_stale_after")
+            }
             if let sse = s3.sse {
                 writer.key(2, "sse")
                 writer.string(3, "type", sse.type.rawValue, path: "\(path).sse.type")
@@ -183,6 +186,12 @@ enum ConfigurationRenderer {
         }
         if let schedule = destination.schedule {
             writer.string(2, "schedule", schedule, path: "\(path).schedule")
+        }
+        if let cluster = destination.cluster {
+            writer.string(2, "cluster", cluster, path: "\(path).cluster")
+        }
+        if destination.groupBy != .cluster {
+            writer.string(2, "group_by", destination.groupBy.rawValue, path: "\(path).group_by")
         }
     }
 

@@ -1,6 +1,7 @@
 // Destinations in the configuration: a named local directory or S3-compatible bucket, each with its own
 // retention policy (the planner's RetentionPolicy) and its own backup schedule.
 
+import Foundation
 import LifeboatBase
 import LifeboatArchive
 import LifeboatSchedule
@@ -28,12 +29,20 @@ extension LifeboatConfiguration {
         public var retention: RetentionPolicy?
         /// When the agent backs up to this destination (`schedule`); nil uses `agent.schedules.backup`.
         public var schedule: String?
+        /// The one cluster this destination may hold backups of (`cluster`, a cluster name); nil accepts any
+        /// cluster, each as its own series (a new one with a warning the first time).
+        public var cluster: String?
+        /// Which backups form one retention series (`group_by`: `cluster`, the default, or `none`).
+        public var groupBy: RetentionGrouping
 
-        public init(name: String, storage: Storage, retention: RetentionPolicy? = nil, schedule: String? = nil) {
+        public init(name: String, storage: Storage, retention: RetentionPolicy? = nil, schedule: String? = nil,
+                    cluster: String? = nil, groupBy: RetentionGrouping = .cluster) {
             self.name = name
             self.storage = storage
             self.retention = retention
             self.schedule = schedule
+            self.cluster = cluster
+            self.groupBy = groupBy
         }
 
         /// `local` or `s3`.
@@ -90,6 +99,9 @@ extension LifeboatConfiguration {
         public var profile: String?
         /// Server-side encryption requested on upload (`sse`).
         public var sse: ServerSideEncryption?
+        /// A lock object in the bucket not refreshed for this long is stale and may be taken over
+        /// (`lock_stale_after`, default 15m; held locks are refreshed every fifth of it).
+        public var lockStaleAfter: TimeInterval = StoreLockTiming.defaultStaleAfter
 
         public init(
             endpoint: String? = nil, region: String = "us-east-1", bucket: String, prefix: String = "",

@@ -519,12 +519,12 @@ extension LifeboatConfiguration {
             public var wipeNode: [HookCommand]
             /// Start the nodes again after the reset (`start`; `{node}`, `{api_addr}` when run per node).
             public var start: [HookCommand]
-            /// Longest time one command may run (`timeout`, default 10m).
+            /// Longest time one command (and every process it started) may run (`timeout`, default 5m).
             public var timeout: Duration
 
             public init(
                 resetAll: [HookCommand] = [], wipeNode: [HookCommand] = [], start: [HookCommand] = [],
-                timeout: Duration = .seconds(600)
+                timeout: Duration = .seconds(300)
             ) {
                 self.resetAll = resetAll
                 self.wipeNode = wipeNode
@@ -570,11 +570,11 @@ extension LifeboatConfiguration {
             /// Wipe one scratch node before the restore (`wipe_node`; `{node}`, `{api_addr}`); not needed when
             /// `create` always makes empty nodes.
             public var wipeNode: [HookCommand]
-            /// Longest time one command may run (`timeout`, default 10m).
+            /// Longest time one command (and every process it started) may run (`timeout`, default 5m).
             public var timeout: Duration
 
             public init(create: [HookCommand] = [], destroy: [HookCommand] = [], wipeNode: [HookCommand] = [],
-                        timeout: Duration = .seconds(600)) {
+                        timeout: Duration = .seconds(300)) {
                 self.create = create
                 self.destroy = destroy
                 self.wipeNode = wipeNode

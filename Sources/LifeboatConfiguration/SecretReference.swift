@@ -223,7 +223,7 @@ public struct SecretResolver: Sendable {
         guard info.st_mode & S_IFMT == S_IFREG else {
             return .failure(.fileUnreadable("not a regular file"))
         }
-        guard info.st_mode & 0o077 == 0 else {
+        guard SecretFileMode.isPrivate(info) else {
             return .failure(.fileTooOpen(mode: UInt32(info.st_mode & 0o777)))
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

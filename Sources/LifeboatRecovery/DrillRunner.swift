@@ -133,12 +133,17 @@ public final class DrillRunner: Sendable {
         // A drill never resumes an earlier drill: start from a clean state directory.
         try? FileManager.default.removeItem(atPath: RestoreJournal.path(in: options.stateDirectory))
         do {
+            options.onEvent?(.note(.preflight, "creating the scratch cluster: \(options.scratch.description)"))
             let instance = try await createScratch()
+            options.onEvent?(.note(.preflight, "scratch cluster up: \(instance.nodes.map(\.description).joined(separator: ", "))"))
             var restoreOptions = RestoreOptions(mode: .force, nodes: instance.nodes, unsealKeys: options.unsealKeys, keyRing: options.keyRing,
                                                 resetHook: instance.resetHook, stateDirectory: options.stateDirectory,
                                                 canaries: options.canaries, raftNodeIDs: instance.raftNodeIDs, timeouts: options.timeouts,
                                                 originalToken: options.originalToken)
             restoreOptions.onEvent = options.onEvent
+            // A scratch cluster may come up initialized (it is wiped anyway); production never passes for one.
+            restoreOptions.overwriteNewer = true
+            restoreOptions.scratchTarget = true
             let executor = RestoreExecutor(vault: vault, options: restoreOptions, logger: logger, sleeper: sleeper, now: now)
             let prepared = try await executor.preflight(source)
             report.snapshotIndex = prepared.staged.summary.meta.index
@@ -160,6 +165,7 @@ public final class DrillRunner: Sendable {
             report.reasons.append(message)
         }
         // Always: a failed creation may have left part of a cluster behind.
+        options.onEvent?(.note(.report, "destroying the scratch cluster"))
         do {
             try await options.scratch.destroy()
             report.tornDown = true

@@ -16,6 +16,15 @@ public struct RecoveryError: Error, Sendable, CustomStringConvertible, ExitCodeP
         case unsealKeys
         /// Fewer distinct keys than the restored threshold.
         case notEnoughUnsealKeys
+        /// The keys do not reconstruct the key that sealed the backup, or a key is malformed (truncated, mixed sets,
+        /// hex/base64 mix-up): proven offline in preflight.
+        case unsealKeysWrong
+        /// The backup's SHA256SUMS.sealed cannot be opened in a form Lifeboat reads, so the keys cannot be proven.
+        case unsealKeysUnverifiable
+        /// The credential a later phase uses lacks a capability (checked with sys/capabilities-self in preflight).
+        case credentials
+        /// The target is not the cluster the operator meant, or holds newer data than the backup.
+        case target
         /// The backup could not be fetched, decrypted or verified (preflight): nothing was touched.
         case backupInvalid
         /// The staging directory or file could not be written.
@@ -74,6 +83,9 @@ public struct RecoveryError: Error, Sendable, CustomStringConvertible, ExitCodeP
         case .staging: return .ioError
         case .unsealKeys, .configuration: return .configuration
         case .notEnoughUnsealKeys: return .usage
+        case .unsealKeysWrong, .unsealKeysUnverifiable: return .dataError
+        case .credentials: return .configuration
+        case .target: return .usage
         default: return .failure
         }
     }

@@ -1,8 +1,8 @@
 // ResetHook: how a restore wipes a node (stop it, delete its raft data, start it again empty). Lifeboat cannot do
 // this through Vault's API, so the operator configures commands (argv arrays with {node} / {addr} placeholders,
 // e.g. `docker compose stop {node}`, `docker compose run --rm {node} rm -rf /vault/raft`, `docker compose start
-// {node}`); tests and the demo use an in-process implementation. Also the command runner (Process, output captured,
-// timeout) shared with the drill's scratch-cluster hooks.
+// {node}`); tests and the demo use an in-process implementation. The command runner is CommandRunner (HookProcess.swift
+// underneath), shared with the drill's scratch-cluster hooks.
 
 import Foundation
 import LifeboatBase
@@ -26,12 +26,14 @@ public protocol ResetHook: Sendable {
 /// and `{addr}` by its API address. The first element is looked up in `PATH` when it holds no `/`.
 public struct CommandResetHook: ResetHook {
     public var commands: [[String]]
-    /// Each command is killed after this long.
+    /// Each command (and every process it started) is killed after this long.
     public var timeout: Duration
+    /// Five minutes: a hook that takes longer is stuck, and the operator should hear about it.
+    public static let defaultTimeout: Duration = .seconds(300)
     /// Extra environment variables for the commands (added to Lifeboat's own environment).
     public var environment: [String: String]
 
-    public init(commands: [[String]], timeout: Duration = .seconds(300), environment: [String: String] = [:]) {
+    public init(commands: [[String]], timeout: Duration = CommandResetHook.defaultTimeout, environment: [String: String] = [:]) {
         self.commands = commands
         self.timeout = timeout
         self.environment = environment
@@ -45,7 +47,7 @@ public struct CommandResetHook: ResetHook {
         var transcript = ""
         for command in commands {
             let argv = command.map { Self.substitute($0, node: node) }
-            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout)
+            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "reset \(node.name)")
             transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
             guard result.exitCode == 0 else {
                 throw RecoveryError(.hookFailed, "the reset hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node) and run `lifeboat restore --resume`", node: node.name)
@@ -90,127 +92,70 @@ public struct CommandResult: Sendable {
     }
 }
 
-/// Runs commands with `Process`, capturing their output, with a timeout.
+/// Runs hook commands (see ``HookProcess``): stdin closed, no inherited descriptors beyond 0-2, own process group
+/// killed at the timeout, output streamed line by line with a prefix and captured for error messages.
 public enum CommandRunner {
     static let maxOutput = 256 * 1024
 
-    /// Runs `argv` (argv[0] looked up in PATH through /usr/bin/env) and waits for it.
-    /// - Throws: ``RecoveryError`` ``RecoveryError/Code/hookFailed`` when it cannot start or exceeds `timeout`.
-    public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration) async throws -> CommandResult {
+    /// Hook output on standard error (the terminal): the default.
+    public static let standardErrorSink: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Where hook output goes when a call names no sink; the agent sends it to its log instead of standard error.
+    public static func setDefaultOutput(_ sink: @escaping @Sendable (String) -> Void) {
+        defaultOutput.set(sink)
+    }
+
+    private static let defaultOutput = SinkBox(standardErrorSink)
+
+    private final class SinkBox: @unchecked Sendable {
+        // `sink` is only touched with `lock` held.
+        private let lock = NSLock()
+        private var sink: @Sendable (String) -> Void
+        init(_ sink: @escaping @Sendable (String) -> Void) { self.sink = sink }
+        func set(_ new: @escaping @Sendable (String) -> Void) { lock.withLock { sink = new } }
+        func get() -> @Sendable (String) -> Void { lock.withLock { sink } }
+    }
+
+    /// Runs `argv` (argv[0] looked up in PATH through /usr/bin/env) and waits for it to exit — not for every
+    /// process it started to close its output.
+    /// - Parameters:
+    ///   - label: the prefix of every output line, e.g. `reset vault_2`.
+    ///   - output: receives each line as it comes (default: ``setDefaultOutput(_:)``'s sink, standard error unless set).
+    /// - Throws: ``RecoveryError`` ``RecoveryError/Code/hookFailed`` when it cannot start or exceeds `timeout`
+    ///   (then its whole process group is killed).
+    public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration, label: String = "hook",
+                           output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
         guard !argv.isEmpty, !argv[0].isEmpty else {
             throw RecoveryError(.configuration, "a hook command is empty: write it as an argv array, e.g. [\"docker\", \"compose\", \"stop\", \"{node}\"]")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        let collector = OutputCollector(handle: pipe.fileHandleForReading, limit: maxOutput)
-        let exited = ExitSignal()
-        process.terminationHandler = { p in exited.fire(p.terminationStatus) }
-        do { try process.run() } catch {
+        let process: HookProcess
+        do {
+            process = try HookProcess.spawn(executable: "/usr/bin/env", argv: ["env"] + argv, environment: env)
+        } catch {
             throw RecoveryError(.hookFailed, "cannot run `\(argv.joined(separator: " "))`: \(error); check that the program exists and is executable")
         }
-        // Close our copy of the write end, so the reader sees EOF when the child exits.
-        try? pipe.fileHandleForWriting.close()
-        collector.start()
-        let status: Int32? = await withTaskCancellationHandler {
-            await exited.wait(timeout: timeout)
+        let collected = HookOutput(prefix: "  [\(label)] ", limit: maxOutput, sink: output ?? defaultOutput.get())
+        let outcome: HookProcess.Outcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<HookProcess.Outcome, Never>) in
+                Thread.detachNewThread {
+                    c.resume(returning: process.monitor(timeout: timeout) { collected.append($0) })
+                }
+            }
         } onCancel: {
-            process.terminate()
+            process.cancel()
         }
-        guard let status else {
-            process.terminate()
-            if Task.isCancelled { throw CancellationError() }
-            let pid = process.processIdentifier
-            try? await Task.sleep(for: .seconds(2))
-            if process.isRunning { kill(pid, SIGKILL) }
-            let output = collector.finish()
-            throw RecoveryError(.hookFailed, "`\(argv.joined(separator: " "))` did not finish within \(timeout) and was killed\(output.isEmpty ? "" : ": \(CommandResult(exitCode: -1, output: output).tail)")")
-        }
-        try Task.checkCancellation()
-        return CommandResult(exitCode: status, output: collector.finish())
-    }
-
-    /// Reads a pipe to EOF on its own thread.
-    final class OutputCollector: @unchecked Sendable {
-        // `data` is written by the reader thread and read after `done` is signalled.
-        private let handle: FileHandle
-        private let limit: Int
-        private var data = Data()
-        private let done = DispatchSemaphore(value: 0)
-
-        init(handle: FileHandle, limit: Int) {
-            self.handle = handle
-            self.limit = limit
-        }
-
-        func start() {
-            Thread.detachNewThread { [self] in
-                while true {
-                    let piece = handle.availableData
-                    if piece.isEmpty { break }
-                    if data.count < limit { data.append(piece.prefix(limit - data.count)) }
-                }
-                done.signal()
-            }
-        }
-
-        func finish() -> String {
-            _ = done.wait(timeout: .now() + 5)
-            return String(decoding: data, as: UTF8.self)
-        }
-    }
-
-    /// A one-shot exit status with a timed wait.
-    final class ExitSignal: @unchecked Sendable {
-        // Guarded by `lock`.
-        private let lock = NSLock()
-        private var status: Int32?
-        private var waiter: CheckedContinuation<Int32?, Never>?
-
-        func fire(_ code: Int32) {
-            let w: CheckedContinuation<Int32?, Never>? = lock.withLock {
-                status = code
-                defer { waiter = nil }
-                return waiter
-            }
-            w?.resume(returning: code)
-        }
-
-        func wait(timeout: Duration) async -> Int32? {
-            await withTaskGroup(of: Int32?.self) { group in
-                group.addTask {
-                    await withCheckedContinuation { (c: CheckedContinuation<Int32?, Never>) in
-                        let ready: Int32? = self.lock.withLock {
-                            if let s = self.status { return s }
-                            self.waiter = c
-                            return nil
-                        }
-                        if let ready { c.resume(returning: ready) }
-                    }
-                }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                if first == nil {
-                    // Timed out (or cancelled): release the waiting continuation.
-                    let w: CheckedContinuation<Int32?, Never>? = self.lock.withLock {
-                        defer { self.waiter = nil }
-                        return self.waiter
-                    }
-                    w?.resume(returning: nil)
-                }
-                group.cancelAll()
-                return first
-            }
+        let text = collected.finish()
+        switch outcome {
+        case .cancelled:
+            throw CancellationError()
+        case .timedOut:
+            throw RecoveryError(.hookFailed, "`\(argv.joined(separator: " "))` did not finish within \(timeout); it and every process it started were killed\(text.isEmpty ? "" : ": \(CommandResult(exitCode: -1, output: text).tail)")")
+        case .exited(let code):
+            return CommandResult(exitCode: code, output: text)
         }
     }
 }

@@ -42,14 +42,16 @@ public struct RestoreFailed: Error, Sendable, CustomStringConvertible, ExitCodeP
 /// journal or the raft configuration shows as done, `verify` only reads.
 public final class RestoreExecutor: @unchecked Sendable {
     // Mutable state (`journal`, `temporary`, `phaseSeconds`) is touched only by the one task running the restore.
-    private let vault: any RecoveryVaultAPI
-    private var options: RestoreOptions
+    let vault: any RecoveryVaultAPI
+    var options: RestoreOptions
     private let logger: Logger
     private let sleeper: any VaultSleeper
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
 
     private var journal: RestoreJournal?
     private var temporary: TemporaryCredentials?
+    /// The cluster id of the temporary cluster (auto-unseal: the apply phase waits until the node reports another).
+    private var temporaryClusterID: String?
     /// The temporary token of this attempt, kept after the restore to prove it is rejected.
     private var revokedTemporaryToken: VaultSecret?
     private var phaseSeconds: [RestorePhase: Double] = [:]
@@ -85,19 +87,40 @@ public final class RestoreExecutor: @unchecked Sendable {
             let name = "snapshot-" + Self.safeName(source.id) + ".snap"
             let staged = try await SnapshotStager.stage(source, keyRing: options.keyRing, directory: options.stagingDirectory, name: name)
             let seal = Self.sealConfig(of: staged.summary)
+            var plan: RestorePlan
             do {
-                // Only a forced restore reseals the nodes; a same-cluster restore keeps them unsealed.
+                // Only a forced restore reseals the nodes; a same-cluster restore keeps them unsealed. The keys are
+                // proven against the backup's SHA256SUMS.sealed, offline, before anything is touched.
+                let verdict: UnsealKeyVerdict
                 if options.mode == .force {
-                    try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+                    verdict = try options.unsealKeys.prove(sealedHashes: staged.summary.sealedHashes, sha256Sums: staged.summary.sha256Sums,
+                                                           seal: seal, cluster: "the backup's cluster (\(Self.clusterText(source.cluster)))")
+                } else {
+                    verdict = UnsealKeyVerdict(.notNeeded, "not needed (the cluster keeps its keys and stays unsealed)")
+                }
+                var target = await assessTarget(source, snapshotIndex: staged.summary.meta.index)
+                target = await followLeader(target, source: source, snapshotIndex: staged.summary.meta.index)
+                try checkTarget(target, source: source, snapshotIndex: staged.summary.meta.index, seal: seal)
+                let credentials = try await checkCredentials(target)
+                plan = RestorePlan.make(mode: options.mode, backup: Self.facts(source, staged), sealConfig: seal,
+                                        unsealKeys: options.unsealKeys.count, nodes: options.nodes,
+                                        canaries: options.canaries.map(\.description), stagingPath: staged.path, now: now(),
+                                        hasResetHook: options.resetHook != nil)
+                plan.unsealKeyVerdict = verdict
+                plan.target = target
+                plan.credentials = credentials
+                plan.backupCluster = source.cluster
+                plan.backupTakenFrom = [source.takenFrom, source.vaultVersion.map { "Vault \($0)" }].compactMap { $0 }.joined(separator: ", ")
+                if target.holdsNewerData {
+                    plan.warnings.append("--overwrite-newer: the target holds data the backup does not (\(target.summary)); it will be " + (options.mode == .force ? "DESTROYED" : "REPLACED by the backup's"))
+                }
+                if options.mode == .force, !target.nodes.contains(where: \.isUnsealed), target.nodes.contains(where: { $0.state == .sealed }) {
+                    plan.warnings.append("some nodes are only sealed: if this is the backup's cluster and unsealing it (`vault operator unseal`) brings it back, no restore is needed")
                 }
             } catch {
                 unlink(staged.path)
                 throw error
             }
-            let plan = RestorePlan.make(mode: options.mode, backup: Self.facts(source, staged), sealConfig: seal,
-                                        unsealKeys: options.unsealKeys.count, nodes: options.nodes,
-                                        canaries: options.canaries.map(\.description), stagingPath: staged.path, now: now(),
-                                        hasResetHook: options.resetHook != nil)
             let seconds = elapsed(since: started)
             phaseSeconds[.preflight] = seconds
             emit(.phaseFinished(.preflight, seconds: seconds))
@@ -165,7 +188,8 @@ public final class RestoreExecutor: @unchecked Sendable {
         let staged = try SnapshotStager.revalidate(path: j.stagingPath, expectedSHA256: j.stagingSHA256)
         let seal = Self.sealConfig(of: staged.summary)
         if j.mode == .force {
-            try options.unsealKeys.check(threshold: seal.threshold, shares: seal.shares, sealType: seal.type)
+            _ = try options.unsealKeys.prove(sealedHashes: staged.summary.sealedHashes, sha256Sums: staged.summary.sha256Sums,
+                                             seal: seal, cluster: "the backup's cluster")
         }
         options.mode = j.mode
         options.nodes = j.nodes
@@ -298,14 +322,20 @@ public final class RestoreExecutor: @unchecked Sendable {
             try await runHook(hook, on: first, phase: .restore)
             try await waitUntilUninitialized(first, phase: .restore)
         }
-        note(.restore, "initializing \(first.name) with a temporary 1-of-1 key")
-        let creds = try await vault.initialize(at: first.apiAddress, shares: 1, threshold: 1)
+        // A node configured with an auto-unseal seal takes recovery shares and unseals itself through its KMS.
+        let autoUnseal = !(status.type.map { $0 == "shamir" || $0.isEmpty } ?? true)
+        note(.restore, autoUnseal ? "initializing \(first.name) (auto-unseal, \(status.type ?? "")) with a temporary 1-of-1 recovery key"
+                                  : "initializing \(first.name) with a temporary 1-of-1 key")
+        let creds = try await vault.initialize(at: first.apiAddress, shares: 1, threshold: 1, autoUnseal: autoUnseal)
         temporary = creds
-        let unsealed = try await vault.unseal(at: first.apiAddress, key: creds.key)
-        guard !unsealed.sealed else {
-            throw RecoveryError(.vault, "\(first.name) stayed sealed after the temporary key was submitted", node: first.name)
+        if let key = creds.key {
+            let unsealed = try await vault.unseal(at: first.apiAddress, key: key)
+            guard !unsealed.sealed else {
+                throw RecoveryError(.vault, "\(first.name) stayed sealed after the temporary key was submitted", node: first.name)
+            }
         }
         try await waitUntilActive(first, phase: .restore)
+        temporaryClusterID = try? await vault.health(at: first.apiAddress).health.clusterId
         let timeout = options.timeouts.upload(bytes: staged.byteCount)
         note(.restore, "uploading the snapshot to \(first.name) (snapshot-force, \(ByteCountText.format(staged.byteCount)), timeout \(timeout))")
         try await vault.uploadSnapshot(at: first.apiAddress, file: staged.path, size: staged.byteCount, force: true,
@@ -339,14 +369,21 @@ public final class RestoreExecutor: @unchecked Sendable {
         var last = "no answer yet"
         var sawRestored = false
         if !seal.isShamir {
-            // Auto-unseal: the node reseals and unseals itself with the KMS key; wait until it reports the restored
-            // recovery configuration and unsealed.
+            // Auto-unseal: the node reseals and unseals itself with the KMS key. Done when it is unsealed again as
+            // another cluster than the temporary one (the restored data carries the backup's cluster id).
+            let temporaryID = temporaryClusterID
+            note(.apply, "waiting for \(first.name) to unseal itself (\(seal.type)) with the restored data")
             try await poll(timeout: timeout, phase: .apply, node: first.name, what: {
-                "\(first.name) did not come back with the restored configuration within \(timeout) (last: \(last)); check Vault's log for the restore error"
+                "\(first.name) did not come back unsealed with the restored data within \(timeout) (last: \(last)); if it stays sealed, its KMS (\(seal.type)) cannot open the backup's keys: the nodes must use the backup's cluster's KMS key. Check Vault's log, then run `lifeboat restore --resume`"
             }) {
-                let s = try await self.vault.sealStatus(at: first.apiAddress)
-                last = "sealed \(s.sealed), t \(s.t), n \(s.n)"
-                return s.t == seal.threshold && s.n == seal.shares && s.initialized
+                do {
+                    let (status, health) = try await self.vault.health(at: first.apiAddress)
+                    last = "sys/health \(status), sealed \(health.sealed), cluster id \(health.clusterId ?? "-")"
+                    return !health.sealed && health.initialized && health.clusterId != nil && health.clusterId != temporaryID
+                } catch let e as VaultError where [.unreachable, .connectionLost, .timeout].contains(e.kind) {
+                    last = e.message
+                    return false
+                }
             }
             return
         }
@@ -408,6 +445,7 @@ public final class RestoreExecutor: @unchecked Sendable {
         let others = Array(options.nodes.dropFirst())
         guard !others.isEmpty else { return }
         let token = try await requireOriginalToken(phase: .rebootstrap)
+        try await checkTokenInRestoredData(token, on: first, phase: .rebootstrap)
         for node in others {
             if journal!.nodesDone.contains(node.name) {
                 // Done in an earlier attempt; it may have restarted sealed since.
@@ -537,12 +575,18 @@ public final class RestoreExecutor: @unchecked Sendable {
             do {
                 let (status, health) = try await vault.health(at: node.apiAddress)
                 if status == 200 { return node }
+                if health.initialized, !health.sealed, let l = try? await vault.leader(at: node.apiAddress), !l.leaderAddress.isEmpty {
+                    // A standby: the active node is the one it follows (listed or not).
+                    let address = l.leaderAddress.hasSuffix("/") ? String(l.leaderAddress.dropLast()) : l.leaderAddress
+                    if let listed = options.nodes.first(where: { $0.apiAddress == address }) { return listed }
+                    return RecoveryNode(name: "active node (via \(node.name))", apiAddress: address)
+                }
                 seen.append("\(node.name): \(health.sealed ? "sealed" : health.initialized ? "standby" : "uninitialized")")
             } catch let e as VaultError {
                 seen.append("\(node.name): \(e.kind.rawValue)")
             }
         }
-        throw RecoveryError(.vault, "no active node among \(options.nodes.map(\.name).joined(separator: ", ")) (\(seen.joined(separator: "; "))); a same-cluster restore needs a running, unsealed cluster: unseal it, or restore with --force", phase: phase)
+        throw RecoveryError(.vault, "no active node among \(options.nodes.map(\.name).joined(separator: ", ")) (\(seen.joined(separator: "; "))); a same-cluster restore needs a running, unsealed cluster: unseal it (`vault operator unseal`), then run `lifeboat restore --resume`", phase: phase)
     }
 
     // MARK: Phase 7: verify
@@ -673,7 +717,7 @@ public final class RestoreExecutor: @unchecked Sendable {
         logger.info("\(text)", metadata: ["phase": "\(phase.rawValue)"])
     }
 
-    private func emit(_ event: RestoreEvent) { options.onEvent?(event) }
+    func emit(_ event: RestoreEvent) { options.onEvent?(event) }
 
     private func saveJournal() throws {
         guard let journal else { return }

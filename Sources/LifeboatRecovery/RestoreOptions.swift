@@ -111,6 +111,14 @@ public struct RestoreOptions: Sendable {
     /// Raft node ids by node name, when they differ from the names (membership checks compare raft ids).
     public var raftNodeIDs: [String: String]
     public var timeouts: RestoreTimeouts
+    /// Confirms that a healthy target holding data the backup does not (a higher raft index, or another cluster)
+    /// may be replaced (`--overwrite-newer`); `--yes` alone is not enough.
+    public var overwriteNewer = false
+    /// The nodes are a drill's scratch cluster: a target that answers as the backup's own cluster is production
+    /// reached by mistake and is always refused (whatever `overwriteNewer` says).
+    public var scratchTarget = false
+    /// Where `originalToken` comes from, for the plan (never the token itself).
+    public var tokenSource = "the configured Vault token"
     /// Progress callback (called from the restore's task).
     public var onEvent: (@Sendable (RestoreEvent) -> Void)?
 

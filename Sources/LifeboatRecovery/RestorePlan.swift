@@ -157,6 +157,15 @@ public struct RestorePlan: Sendable, Codable, Equatable {
     public var stagingPath: String
     /// Things the operator should know before confirming (an old backup, a missing token...).
     public var warnings: [String]
+    /// What the preflight proved about the unseal keys.
+    public var unsealKeyVerdict: UnsealKeyVerdict? = nil
+    /// The target nodes as the preflight saw them.
+    public var target: TargetAssessment? = nil
+    /// Which credential each later phase uses, and whether it was checked.
+    public var credentials: [String] = []
+    /// The backup's cluster identity and the node / Vault version it was taken from (from its manifest).
+    public var backupCluster: BackupManifest.Cluster? = nil
+    public var backupTakenFrom: String = ""
 
     /// Seconds between the backup and the plan (nil when the backup time is unknown).
     public var backupAgeSeconds: Double? { backup.createdAt.map { plannedAt.timeIntervalSince($0) } }
@@ -221,7 +230,20 @@ public struct RestorePlan: Sendable, Codable, Equatable {
         lines.append("  backup:      \(backup.id) from \(backup.origin)")
         lines.append("  taken:       \(when)")
         lines.append("  snapshot:    raft index \(backup.snapshotIndex), term \(backup.snapshotTerm), \(backup.entryCount) keys, \(ByteCountText.format(backup.snapshotBytes)), sha256 \(backup.snapshotSHA256.prefix(16))...")
+        if let backupCluster {
+            lines.append("  cluster:     \(RestoreExecutor.clusterText(backupCluster))" + (backupTakenFrom.isEmpty ? "" : " (taken from \(backupTakenFrom))"))
+        }
         lines.append("  verified:    every chunk authenticated, snapshot checksums and structure valid; staged at \(stagingPath)")
+        if let unsealKeyVerdict {
+            lines.append("  unseal keys: \(unsealKeyVerdict.detail)")
+        }
+        if let target {
+            lines.append("  target:      \(target.summary)")
+            for node in target.nodes { lines.append("               \(node.line)") }
+        }
+        for (i, line) in credentials.enumerated() {
+            lines.append((i == 0 ? "  credentials: " : "               ") + line)
+        }
         if mode == .sameCluster {
             lines.append("  unseal:      not needed (the cluster keeps its keys and stays unsealed)")
         } else if sealConfig.isShamir {

@@ -21,6 +21,12 @@ public struct RestoreSource: Sendable {
     public var expectedSHA256: String?
     public var expectedEntryCount: Int?
     public var expectedIndex: UInt64?
+    /// The identity of the cluster the backup was taken from, as its manifest recorded it (nil for a bare file or an
+    /// older manifest): compared with the target's in preflight.
+    public var cluster: BackupManifest.Cluster = BackupManifest.Cluster()
+    /// The node it was taken from (raft node id or address) and its Vault version, for the plan.
+    public var takenFrom: String?
+    public var vaultVersion: String?
     /// Opens the encrypted archive for streaming reads.
     public var open: @Sendable () async throws -> any StoreObjectReader
 
@@ -38,9 +44,13 @@ public struct RestoreSource: Sendable {
     /// A backup in a repository store, described by its manifest: the data object is streamed from `store`.
     public static func backup(_ manifest: BackupManifest, in store: any BackupStore) -> RestoreSource {
         let object = manifest.dataObject
-        return RestoreSource(id: manifest.id.rawValue, origin: store.displayName, createdAt: manifest.createdAt.date,
-                             expectedSHA256: manifest.originalSHA256, expectedEntryCount: manifest.entryCount,
-                             expectedIndex: manifest.raft.index, open: { try await store.openForReading(object) })
+        var source = RestoreSource(id: manifest.id.rawValue, origin: store.displayName, createdAt: manifest.createdAt.date,
+                                   expectedSHA256: manifest.originalSHA256, expectedEntryCount: manifest.entryCount,
+                                   expectedIndex: manifest.raft.index, open: { try await store.openForReading(object) })
+        source.cluster = manifest.cluster
+        source.takenFrom = manifest.leader.nodeID ?? manifest.leader.address
+        source.vaultVersion = manifest.vaultVersion
+        return source
     }
 
     /// Resolves `selector` (a backup id, or `latest`) in `repository`. `latest` is the newest backup whose last

@@ -44,7 +44,7 @@ public struct CommandScratchCluster: ScratchCluster {
     public var environment: [String: String]
 
     public init(createCommands: [[String]], destroyCommands: [[String]], resetCommands: [[String]], nodes: [RecoveryNode],
-                raftNodeIDs: [String: String] = [:], timeout: Duration = .seconds(600), environment: [String: String] = [:]) {
+                raftNodeIDs: [String: String] = [:], timeout: Duration = CommandResetHook.defaultTimeout, environment: [String: String] = [:]) {
         self.createCommands = createCommands
         self.destroyCommands = destroyCommands
         self.resetCommands = resetCommands
@@ -71,7 +71,7 @@ public struct CommandScratchCluster: ScratchCluster {
 
     private func runAll(_ commands: [[String]], what: String) async throws {
         for argv in commands {
-            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout)
+            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "drill \(what)")
             guard result.exitCode == 0 else {
                 throw RecoveryError(.scratchCluster, "the drill's \(what) command `\(argv.joined(separator: " "))` exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)")")
             }

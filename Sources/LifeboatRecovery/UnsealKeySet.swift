@@ -24,16 +24,27 @@ public struct UnsealKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     public init(_ text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes: [UInt8]
+        let isHexText = !trimmed.isEmpty && trimmed.allSatisfy(\.isHexDigit)
         if let hex = Hex.decode(trimmed), (16...33).contains(hex.count) {
             bytes = hex
         } else if let data = Data(base64Encoded: trimmed) {
             bytes = Array(data)
+        } else if isHexText && trimmed.count % 2 == 1 {
+            throw RecoveryError(.unsealKeysWrong, "an unseal key has an odd number of hex digits (\(trimmed.count)): a digit is missing or extra; copy it again from the init output")
+        } else if isHexText {
+            throw RecoveryError(.unsealKeysWrong, "an unseal key is \(trimmed.count) hex digits (\(trimmed.count / 2) bytes); Vault's shares are 32 to 66 hex digits: it is truncated or two keys ran together")
+        } else if trimmed.count % 4 != 0, Data(base64Encoded: trimmed + String(repeating: "=", count: 4 - trimmed.count % 4)) != nil {
+            throw RecoveryError(.unsealKeysWrong, "an unseal key looks like base64 but its length (\(trimmed.count) characters) is not a multiple of 4: it is truncated, or its trailing '=' was lost; copy it again from the init output")
         } else {
-            throw RecoveryError(.unsealKeys, "an unseal key is neither hex nor base64: give the keys exactly as `vault operator init` printed them")
+            throw RecoveryError(.unsealKeysWrong, "an unseal key is neither hex nor base64: give the keys exactly as `vault operator init` printed them")
         }
         defer { wipe(&bytes) }
+        // A hex key encoded again in base64 (or the reverse) decodes to ASCII text.
+        if !isHexText, bytes.count >= 32, bytes.allSatisfy({ $0 < 128 && Character(UnicodeScalar($0)).isHexDigit }) {
+            throw RecoveryError(.unsealKeysWrong, "an unseal key is the base64 encoding of a hex key (encoded twice): give the hex text itself (unseal_keys_hex) or the base64 key (unseal_keys_b64), not one encoded again")
+        }
         guard (16...33).contains(bytes.count) else {
-            throw RecoveryError(.unsealKeys, "an unseal key decodes to \(bytes.count) bytes; Vault's shares are 16 to 33 bytes (a key of up to 32 bytes, plus one byte when split): check that the file holds unseal keys, not a token")
+            throw RecoveryError(.unsealKeysWrong, "an unseal key decodes to \(bytes.count) bytes; Vault's shares are 16 to 33 bytes (a key of up to 32 bytes, plus one byte when split): check that the file holds unseal keys, not a token or a key encoded twice")
         }
         self.text = SecureBytes(Array(trimmed.utf8))
         self.decoded = SecureBytes(bytes)
@@ -70,7 +81,15 @@ public struct UnsealKeySet: Sendable, CustomStringConvertible {
 
     /// Parses key texts (from a prompt, the environment or a test).
     public init(texts: [String]) throws {
-        self.init(try texts.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.map(UnsealKey.init))
+        let texts = texts.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        var keys: [UnsealKey] = []
+        for (i, text) in texts.enumerated() {
+            do { keys.append(try UnsealKey(text)) } catch var e as RecoveryError {
+                e.message = "key \(i + 1) of \(texts.count): " + e.message
+                throw e
+            }
+        }
+        self.init(keys)
     }
 
     /// No keys: for clusters that auto-unseal.
@@ -108,7 +127,7 @@ public struct UnsealKeySet: Sendable, CustomStringConvertible {
         do {
             return try parse(Array(data))
         } catch let error as RecoveryError {
-            throw RecoveryError(.unsealKeys, "\(path): \(error.message)")
+            throw RecoveryError(error.code, "\(path): \(error.message)")
         }
     }
 
@@ -158,6 +177,9 @@ public struct UnsealKeySet: Sendable, CustomStringConvertible {
             return
         }
         if threshold <= 0 { return }
+        if keys.isEmpty {
+            throw RecoveryError(.notEnoughUnsealKeys, "the backup's cluster needs \(threshold) of its \(shares) unseal keys (a Shamir seal, not auto-unseal), and none were given; nothing was changed: give the ORIGINAL cluster's keys with --unseal-keys-file (not --auto-unseal)")
+        }
         guard keys.count >= threshold else {
             let dup = duplicateCount > 0 ? " (\(suppliedCount) given, \(duplicateCount) of them duplicates)" : ""
             throw RecoveryError(.notEnoughUnsealKeys,

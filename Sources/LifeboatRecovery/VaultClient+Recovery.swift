@@ -18,8 +18,9 @@ public protocol RecoveryVaultAPI: Sendable {
     /// `GET sys/health` with every status accepted: (HTTP status, body) — 501 uninitialized, 503 sealed, 200 active...
     func health(at address: String) async throws -> (status: Int, health: VaultHealth)
     func sealStatus(at address: String) async throws -> VaultSealStatus
-    /// `PUT sys/init`; the returned key and token exist only in memory.
-    func initialize(at address: String, shares: Int, threshold: Int) async throws -> TemporaryCredentials
+    /// `PUT sys/init`; the returned key and token exist only in memory. `autoUnseal` asks for recovery shares (a node
+    /// configured with an auto-unseal seal refuses secret shares, and unseals itself after init).
+    func initialize(at address: String, shares: Int, threshold: Int, autoUnseal: Bool) async throws -> TemporaryCredentials
     func unseal(at address: String, key: UnsealKey) async throws -> VaultSealStatus
     /// Clears a partial unseal (`{"reset": true}`); harmless on an unsealed node.
     func resetUnseal(at address: String) async throws
@@ -36,11 +37,14 @@ public protocol RecoveryVaultAPI: Sendable {
     func snapshotSummary(at address: String, token: VaultSecret, timeout: Duration) async throws -> SnapshotSummary
     /// `GET auth/token/lookup-self` status with `token` (200 valid, 403 rejected).
     func tokenStatus(at address: String, token: VaultSecret) async throws -> Int
+    /// `POST sys/capabilities-self`: `token`'s capabilities on each path (nil when this client cannot ask).
+    func capabilitiesSelf(at address: String, token: VaultSecret, paths: [String]) async throws -> [String: [String]]?
 }
 
 /// The temporary 1-of-1 credentials of a freshly initialized node. Memory only: never logged, never journaled.
 public struct TemporaryCredentials: Sendable {
-    public let key: UnsealKey
+    /// The temporary unseal key; nil for an auto-unseal node (it unseals itself; its recovery key is not kept).
+    public let key: UnsealKey?
     public let rootToken: VaultSecret
 }
 
@@ -71,12 +75,14 @@ public struct VaultRecoveryClient: RecoveryVaultAPI {
         return try VaultClient.decode(VaultSealStatus.self, r, path: "sys/seal-status", address: address)
     }
 
-    public func initialize(at address: String, shares: Int, threshold: Int) async throws -> TemporaryCredentials {
-        let body = Array("{\"secret_shares\":\(shares),\"secret_threshold\":\(threshold)}".utf8)
+    public func initialize(at address: String, shares: Int, threshold: Int, autoUnseal: Bool) async throws -> TemporaryCredentials {
+        let prefix = autoUnseal ? "recovery" : "secret"
+        let body = Array("{\"\(prefix)_shares\":\(shares),\"\(prefix)_threshold\":\(threshold)}".utf8)
         let r = try await send(.PUT, address, "sys/init", body: body, accept: [200])
         var bodyBytes = r.body
         defer { wipe(&bodyBytes) }
         let answer = try VaultClient.decode(VaultInitResponse.self, r, path: "sys/init", address: address)
+        if autoUnseal { return TemporaryCredentials(key: nil, rootToken: answer.rootToken) }
         guard let first = answer.keysBase64.first ?? answer.keys.first else {
             throw VaultError.unexpected("no unseal key in the init answer", status: r.status, body: [], address: address, path: "sys/init")
         }

@@ -18,9 +18,15 @@ import LifeboatRetention
 ///
 /// Caveat: on network file systems flock is only as good as the server's lock support (NFSv4 supports it; some
 /// older setups lock per client only). Use a local repository directory for the lock, or one repository per host.
-public final class RepositoryLock: Sendable {
+///
+/// Modes (``LockMode``): `write` (backup) takes `flock(LOCK_EX)` on `.lifeboat.lock`; `exclusive` (prune) also takes
+/// `LOCK_EX` on `.lifeboat.readers.lock`; `shared` (verify, list, export, restore) takes `LOCK_SH` on
+/// `.lifeboat.readers.lock` only. So readers run beside a backup and beside each other, and prune waits for them.
+public final class RepositoryLock: DestinationLock {
     /// Name of the lock file inside the repository directory.
     public static let fileName = ".lifeboat.lock"
+    /// Name of the readers' lock file.
+    public static let readersFileName = ".lifeboat.readers.lock"
 
     /// Who holds (or held) a lock, as written in the lock file.
     public struct Holder: Codable, Sendable, Equatable {
@@ -60,17 +66,104 @@ public final class RepositoryLock: Sendable {
     /// died): worth a warning, since that run was interrupted.
     public let previousHolder: Holder?
 
-    /// The open lock file; -1 once released.
+    /// The open lock file; -1 once released (or for a shared lock, which holds only the readers' file).
     private let descriptor: Mutex<Int32>
+    /// The open readers' lock file (shared or exclusive), -1 when not held.
+    private let readers: Mutex<Int32>
+    private let currentMode: Mutex<LockMode>
 
-    private init(path: String, holder: Holder, previousHolder: Holder?, descriptor: Int32) {
+    private init(path: String, holder: Holder, previousHolder: Holder?, descriptor: Int32, readers: Int32 = -1, mode: LockMode = .write) {
         self.path = path
         self.holder = holder
         self.previousHolder = previousHolder
         self.descriptor = Mutex(descriptor)
+        self.readers = Mutex(readers)
+        self.currentMode = Mutex(mode)
     }
 
     deinit { release() }
+
+    public var mode: LockMode { currentMode.withLock { $0 } }
+    public var previousHolderSummary: String? { previousHolder?.summary }
+
+    /// Takes the lock in `mode`, trying again every `poll` seconds for up to `wait` seconds while it is held.
+    public static func acquire(directory: String, mode: LockMode, operation: String, wait: TimeInterval = 0,
+                               poll: TimeInterval = 0.5) async throws -> RepositoryLock {
+        let giveUp = Date().addingTimeInterval(wait)
+        while true {
+            do {
+                return try acquire(directory: directory, mode: mode, operation: operation, now: Date())
+            } catch let error as RepositoryLockError where error.exitStatus == .lockHeld {
+                guard Date() < giveUp else { throw error }
+                try await Task.sleep(for: .milliseconds(Int64(poll * 1000)))
+            }
+        }
+    }
+
+    /// Takes the lock in `mode` at once or fails (see the type's description).
+    public static func acquire(directory: String, mode: LockMode, operation: String, now: Date = Date()) throws -> RepositoryLock {
+        let readersPath = (directory.hasSuffix("/") ? directory : directory + "/") + readersFileName
+        func lockReaders(_ operation: Int32) throws -> Int32 {
+            let fd = open(readersPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw RepositoryLockError.io(path: readersPath, operation: "open", code: errno) }
+            while flock(fd, operation | LOCK_NB) != 0 {
+                let code = errno
+                if code == EINTR { continue }
+                close(fd)
+                if code == EWOULDBLOCK { throw RepositoryLockError.held(nil, path: readersPath, holderIsRunning: true) }
+                throw RepositoryLockError.io(path: readersPath, operation: "lock", code: code)
+            }
+            return fd
+        }
+        switch mode {
+        case .shared:
+            let holder = Holder(host: currentHost(), pid: getpid(), startedAt: ManifestTimestamp(date: now, timeZone: .current), operation: operation)
+            let fd: Int32
+            do {
+                fd = try lockReaders(LOCK_SH)
+            } catch RepositoryLockError.io(_, "open", let code) where code == EROFS || code == EACCES {
+                // A read-only repository: no writer on this host can change it either.
+                return RepositoryLock(path: readersPath, holder: holder, previousHolder: nil, descriptor: -1, readers: -1, mode: .shared)
+            } catch RepositoryLockError.held(_, let path, _) {
+                throw RepositoryLockError.readersExcluded(path: path, operation: operation)
+            }
+            return RepositoryLock(path: readersPath, holder: holder, previousHolder: nil, descriptor: -1, readers: fd, mode: .shared)
+        case .write:
+            return try acquire(directory: directory, operation: operation, now: now)
+        case .exclusive:
+            let lock = try acquire(directory: directory, operation: operation, now: now)
+            do {
+                let fd = try lockReaders(LOCK_EX)
+                lock.readers.withLock { $0 = fd }
+                lock.currentMode.withLock { $0 = .exclusive }
+            } catch RepositoryLockError.held(_, let path, _) {
+                lock.release()
+                throw RepositoryLockError.readersActive(path: path, operation: operation)
+            }
+            return lock
+        }
+    }
+
+    public func upgrade() async throws -> Bool {
+        switch mode {
+        case .exclusive: return true
+        case .shared: return false
+        case .write:
+            let directory = (path as NSString).deletingLastPathComponent
+            let readersPath = directory + "/" + Self.readersFileName
+            let fd = open(readersPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw RepositoryLockError.io(path: readersPath, operation: "open", code: errno) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                return false
+            }
+            readers.withLock { $0 = fd }
+            currentMode.withLock { $0 = .exclusive }
+            return true
+        }
+    }
+
+    public func release() async { releaseDescriptors() }
 
     /// Takes the lock of the repository in `directory`, or fails at once with ``RepositoryLockError/held(_:path:holderIsRunning:)``
     /// naming the holder.
@@ -123,7 +216,15 @@ public final class RepositoryLock: Sendable {
     }
 
     /// Empties the lock file and releases the lock. Idempotent; also done when the lock is deallocated.
-    public func release() {
+    public func release() { releaseDescriptors() }
+
+    private func releaseDescriptors() {
+        readers.withLock { fd in
+            guard fd >= 0 else { return }
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
         descriptor.withLock { fd in
             guard fd >= 0 else { return }
             _ = ftruncate(fd, 0)
@@ -174,6 +275,10 @@ public enum RepositoryLockError: Error, Sendable, Equatable, CustomStringConvert
     case held(RepositoryLock.Holder?, path: String, holderIsRunning: Bool)
     /// The lock file could not be opened, locked or written.
     case io(path: String, operation: String, code: Int32)
+    /// A reader (verify, list, export, restore) could not start: a prune holds the repository.
+    case readersExcluded(path: String, operation: String)
+    /// A prune could not start: readers (verify, list, export, restore) hold shared locks.
+    case readersActive(path: String, operation: String)
 
     public var description: String {
         switch self {
@@ -190,6 +295,11 @@ public enum RepositoryLockError: Error, Sendable, Equatable, CustomStringConvert
                     + " (find it with `fuser \(path)`)"
             }
             return text
+        case .readersExcluded(let path, let operation):
+            return "cannot \(operation): a prune holds the repository (\(path)); wait for it to finish (give --lock-wait to wait)"
+        case .readersActive(let path, let operation):
+            return "cannot \(operation): other lifeboat runs are reading the repository (verify, list, export or restore; \(path)); "
+                + "wait for them to finish (give --lock-wait to wait)"
         case .io(let path, let operation, let code):
             let reason = String(cString: strerror(code))
             return "cannot \(operation) the repository lock \(path): \(reason); check that the repository directory exists and is writable"
@@ -198,7 +308,7 @@ public enum RepositoryLockError: Error, Sendable, Equatable, CustomStringConvert
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .held: return .lockHeld
+        case .held, .readersExcluded, .readersActive: return .lockHeld
         case .io: return .ioError
         }
     }

@@ -26,6 +26,10 @@ public enum S3XML {
         public var description: String { "malformed XML at byte \(offset): \(reason)" }
     }
 
+    /// Deepest element nesting accepted. S3's documents nest 4 levels; the limit keeps a hostile body (a proxy, a
+    /// fake endpoint) from exhausting the stack through the recursive element parser.
+    public static let maximumDepth = 64
+
     /// Parses a document and returns its root element.
     public static func parse(_ bytes: [UInt8]) throws -> S3XMLElement {
         var parser = Parser(bytes: bytes)
@@ -88,7 +92,7 @@ public enum S3XML {
             if starts(with: "\u{FEFF}") { i += 3 }
             try skipMisc()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "<") else { throw fail("no root element") }
-            let root = try element()
+            let root = try element(depth: 1)
             try skipMisc()
             guard i == bytes.count else { throw fail("content after the root element") }
             return root
@@ -106,8 +110,11 @@ public enum S3XML {
             return full
         }
 
-        /// Parses `<name attrs>content</name>` or `<name attrs/>` starting at `<`.
-        mutating func element() throws -> S3XMLElement {
+        /// Parses `<name attrs>content</name>` or `<name attrs/>` starting at `<`; `depth` is 1 for the root.
+        mutating func element(depth: Int) throws -> S3XMLElement {
+            guard depth <= S3XML.maximumDepth else {
+                throw fail("elements nested deeper than \(S3XML.maximumDepth) levels")
+            }
             i += 1
             let tag = try name()
             // Attributes: skipped, honouring quotes so a `>` inside a value does not end the tag.
@@ -153,7 +160,7 @@ public enum S3XML {
                     } else if starts(with: "<?") {
                         try skip(past: "?>")
                     } else {
-                        children.append(try element())
+                        children.append(try element(depth: depth + 1))
                     }
                 } else if bytes[i] == UInt8(ascii: "&") {
                     text.append(contentsOf: try entity())

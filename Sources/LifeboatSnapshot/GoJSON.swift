@@ -52,3 +52,13 @@ struct GoJSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+/// Go's encoding/json string quoting, for other modules (vault-sim writes every response through it).
+public enum GoJSON {
+    /// `text` as a JSON string literal exactly as Go's `encoding/json` writes it.
+    public static func quoted(_ text: String) -> String {
+        var writer = GoJSONWriter()
+        writer.string(text)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}

@@ -133,10 +133,9 @@ struct SnapshotArchiveParser {
         guard header.isRegularFile else {
             throw SnapshotError(.tarMember, "unexpected file \(header.name.debugDescription) in snapshot: member #\(number) is not a regular file (type \(String(UnicodeScalar(header.typeflag)).debugDescription)). The snapshot is corrupt: take a new one")
         }
-        guard membersStarted < SnapshotMember.allCases.count else {
+        guard let expected = SnapshotMember(rawValue: membersStarted) else {
             throw SnapshotError(.tarMember, "unexpected file \(header.name.debugDescription) in snapshot after SHA256SUMS.sealed; Vault writes exactly meta.json, state.bin, SHA256SUMS, SHA256SUMS.sealed. The snapshot is not a Vault snapshot or was altered")
         }
-        let expected = SnapshotMember(rawValue: membersStarted)!
         guard header.name == expected.fileName else {
             if let known = SnapshotMember(fileName: header.name) {
                 let problem = known.rawValue < membersStarted ? "appears twice" : "comes before \(expected.fileName)"
@@ -205,9 +204,8 @@ struct SnapshotArchiveParser {
     var progressDescription: String {
         switch phase {
         case .header where blockFill == 0:
-            return membersCompleted == 0
-                ? "before the first tar member"
-                : "after \(SnapshotMember(rawValue: membersCompleted - 1)!.fileName)"
+            guard let last = SnapshotMember(rawValue: membersCompleted - 1) else { return "before the first tar member" }
+            return "after \(last.fileName)"
         case .header:
             return "inside the tar header of member #\(membersStarted + 1)"
         case .data:

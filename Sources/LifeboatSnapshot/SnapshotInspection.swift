@@ -34,18 +34,16 @@ public struct SnapshotInspection: Sendable, Equatable {
 
     /// Verifies and inspects a snapshot file in constant memory (bounded by the number of key groups).
     /// - Parameters:
-    ///   - depth: leading path segments per group; 0 groups by whole key (Vault's `-depth`, default 2).
+    ///   - depth: leading path segments per group; 0 (or less) groups by whole key (Vault's `-depth`, default 2).
     ///   - filter: only keys with this prefix are counted (Vault's `-filter`).
     public static func inspectFile(atPath path: String, depth: Int = 2, filter: String = "") throws -> SnapshotInspection {
-        precondition(depth >= 0, "depth must be 0 or greater")
-        let options = SnapshotVerifier.Options(keyStatisticsDepth: depth, keyStatisticsFilter: filter)
+        let options = SnapshotVerifier.Options(keyStatisticsDepth: max(depth, 0), keyStatisticsFilter: filter)
         return SnapshotInspection(summary: try SnapshotVerifier.verifyFile(atPath: path, options: options))
     }
 
     /// Verifies and inspects a snapshot held in memory.
     public static func inspect(_ bytes: [UInt8], depth: Int = 2, filter: String = "") throws -> SnapshotInspection {
-        precondition(depth >= 0, "depth must be 0 or greater")
-        let options = SnapshotVerifier.Options(keyStatisticsDepth: depth, keyStatisticsFilter: filter)
+        let options = SnapshotVerifier.Options(keyStatisticsDepth: max(depth, 0), keyStatisticsFilter: filter)
         return SnapshotInspection(summary: try SnapshotVerifier.verify(bytes, options: options))
     }
 

@@ -244,8 +244,10 @@ struct StateBinParser {
             }
         }
         let name = String(decoding: key[0..<end], as: UTF8.self)
-        statistics[name, default: KeyPrefixStatistic(name: name, count: 0, size: 0)].count += 1
-        statistics[name]!.size += Int64(messageLength)
+        var statistic = statistics[name] ?? KeyPrefixStatistic(name: name, count: 0, size: 0)
+        statistic.count += 1
+        statistic.size += Int64(messageLength)
+        statistics[name] = statistic
     }
 
     /// True when the bytes so far end exactly at a record boundary.

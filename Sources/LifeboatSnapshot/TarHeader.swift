@@ -27,7 +27,9 @@ public struct TarMemberHeader: Sendable, Equatable {
     /// Accepts what Go's `archive/tar` reader accepts for plain files: a checksum matching the unsigned or signed sum,
     /// octal numeric fields padded with spaces or NULs, POSIX (`ustar\0` `00`) or GNU (`ustar ` ` \0`) magic.
     public static func parse(_ block: UnsafeRawBufferPointer, memberNumber: Int) throws -> TarMemberHeader {
-        precondition(block.count == blockSize)
+        guard block.count == blockSize else {
+            throw SnapshotError(.tarHeader, "tar header of member #\(memberNumber) is \(block.count) bytes, not \(blockSize). The snapshot is corrupt: take a new one")
+        }
         func field(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: block[range]) }
         func fail(_ what: String) -> SnapshotError {
             SnapshotError(.tarHeader, "tar header of member #\(memberNumber) is invalid: \(what). The snapshot is corrupt: take a new one")

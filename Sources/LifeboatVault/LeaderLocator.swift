@@ -1,7 +1,7 @@
 // LeaderLocator: finds the active node. Asks sys/leader on each configured node until one answers; uses the
 // reported leader_address as the URL (it may be a name the configuration never mentions) once it answers as the
 // active node, and otherwise falls back to the configured node that says is_self. Sealed nodes, "no leader",
-// an empty leader_address and unreachable nodes become clear errors. Also answers `--only-if-leader`.
+// an empty leader_address and unreachable nodes become clear errors. `--only-if-leader` is LifeboatBackup's OnlyIfLeader.swift.
 
 import Foundation
 import LifeboatSnapshot
@@ -14,14 +14,6 @@ public struct VaultLeader: Sendable, Equatable {
     public var reportedAddress: String
     /// The configured node whose sys/leader answer led here.
     public var discoveredVia: String
-}
-
-/// What the local node (the first configured address) is.
-public enum VaultLocalNodeRole: Sendable, Equatable {
-    case active
-    /// A standby; the leader it reports ("" when it knows none).
-    case standby(leaderAddress: String)
-    case sealed
 }
 
 /// Finds the active node of the configured cluster.
@@ -121,21 +113,5 @@ public struct LeaderLocator: Sendable {
         }
         return VaultError(kind: .noLeader, message: "no configured Vault node is the active node (\(nodes.joined(separator: ", "))) and none named a leader; run again once a leader is elected",
                           address: nodes.first, path: "sys/leader")
-    }
-
-    /// For `--only-if-leader`: what the local node (the first configured address) is. Transport errors throw.
-    public func localNodeRole() async throws -> VaultLocalNodeRole {
-        let local = client.configuration.localAddress
-        do {
-            let s = try await client.leaderStatus(at: local)
-            return s.isSelf ? .active : .standby(leaderAddress: s.leaderAddress)
-        } catch let e as VaultError where e.kind == .sealed {
-            return .sealed
-        }
-    }
-
-    /// True when the local node (the first configured address) is the active node.
-    public func isLocalNodeActive() async throws -> Bool {
-        try await localNodeRole() == .active
     }
 }

@@ -127,11 +127,21 @@ extension VaultClient {
         return auth
     }
 
-    /// `POST sys/capabilities-self` with `{"paths": [...]}`: the current token's capabilities on each path
-    /// (`root` for a root token, `deny` where nothing is granted). Vault's default policy lets every token ask.
-    public func capabilitiesSelf(_ paths: [String], at address: String? = nil) async throws -> [String: [String]] {
+    /// `POST sys/capabilities-self` with `{"paths": [...]}`: a token's capabilities on each path (`root` for a root
+    /// token, `deny` where nothing is granted; a path missing from the answer counts as none). Vault's default
+    /// policy lets every token ask. `token` nil: the client's own token (re-authenticating after a 403).
+    public func capabilitiesSelf(_ paths: [String], at address: String? = nil, token: VaultSecret? = nil) async throws -> [String: [String]] {
         let path = "sys/capabilities-self"
-        let (r, addr) = try await request(.POST, path, body: try Self.encode(["paths": paths]), at: address, accept: [200])
+        let body = try Self.encode(["paths": paths])
+        let (r, addr): (VaultHTTPResponse, String)
+        if let token {
+            (r, addr) = try await requester.send(.POST, path, body: body, token: token, at: address)
+            guard r.status == 200 else {
+                throw VaultError.fromResponse(status: r.status, body: r.body, method: "POST", path: path, address: addr)
+            }
+        } else {
+            (r, addr) = try await request(.POST, path, body: body, at: address, accept: [200])
+        }
         // A plain decoder: the snake-case key strategy would rewrite paths with underscores.
         guard let object = try? JSONDecoder().decode([String: VaultJSON].self, from: Data(r.body)) else {
             throw VaultError.unexpected("not a JSON object", status: r.status, body: r.body, address: addr, path: path)
@@ -142,7 +152,8 @@ extension VaultClient {
         var result: [String: [String]] = [:]
         for requested in paths {
             guard case .array(let items)? = data[requested] ?? object[requested] else {
-                throw VaultError.unexpected("no capabilities for \(requested)", status: r.status, body: r.body, address: addr, path: path)
+                result[requested] = []
+                continue
             }
             result[requested] = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
         }

@@ -123,7 +123,8 @@ extension VaultError {
         }
         if status == 403 || lower.contains("permission denied") {
             let cap = capability(for: method)
-            let policy = path.hasPrefix("sys/storage/raft/snapshot") && cap == "update" ? "policies/lifeboat-restore.hcl" : "policies/lifeboat-backup.hcl"
+            let restoring = (path.hasPrefix("sys/storage/raft/snapshot") && cap == "update") || path.hasPrefix("sys/storage/raft/autopilot")
+            let policy = restoring ? "policies/lifeboat-restore.hcl" : "policies/lifeboat-backup.hcl"
             return make(.permissionDenied, "permission denied: the token lacks \(cap) on \(path); see \(policy) (or the token is invalid or expired) [\(address) answered 403\(detail)]")
         }
         if lower.contains("local node not active but active cluster node not found") || lower.contains("no active vault instance found") {

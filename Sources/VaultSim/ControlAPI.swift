@@ -41,9 +41,15 @@ enum ControlAPI {
                 return .errors(400, [e.description])
             }
         case ("POST", "seed"):
-            guard let bytes = body["bytes"]?.intValue, bytes > 0 else { return .errors(400, ["\"bytes\" must be a positive integer"]) }
+            guard let bytes = body["bytes"]?.intValue, (1...SimCore.maxSeedBytes).contains(bytes) else {
+                return .errors(400, ["\"bytes\" must be an integer from 1 to \(SimCore.maxSeedBytes)"])
+            }
+            let valueSize = body["value_size"]?.intValue ?? 256 * 1024
+            guard (1...SimCore.maxSeedValueSize).contains(valueSize) else {
+                return .errors(400, ["\"value_size\" must be an integer from 1 to \(SimCore.maxSeedValueSize)"])
+            }
             do {
-                try core.seed(bytes: bytes, valueSize: body["value_size"]?.intValue ?? 256 * 1024)
+                try core.seed(bytes: bytes, valueSize: valueSize)
                 return .json(200, status(core))
             } catch {
                 return .errors(409, ["\(error)"])
@@ -72,27 +78,44 @@ enum ControlAPI {
     /// `{"type":"delay-first-byte","path":P,"delay_ms":D,"count":C}`, `{"type":"throttle","bytes_per_second":R}`
     /// (0 or absent clears), `{"type":"fail","path":P,"status":S,"count":C,"message":M}`, `{"type":"clear"}`.
     static func fault(from j: JSONValue) -> Result<VaultSimFault, VaultSimulator.Failure> {
-        switch j["type"]?.stringValue ?? "" {
-        case "truncate-next-snapshot":
-            guard let n = j["after_bytes"]?.intValue, n >= 0 else { return .failure(.init("after_bytes is required")) }
-            return .success(.truncateNextSnapshot(afterBytes: n))
-        case "reset-next-snapshot":
-            guard let n = j["after_bytes"]?.intValue, n >= 0 else { return .failure(.init("after_bytes is required")) }
-            return .success(.resetNextSnapshot(afterBytes: n))
-        case "delay-first-byte":
-            guard let p = j["path"]?.stringValue, let ms = j["delay_ms"]?.intValue else { return .failure(.init("path and delay_ms are required")) }
-            return .success(.delayFirstByte(path: p, delay: .milliseconds(ms), count: j["count"]?.intValue ?? 1))
-        case "throttle":
-            let r = j["bytes_per_second"]?.intValue ?? 0
-            return .success(.throttle(bytesPerSecond: r > 0 ? r : nil))
-        case "fail":
-            guard let p = j["path"]?.stringValue, let s = j["status"]?.intValue else { return .failure(.init("path and status are required")) }
-            return .success(.failRequests(path: p, status: s, count: j["count"]?.intValue ?? 1,
-                                          message: j["message"]?.stringValue ?? "simulated failure"))
-        case "clear":
-            return .success(.clearAll)
-        case let t:
-            return .failure(.init("unknown fault type \"\(t)\"; use truncate-next-snapshot, reset-next-snapshot, delay-first-byte, throttle, fail or clear"))
+        // Every number is range-checked here: they reach status lines, timers and byte counts.
+        func number(_ key: String, _ range: ClosedRange<Int>, default d: Int? = nil) -> Result<Int, VaultSimulator.Failure> {
+            guard let raw = j[key] else {
+                if let d { return .success(d) }
+                return .failure(.init("\(key) is required"))
+            }
+            guard let n = raw.intValue, range.contains(n) else {
+                return .failure(.init("\(key) must be an integer from \(range.lowerBound) to \(range.upperBound)"))
+            }
+            return .success(n)
+        }
+        do {
+            switch j["type"]?.stringValue ?? "" {
+            case "truncate-next-snapshot":
+                return .success(.truncateNextSnapshot(afterBytes: try number("after_bytes", 0...Int(Int64.max)).get()))
+            case "reset-next-snapshot":
+                return .success(.resetNextSnapshot(afterBytes: try number("after_bytes", 0...Int(Int64.max)).get()))
+            case "delay-first-byte":
+                guard let p = j["path"]?.stringValue else { return .failure(.init("path is required")) }
+                let ms = try number("delay_ms", 0...3_600_000).get()
+                return .success(.delayFirstByte(path: p, delay: .milliseconds(ms), count: try number("count", 1...1_000_000, default: 1).get()))
+            case "throttle":
+                let r = try number("bytes_per_second", 0...Int(Int64.max), default: 0).get()
+                return .success(.throttle(bytesPerSecond: r > 0 ? r : nil))
+            case "fail":
+                guard let p = j["path"]?.stringValue else { return .failure(.init("path is required")) }
+                let s = try number("status", 100...599).get()
+                return .success(.failRequests(path: p, status: s, count: try number("count", 1...1_000_000, default: 1).get(),
+                                              message: j["message"]?.stringValue ?? "simulated failure"))
+            case "clear":
+                return .success(.clearAll)
+            case let t:
+                return .failure(.init("unknown fault type \"\(t)\"; use truncate-next-snapshot, reset-next-snapshot, delay-first-byte, throttle, fail or clear"))
+            }
+        } catch let e as VaultSimulator.Failure {
+            return .failure(e)
+        } catch {
+            return .failure(.init("\(error)"))
         }
     }
 }

@@ -4,13 +4,28 @@ import Foundation
 
 /// Parses and formats durations the way Vault's `parseutil.ParseDurationSecond` and Go's `time.Duration` do.
 enum GoDuration {
+    /// The longest duration Go's `time.Duration` holds, in whole seconds (about 292 years); longer values are
+    /// rejected the way `time.ParseDuration` rejects them ("invalid duration"), never converted with a trap.
+    static let maxSeconds = Int(Int64.max / 1_000_000_000)
+
+    /// Whole seconds of `seconds`, clamped to ±maxSeconds (for intervals computed from stored dates).
+    static func clamped(_ seconds: Double) -> Int {
+        guard !seconds.isNaN else { return 0 }
+        return Int(min(max(seconds, -Double(maxSeconds)), Double(maxSeconds)).rounded(.towardZero))
+    }
+
+    static func bounded(_ seconds: Double) -> Int? {
+        guard seconds.isFinite, abs(seconds) <= Double(maxSeconds) else { return nil }
+        return Int(seconds.rounded(.towardZero))
+    }
+
     /// Parses a TTL value: an integer number of seconds, or a Go duration string such as "1h30m".
     static func seconds(from value: Any?) -> Int? {
         switch value {
         case nil: return nil
-        case let n as Int: return n
-        case let n as Double: return Int(n)
-        case let n as NSNumber: return n.intValue
+        case let n as Int: return n.magnitude <= UInt(maxSeconds) ? n : nil
+        case let n as Double: return bounded(n)
+        case let n as NSNumber: return bounded(n.doubleValue)
         case let s as String: return seconds(from: s)
         default: return nil
         }
@@ -19,7 +34,7 @@ enum GoDuration {
     static func seconds(from text: String) -> Int? {
         let s = text.trimmingCharacters(in: .whitespaces)
         if s.isEmpty { return 0 }
-        if let n = Int(s) { return n }
+        if let n = Int(s) { return n.magnitude <= UInt(maxSeconds) ? n : nil }
         var total = 0.0
         var number = ""
         var unit = ""
@@ -51,7 +66,7 @@ enum GoDuration {
             }
         }
         if !number.isEmpty || !unit.isEmpty { guard flush() else { return nil } }
-        return sawAny ? Int(total) : nil
+        return sawAny ? bounded(total) : nil
     }
 
     /// Go's `time.Duration.String()` for whole seconds: "0s", "45s", "1m30s", "768h0m0s".

@@ -81,7 +81,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
             guard let h = head else { return }
             head = nil
             let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-            let req = SimRequest(method: h.method.rawValue, path: String(parts[0]),
+            let method = h.headers.first(name: ListMethodRewriter.marker) == "LIST" ? "LIST" : h.method.rawValue
+            let req = SimRequest(method: method, path: String(parts[0]),
                                  rawQuery: parts.count > 1 ? String(parts[1]) : nil,
                                  headers: h.headers.map { ($0.name, $0.value) }, body: body, bodyFile: spoolPath)
             closeSpool(delete: false)
@@ -119,9 +120,14 @@ final class SimHTTPHandler: ChannelInboundHandler {
             let later = delayed
             let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
             let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)) {
+            context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
                 boundSelf.value.respond(later, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
             }
+            return
+        }
+        // Go's net/http panics on a status outside 100-999 and drops the connection; never let one reach NIO.
+        guard (100...999).contains(r.status) else {
+            reset(context)
             return
         }
         var headers = HTTPHeaders(r.headers)
@@ -212,8 +218,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
                     close(boundState.value.fd)
                 case .success:
                     if let rate = faults.bytesPerSecond, rate > 0 {
-                        let nanos = Int64(Double(got) / Double(rate) * 1e9)
-                        loop.scheduleTask(in: .nanoseconds(nanos)) { step() }
+                        let nanos = min(Double(got) / Double(rate) * 1e9, 60e9)
+                        loop.scheduleTask(in: .nanoseconds(Int64(nanos))) { step() }
                     } else {
                         loop.execute { step() }
                     }
@@ -233,6 +239,32 @@ final class SimHTTPHandler: ChannelInboundHandler {
         f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         return f.string(from: Date())
+    }
+}
+
+/// Vault's `LIST` verb (hvac and curl -X LIST send it) is unknown to SwiftNIO's HTTP parser, which answers 400. A
+/// request line that starts a read with `LIST ` is rewritten to `GET` plus a marker header before parsing, and the
+/// handler restores the method. Sequential requests (what every client sends) each start a read; a LIST pipelined
+/// behind another request in the same read is not recognised.
+final class ListMethodRewriter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    static let marker = "X-Vault-Sim-Method"
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buf = unwrapInboundIn(data)
+        let view = buf.readableBytesView
+        guard view.count > 5, view.starts(with: Array("LIST ".utf8)),
+              let lf = view.firstIndex(of: 0x0a) else {
+            context.fireChannelRead(data)
+            return
+        }
+        var out = context.channel.allocator.buffer(capacity: view.count + 32)
+        out.writeString("GET ")
+        out.writeBytes(view[(view.startIndex + 5)...lf])
+        out.writeString(ListMethodRewriter.marker + ": LIST\r\n")
+        out.writeBytes(view[(lf + 1)...])
+        context.fireChannelRead(wrapInboundOut(out))
     }
 }
 
@@ -297,6 +329,7 @@ final class HTTPListener: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true,
                                                                                    withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ListMethodRewriter(), position: .first)
                     try channel.pipeline.syncOperations.addHandler(
                         SimHTTPHandler(service: service, spoolDirectory: spoolDirectory, registry: registry))
                 }

@@ -2,6 +2,7 @@
 // bodies leniently (like Go's encoding/json into map[string]interface{}).
 
 import Foundation
+import LifeboatSnapshot
 
 /// A JSON document whose objects keep their key order when serialized.
 enum JSONValue: Equatable, Sendable {
@@ -40,11 +41,17 @@ enum JSONValue: Equatable, Sendable {
     }
     var intValue: Int? {
         switch self {
-        case .int(let i): return Int(i)
-        case .double(let d): return Int(d)
+        case .int(let i): return Int(exactly: i)
+        case .double(let d): return JSONValue.integer(d)
         case .string(let s): return Int(s)
         default: return nil
         }
+    }
+
+    /// The integer part of `d` when it fits in an `Int` (nil for 1e19, infinities and NaN: never a trap).
+    static func integer(_ d: Double) -> Int? {
+        guard d.isFinite else { return nil }
+        return Int(exactly: d.rounded(.towardZero))
     }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o }; return nil }
@@ -84,7 +91,9 @@ enum JSONValue: Equatable, Sendable {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
-        case .double(let d): out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+        case .double(let d):
+            if !d.isFinite { out += "null" }  // JSON has no infinities (a parsed 1e400 is one)
+            else { out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let a):
             out += "["
@@ -102,28 +111,10 @@ enum JSONValue: Equatable, Sendable {
         }
     }
 
-    /// Go's encoding/json string escaping (including HTML escaping of <, > and &).
+    /// Go's encoding/json string escaping (including HTML escaping of <, > and &): LifeboatSnapshot's, the one
+    /// implementation.
     static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        out += GoJSON.quoted(s)
     }
 
     /// Parses JSON bytes; nil when they are not valid JSON (objects keep their key order).
@@ -213,7 +204,8 @@ struct JSONParser {
         }
         guard i > start, let text = String(bytes: bytes[start..<i], encoding: .utf8) else { return nil }
         if isInt, let n = Int64(text) { return .int(n) }
-        return Double(text).map { .double($0) }
+        // Out of Double's range (1e999) is an error, as in Go; infinity would serialize as `inf`, which is not JSON.
+        return Double(text).flatMap { $0.isFinite ? .double($0) : nil }
     }
 
     mutating func string() -> String? {
@@ -235,11 +227,17 @@ struct JSONParser {
                 case UInt8(ascii: "f"): out.append(0x0c)
                 case UInt8(ascii: "u"):
                     guard var scalar = hex4() else { return nil }
-                    if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                    // Go's encoding/json: a high surrogate followed by an escaped low surrogate is one rune; any
+                    // other surrogate is U+FFFD and the following escape is decoded on its own ("\uD800\u0041").
+                    if scalar >= 0xD800 && scalar < 0xDC00, i + 5 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
                        bytes[i + 1] == UInt8(ascii: "u") {
+                        let save = i
                         i += 2
-                        guard let low = hex4() else { return nil }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        if let low = hex4(), low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = save
+                        }
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map { Character($0) } ?? "\u{FFFD}").utf8))
                 default: out.append(e)

@@ -104,6 +104,12 @@ extension SimCore {
 
     """
 
+    /// A TTL parameter: absent or null = 0, a number or Go duration = seconds, anything else (1e19, "x") = nil.
+    static func durationField(_ v: JSONValue?) -> Int? {
+        guard let v, v != .null else { return 0 }
+        return GoDuration.seconds(from: v.any)
+    }
+
     func newToken() -> String { "hvs." + SimCore.randomBase62(24) }
     func newAccessor() -> String { SimCore.randomBase62(24) }
 
@@ -183,12 +189,12 @@ extension SimCore {
 
     func remainingTTL(_ t: TokenEntry) -> Int {
         guard let exp = t.expireTime else { return 0 }
-        return max(0, Int(exp.timeIntervalSince(now).rounded()))
+        return max(0, GoDuration.clamped(exp.timeIntervalSince(now).rounded()))
     }
 
     func lookupSelf(_ t: TokenEntry) -> SimResponse {
         var fields: [(String, JSONValue)] = [
-            ("accessor", .string(t.accessor)), ("creation_time", .int(Int(t.creationTime.timeIntervalSince1970))),
+            ("accessor", .string(t.accessor)), ("creation_time", .int(GoDuration.clamped(t.creationTime.timeIntervalSince1970))),
             ("creation_ttl", .int(t.ttl)), ("display_name", .string(t.displayName)), ("entity_id", .string("")),
             ("expire_time", t.expireTime.map { .string(TimeFormat.rfc3339Nano($0)) } ?? .null),
             ("explicit_max_ttl", .int(t.explicitMaxTTL)), ("id", .string(t.id)),
@@ -197,7 +203,7 @@ extension SimCore {
             fields.append(("issue_time", .string(TimeFormat.rfc3339Nano(t.creationTime))))
         }
         if let lr = t.lastRenewal {
-            fields += [("last_renewal", .string(TimeFormat.rfc3339Nano(lr))), ("last_renewal_time", .int(Int(lr.timeIntervalSince1970)))]
+            fields += [("last_renewal", .string(TimeFormat.rfc3339Nano(lr))), ("last_renewal_time", .int(GoDuration.clamped(lr.timeIntervalSince1970)))]
         }
         fields += [
             ("meta", t.meta.isEmpty ? .null : .object(t.meta.keys.sorted().map { ($0, .string(t.meta[$0]!)) })),
@@ -227,9 +233,9 @@ extension SimCore {
             policies.append("default")
         }
         policies = Array(Set(policies)).sorted()
-        guard let ttl = GoDuration.seconds(from: body["ttl"]?.any ?? body["lease"]?.any) ?? .some(0),
-              let explicitMax = GoDuration.seconds(from: body["explicit_max_ttl"]?.any) ?? .some(0),
-              let period = GoDuration.seconds(from: body["period"]?.any) ?? .some(0) else {
+        guard let ttl = SimCore.durationField(body["ttl"] ?? body["lease"]),
+              let explicitMax = SimCore.durationField(body["explicit_max_ttl"]),
+              let period = SimCore.durationField(body["period"]) else {
             return .errors(400, ["invalid ttl"])
         }
         if policies.contains("root") && !parentIsRoot { return .errors(400, ["root tokens may not be created without parent token being root"]) }
@@ -252,7 +258,7 @@ extension SimCore {
     func renewSelf(_ t: TokenEntry, _ g: RaftGroup, keys: UnsealedKeys, _ req: SimRequest) -> SimResponse {
         guard t.renewable, t.expireTime != nil else { return .errors(400, ["lease is not renewable"]) }
         let body = JSONValue.parse(req.body) ?? .object([])
-        guard let inc = GoDuration.seconds(from: body["increment"]?.any) ?? .some(0) else {
+        guard let inc = SimCore.durationField(body["increment"]) else {
             return .errors(400, ["invalid increment"])
         }
         var renewed = t
@@ -261,7 +267,7 @@ extension SimCore {
         let maxTTL = t.explicitMaxTTL > 0 ? t.explicitMaxTTL : SimCore.defaultMaxTTL
         let maxEnd = t.creationTime + TimeInterval(maxTTL)
         if now + TimeInterval(ttl) > maxEnd {
-            let capped = max(0, Int(maxEnd.timeIntervalSince(now)))
+            let capped = max(0, GoDuration.clamped(maxEnd.timeIntervalSince(now)))
             warnings = ["TTL of \"\(GoDuration.format(seconds: ttl))\" exceeded the effective max_ttl of \"\(GoDuration.format(seconds: capped))\"; TTL value is capped accordingly"]
             ttl = capped
         }
@@ -361,9 +367,9 @@ extension SimCore {
                 let body = JSONValue.parse(req.body.isEmpty ? Array("{}".utf8) : req.body) ?? .object([])
                 let existing = readJSON(g, keys: keys, roleKey)
                 let policies = body["token_policies"]?.stringList ?? body["policies"]?.stringList ?? existing?["token_policies"]?.stringList ?? []
-                guard let ttl = GoDuration.seconds(from: body["token_ttl"]?.any ?? existing?["token_ttl"]?.any) ?? .some(0),
-                      let maxTTL = GoDuration.seconds(from: body["token_max_ttl"]?.any ?? existing?["token_max_ttl"]?.any) ?? .some(0),
-                      let sidTTL = GoDuration.seconds(from: body["secret_id_ttl"]?.any ?? existing?["secret_id_ttl"]?.any) ?? .some(0)
+                guard let ttl = SimCore.durationField(body["token_ttl"] ?? existing?["token_ttl"]),
+                      let maxTTL = SimCore.durationField(body["token_max_ttl"] ?? existing?["token_max_ttl"]),
+                      let sidTTL = SimCore.durationField(body["secret_id_ttl"] ?? existing?["secret_id_ttl"])
                 else { return .errors(400, ["invalid duration"]) }
                 let role = JSONValue.object([
                     ("role_id", .string(existing?["role_id"]?.stringValue ?? UUID().uuidString.lowercased())),

@@ -16,7 +16,9 @@ extension SimCore {
     /// Handles one request addressed to `nodeID`. Blocking; call it off the event loop.
     func handle(nodeID: String, request req: SimRequest) -> SimResponse {
         var path = req.logicalPath
-        while path.hasSuffix("/") && path.count > 1 && !path.hasPrefix("secret/metadata") { path.removeLast() }
+        // List requests keep their trailing slash (it names a folder); others are routed without it.
+        let listing = req.method == "LIST" || (req.method == "GET" && (req.query("list").flatMap { JSONValue.string($0).boolValue } ?? false))
+        while !listing && path.hasSuffix("/") && path.count > 1 { path.removeLast() }
         let outcome: RouteOutcome
         var delay: Duration?
         lock.lock()
@@ -94,12 +96,18 @@ extension SimCore {
         }
 
         if path == "sys/capabilities-self" { return .response(capabilitiesSelf(g, keys: keys, req)) }
+        let table = mountTable(g, keys: keys)
+        let mounted = path.hasPrefix("sys/") || path.hasPrefix("auth/") ? nil : mount(for: path, in: table)
         let capability: String
         if list { capability = "list" }
         else if m == "GET" || m == "HEAD" { capability = "read" }
         else if m == "DELETE" { capability = "delete" }
         else if isWrite {
-            capability = path.hasPrefix("secret/data/") ? kvWriteCapability(g, keys: keys, String(path.dropFirst("secret/data/".count))) : "update"
+            if let (mt, rest) = mounted {
+                capability = mt.type == "kv" ? kvWriteCapability(g, mount: mt, rest: rest) : transitWriteCapability(g, mount: mt, rest: rest)
+            } else {
+                capability = "update"
+            }
         } else {
             return .response(.errors(405, ["unsupported operation"]))
         }
@@ -121,10 +129,10 @@ extension SimCore {
             return only(["GET"]) { autopilotState(g) }
         case "sys/storage/raft/snapshot":
             if m == "GET" { return .snapshot(snapshotJob(a, g, keys: keys)) }
-            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: false, bodyFile: req.bodyFile, body: req.body, unsealKey: keys.unsealKey)) }
+            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: false, bodyFile: req.bodyFile, body: req.body, seal: keys.seal)) }
             return .response(.errors(405, ["unsupported operation"]))
         case "sys/storage/raft/snapshot-force":
-            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: true, bodyFile: req.bodyFile, body: req.body, unsealKey: keys.unsealKey)) }
+            if isWrite { return .restore(RestoreJob(groupID: g.id, nodeID: a.id, force: true, bodyFile: req.bodyFile, body: req.body, seal: keys.seal)) }
             return .response(.errors(405, ["unsupported operation"]))
         case "auth/token/lookup-self":
             return only(["GET", "POST", "PUT"]) { lookupSelf(token) }
@@ -138,6 +146,8 @@ extension SimCore {
             return only(["GET", "LIST"]) { policyEndpoint(g, keys: keys, req, name: "", newStyle: true, list: true) }
         case "sys/auth":
             return only(["GET"]) { sysAuth(g, keys: keys, req, mount: "") }
+        case "sys/mounts":
+            return only(["GET"]) { sysMountsList(g, keys: keys) }
         default:
             break
         }
@@ -153,13 +163,15 @@ extension SimCore {
         if path.hasPrefix("auth/approle/"), isAppRoleMounted(g, keys: keys) {
             return .response(appRole(g, keys: keys, req, rest: String(path.dropFirst("auth/approle/".count)), list: list))
         }
-        if path.hasPrefix("secret/data/") {
-            return .response(kvData(g, keys: keys, req, path: String(path.dropFirst("secret/data/".count))))
+        if path.hasPrefix("sys/mounts/") {
+            return .response(sysMount(g, keys: keys, req, rest: String(path.dropFirst("sys/mounts/".count))))
         }
-        if path == "secret/metadata" || path.hasPrefix("secret/metadata/") {
-            let p = path == "secret/metadata" ? "" : String(path.dropFirst("secret/metadata/".count))
-            if list { return .response(kvList(g, prefix: p)) }
-            return .response(kvMetadata(g, keys: keys, req, path: p))
+        if let (mt, rest) = mounted {
+            switch mt.type {
+            case "kv": return .response(kv(g, keys: keys, req, mount: mt, rest: rest, list: list))
+            case "transit": return .response(transit(g, keys: keys, req, mount: mt, rest: rest, list: list))
+            default: break  // cubbyhole/ and identity/ are listed but not simulated
+            }
         }
         return .response(.errors(404, ["no handler for route \"\(path)\". route entry not found."]))
     }

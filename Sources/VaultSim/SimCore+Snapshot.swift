@@ -13,7 +13,7 @@ struct SnapshotJob: @unchecked Sendable {
     var group: RaftGroup
     var meta: SnapshotMeta
     var view: StoreView
-    var unsealKey: [UInt8]
+    var seal: SealAccess
     var faults: StreamFaults
     var cachePath: String
 }
@@ -25,7 +25,7 @@ struct RestoreJob {
     var force: Bool
     var bodyFile: String?
     var body: [UInt8]
-    var unsealKey: [UInt8]
+    var seal: SealAccess
 }
 
 extension SimCore {
@@ -47,7 +47,7 @@ extension SimCore {
         let meta = SnapshotMeta(index: g.index, term: g.term,
                                 servers: g.members.map { RaftServer(suffrage: $0.voter ? 0 : 1, id: $0.id, address: $0.address) },
                                 configurationIndex: g.configIndex)
-        return SnapshotJob(group: g, meta: meta, view: g.store.view(), unsealKey: keys.unsealKey,
+        return SnapshotJob(group: g, meta: meta, view: g.store.view(), seal: keys.seal,
                            faults: consumeFaults ? faults.takeSnapshotFaults() : StreamFaults(), cachePath: g.directory + "/snapshots/\(g.index)-\(g.term).snap")
     }
 
@@ -86,7 +86,7 @@ extension SimCore {
                             }
                         }
                     },
-                    sealHashes: { sums in try Barrier.sealBlob(key: job.unsealKey, plaintext: sums) },
+                    sealHashes: { sums in try job.seal.wrap(sums) },  // through the seal (the KMS for transit)
                     sink: { bytes in
                         try ValueStore.pwriteAll(fd, bytes, offset: written)
                         written += Int64(bytes.count)
@@ -125,7 +125,7 @@ extension SimCore {
             if let b = job.bodyFile { unlink(b) }
         }
         let result = SnapshotUploadValidator.validate(path: input!, stateOutput: statePath,
-                                                      unsealKey: job.force ? nil : job.unsealKey)
+                                                      seal: job.force ? nil : job.seal)
         switch result {
         case .failure(let status, let message):
             unlink(statePath)
@@ -167,12 +167,14 @@ extension SimCore {
                     seal(n)
                     continue
                 }
-                n.keys = UnsealedKeys(unsealKey: keys.unsealKey, rootKey: keys.rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
+                n.keys = UnsealedKeys(seal: keys.seal, rootKey: keys.rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
             }
             if let keys = a.keys {
                 try? writeEntries(g, keys: keys, [("core/lock", Array(UUID().uuidString.lowercased().utf8), false)])
             }
             reconcileLeadership(g)
+            // Auto-unseal members sealed by a foreign keyring try the restored stored keys through the seal.
+            for n in nodes where n.running && n.groupID == groupID && n.sealed { scheduleAutoUnseal(n.id) }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 import Foundation
 import LifeboatArchive
+import LifeboatSnapshot
 
 extension SimCore {
     /// Initialized as Vault's `Core.Initialized` reports it (includes a node with a pending raft join).
@@ -91,10 +92,13 @@ extension SimCore {
     // MARK: sys/seal-status
 
     func sealStatusValue(_ n: SimNode) -> JSONValue {
-        let cfg = reportedSealConfig(n)
+        let auto = transitSeal != nil
+        let dataGroup = n.pendingJoinGroup.flatMap { groups[$0] } ?? group(of: n)
+        // With auto-unseal, t and n come from the recovery config.
+        let cfg = auto ? dataGroup.flatMap { recoveryConfig($0) } : reportedSealConfig(n)
         let initialized = isInitialized(n)
         var fields: [(String, JSONValue)] = [
-            ("type", .string("shamir")), ("initialized", .bool(initialized)), ("sealed", .bool(n.sealed)),
+            ("type", .string(settings.seal.typeName)), ("initialized", .bool(initialized)), ("sealed", .bool(n.sealed)),
             ("t", .int(initialized ? cfg?.threshold ?? 0 : 0)), ("n", .int(initialized ? cfg?.shares ?? 0 : 0)),
             ("progress", .int(n.unsealParts.count)), ("nonce", .string(n.unsealNonce)),
             ("version", .string(VaultSimVersion.vaultVersion)), ("build_date", .string(VaultSimVersion.buildDate)),
@@ -103,7 +107,7 @@ extension SimCore {
         if !n.sealed, let info = clusterInfo(n) {
             fields += [("cluster_name", .string(info.name)), ("cluster_id", .string(info.id))]
         }
-        fields += [("recovery_seal", .bool(false)), ("storage_type", .string("raft"))]
+        fields += [("recovery_seal", .bool(auto)), ("storage_type", .string("raft"))]
         if n.removed { fields.append(("removed_from_cluster", .bool(true))) }
         return .object(fields)
     }
@@ -117,6 +121,7 @@ extension SimCore {
             return .errors(400, ["failed to parse JSON input: invalid character"])
         }
         if isInitialized(n) { return .errors(400, ["Vault is already initialized"]) }
+        if let client = transitSeal { return initializeTransit(n, body: body, client: client) }
         let recovery = ["recovery_shares", "recovery_threshold", "recovery_pgp_keys"].filter {
             if let v = body[$0] { return !(v == .null || v == .int(0) || v == .array([])) }
             return false
@@ -140,49 +145,67 @@ extension SimCore {
 
         let unsealKey = SecureRandom.bytes(32)
         let rootKey = SecureRandom.bytes(32)
-        let barrierKey = SecureRandom.bytes(32)
         let shareBytes: [[UInt8]]
         do {
             shareBytes = shares == 1 ? [unsealKey] : try Shamir.split(unsealKey, parts: shares, threshold: threshold)
         } catch { return .errors(500, ["failed to generate unseal keys: \(error)"]) }
+        let sealConfig = JSONValue.object([
+            ("type", .string("shamir")), ("secret_shares", .int(shares)), ("secret_threshold", .int(threshold)),
+            ("pgp_keys", .null), ("nonce", .string("")), ("backup", .bool(false)), ("stored_shares", .int(1)),
+        ])
+        let seal = SealAccess.shamir(key: unsealKey)
+        let wrappedRoot: [UInt8]
+        do { wrappedRoot = try seal.wrap(JSONValue.strings([Data(rootKey).base64EncodedString()]).bytes) } catch {
+            return .errors(500, ["failed to initialize barrier: \(error)"])
+        }
+        switch bootstrapGroup(n, sealConfig: sealConfig, wrappedRoot: wrappedRoot, rootKey: rootKey, seal: seal) {
+        case .failure(let message):
+            return .errors(500, [message])
+        case .success(let rootToken):
+            return .json(200, .object([
+                ("keys", .strings(shareBytes.map { Hex.encode($0) })),
+                ("keys_base64", .strings(shareBytes.map { Data($0).base64EncodedString() })),
+                ("root_token", .string(rootToken)),
+            ]))
+        }
+    }
+
+    enum BootstrapResult { case success(rootToken: String), failure(String) }
+
+    /// Creates the raft group of a newly initialized node: seal config, stored (wrapped) root key, keyring, the
+    /// initial mount and auth tables, policies and the root token. `n` stays sealed.
+    func bootstrapGroup(_ n: SimNode, sealConfig: JSONValue, wrappedRoot: [UInt8], rootKey: [UInt8], seal: SealAccess,
+                        extraPlain: [(String, [UInt8])] = [], extraSecret: [(String, [UInt8], Bool)] = []) -> BootstrapResult {
+        let barrierKey = SecureRandom.bytes(32)
         let gid = UUID().uuidString.lowercased()
         do {
             let dir = settings.dataDirectory + "/groups/" + gid
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let g = try RaftGroup(id: gid, directory: dir, members: [RaftMember(id: n.id, address: n.clusterHostPort, voter: true)],
                                   configIndex: 1, index: 1, term: 1)
-            let keys = UnsealedKeys(unsealKey: unsealKey, rootKey: rootKey, barrierKeys: [1: barrierKey], activeTerm: 1)
+            let keys = UnsealedKeys(seal: seal, rootKey: rootKey, barrierKeys: [1: barrierKey], activeTerm: 1)
             let rootToken = newToken()
             let clusterID = UUID().uuidString.lowercased()
             let clusterName = "vault-cluster-" + String(UUID().uuidString.lowercased().prefix(8))
             let created = TimeFormat.rfc3339Nano(now)
-            let sealConfig = JSONValue.object([
-                ("type", .string("shamir")), ("secret_shares", .int(shares)), ("secret_threshold", .int(threshold)),
-                ("pgp_keys", .null), ("nonce", .string("")), ("backup", .bool(false)), ("stored_shares", .int(1)),
-            ])
-            let wrappedRoot = try Barrier.sealBlob(key: unsealKey, plaintext: JSONValue.strings([Data(rootKey).base64EncodedString()]).bytes)
             let keyring = try Barrier.encrypt(key: rootKey, term: 1, path: Barrier.keyringPath,
                                               plaintext: Barrier.keyringJSON(rootKey: rootKey, keys: [1: barrierKey], installTime: created))
             try g.store.apply([
                 (Barrier.sealConfigPath, sealConfig.bytes),
                 (Barrier.unsealKeysPath, wrappedRoot),
                 (Barrier.keyringPath, keyring),
-            ])
+            ] + extraPlain.map { ($0.0, Optional($0.1)) })
             let salt = SecureRandom.bytes(32)
             var entries: [(String, [UInt8], Bool)] = [
                 ("core/cluster/local/info", JSONValue.object([("name", .string(clusterName)), ("id", .string(clusterID))]).bytes, false),
                 ("core/versions/\(VaultSimVersion.vaultVersion)", JSONValue.object([("Version", .string(VaultSimVersion.vaultVersion))]).bytes, false),
-                ("core/mounts", JSONValue.object([("entries", .array([
-                    .object([("path", .string("secret/")), ("type", .string("kv")), ("options", .object([("version", .string("2"))]))]),
-                    .object([("path", .string("sys/")), ("type", .string("system"))]),
-                    .object([("path", .string("cubbyhole/")), ("type", .string("cubbyhole"))]),
-                ]))]).bytes, false),
+                (SimCore.mountTablePath, SimCore.initialMountTable().bytes, false),
                 ("core/auth", JSONValue.object([("entries", .array([.object([("path", .string("token/")), ("type", .string("token"))])]))]).bytes, false),
                 ("sys/token/salt", Array(Data(salt).base64EncodedString().utf8), false),
                 ("sys/policy/default", JSONValue.object([("name", .string("default")), ("policy", .string(SimCore.defaultPolicyText))]).bytes, false),
                 ("sys/policy/response-wrapping", JSONValue.object([("name", .string("response-wrapping")),
                     ("policy", .string("path \"cubbyhole/response\" {\n    capabilities = [\"create\", \"read\"]\n}\n"))]).bytes, false),
-            ]
+            ] + extraSecret
             let rootEntry = TokenEntry(id: rootToken, accessor: newAccessor(), policies: ["root"], path: "auth/token/root",
                                        meta: [:], displayName: "root", numUses: 0, creationTime: now, ttl: 0, explicitMaxTTL: 0,
                                        period: 0, renewable: false, orphan: true, type: "service", role: nil)
@@ -190,17 +213,12 @@ extension SimCore {
             try writeEntries(g, keys: keys, entries)
             g.persist()
             groups[gid] = g
-            if let old = n.groupID, old != gid { n.groupID = old }  // unreachable: initialized nodes refuse above
             n.groupID = gid
             n.appliedIndex = g.index
             n.persistRaftState()
-            return .json(200, .object([
-                ("keys", .strings(shareBytes.map { Hex.encode($0) })),
-                ("keys_base64", .strings(shareBytes.map { Data($0).base64EncodedString() })),
-                ("root_token", .string(rootToken)),
-            ]))
+            return .success(rootToken: rootToken)
         } catch {
-            return .errors(500, ["failed to initialize barrier: \(error)"])
+            return .failure("failed to initialize barrier: \(error)")
         }
     }
 
@@ -238,6 +256,7 @@ extension SimCore {
         guard let g = n.pendingJoinGroup.flatMap({ groups[$0] }) ?? group(of: n), let cfg = sealConfig(g) else {
             return .errors(400, ["Vault is not initialized"])
         }
+        if transitSeal != nil { return unsealWithRecoveryKey(n, g, key: key) }
         if n.unsealParts.contains(key) { return .json(200, sealStatusValue(n)) }
         if n.unsealParts.isEmpty { n.unsealNonce = UUID().uuidString.lowercased() }
         n.unsealParts.append(key)
@@ -251,6 +270,10 @@ extension SimCore {
         } else {
             guard let c = try? Shamir.combine(parts) else { return .errors(400, ["Unseal failed, invalid key"]) }
             combined = c
+        }
+        // Vault hands the combined key to the Shamir wrapper's AES cipher: Go's crypto/aes takes 16, 24 or 32 bytes.
+        if ![16, 24, 32].contains(combined.count) {
+            return .errors(400, ["invalid key: failed to setup unseal key: crypto/aes: invalid key size \(combined.count)"])
         }
         guard let wrapped = g.store.get(Barrier.unsealKeysPath),
               let rootKey = try? Barrier.rootKey(fromUnsealKeysBlob: wrapped, unsealKey: combined) else {
@@ -278,7 +301,7 @@ extension SimCore {
             n.groupID = joining
             n.removed = false
         }
-        n.keys = UnsealedKeys(unsealKey: combined, rootKey: rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
+        n.keys = UnsealedKeys(seal: .shamir(key: combined), rootKey: rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
         n.appliedIndex = g.index
         n.persistRaftState()
         if let i = g.members.firstIndex(where: { $0.id == n.id }), g.members[i].address != n.clusterHostPort {
@@ -330,6 +353,8 @@ extension SimCore {
                 return "failed to join raft cluster: failed to get raft challenge: Vault is sealed"
             }
             n.pendingJoinGroup = g.id
+            // Auto-unseal: the joining node unseals itself through the seal and completes the join.
+            if transitSeal != nil, autoUnseal(n) != nil { scheduleAutoUnseal(n.id) }
             return nil
         }
         if retry {
@@ -340,6 +365,7 @@ extension SimCore {
                     guard let target = nodes.first(where: { $0.running && $0.apiAddress == leaderAddr }),
                           let g = group(of: target), g.leaderID != nil else { return false }
                     n.pendingJoinGroup = g.id
+                    if transitSeal != nil, autoUnseal(n) != nil { scheduleAutoUnseal(n.id) }
                     return true
                 })
             }

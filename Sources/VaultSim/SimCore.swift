@@ -4,6 +4,7 @@
 
 import Foundation
 import LifeboatArchive
+import NIOCore
 
 /// A raft member as the group's configuration lists it.
 struct RaftMember: Sendable {
@@ -44,8 +45,8 @@ final class RaftGroup {
             return RaftMember(id: id, address: a, voter: m["voter"]?.boolValue ?? true)
         }
         return try RaftGroup(id: id, directory: directory, members: members,
-                             configIndex: UInt64(json["config_index"]?.intValue ?? 0),
-                             index: UInt64(json["index"]?.intValue ?? 0), term: UInt64(json["term"]?.intValue ?? 0))
+                             configIndex: UInt64(clamping: json["config_index"]?.intValue ?? 0),
+                             index: UInt64(clamping: json["index"]?.intValue ?? 0), term: UInt64(clamping: json["term"]?.intValue ?? 0))
     }
 
     func persist() {
@@ -105,7 +106,7 @@ final class SimNode {
         guard let data = FileManager.default.contents(atPath: raftDirectory + "/node.json"),
               let json = JSONValue.parse(Array(data)) else { return }
         groupID = json["group"]?.stringValue
-        appliedIndex = UInt64(json["applied_index"]?.intValue ?? 0)
+        appliedIndex = UInt64(clamping: json["applied_index"]?.intValue ?? 0)
         removed = json["removed"]?.boolValue ?? false
     }
 }
@@ -117,6 +118,8 @@ struct CoreSettings: Sendable {
     var electionDelay: Duration
     var restoreApplyDelay: Duration
     var clock: any SimClock
+    var seal: VaultSimSeal = .shamir
+    var autoUnsealRetry: Duration = .seconds(1)
 }
 
 /// The shared state of all simulated nodes.
@@ -127,6 +130,10 @@ final class SimCore: @unchecked Sendable {
     var nodes: [SimNode] = []
     var groups: [String: RaftGroup] = [:]
     var faults = FaultState()
+    /// Set by the simulator's shutdown: background retries (auto-unseal) stop.
+    var shutDown = false
+    /// Nodes with an auto-unseal retry loop running.
+    var autoUnsealPending = Set<String>()
     /// Called (outside the lock) when a node starts or stops, so the HTTP layer can bind or unbind it.
     var listenerHook: (@Sendable (String, Bool) -> Void)?
 
@@ -172,9 +179,8 @@ final class SimCore: @unchecked Sendable {
     // MARK: Schedule
 
     func after(_ delay: Duration, _ work: @escaping @Sendable () -> Void) {
-        let (s, atto) = delay.components
-        let nanos = Int(s) * 1_000_000_000 + Int(atto / 1_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(max(0, nanos)), execute: work)
+        let nanos = max(0, TimeAmount(delay).nanoseconds)  // NIO's conversion clamps instead of trapping
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos)), execute: work)
     }
 
     // MARK: Node lifecycle
@@ -199,7 +205,10 @@ final class SimCore: @unchecked Sendable {
             n.running = true
             return true
         }
-        if changed { listenerHook?(id, true) }
+        if changed {
+            listenerHook?(id, true)
+            scheduleAutoUnseal(id)
+        }
         return changed
     }
 
@@ -317,8 +326,9 @@ final class SimCore: @unchecked Sendable {
 
     /// Writes entries (plaintext values are encrypted unless `plain`), one raft index for the batch.
     func writeEntries(_ g: RaftGroup, keys: UnsealedKeys, _ entries: [(String, [UInt8], Bool)]) throws {
+        guard let key = keys.barrierKeys[keys.activeTerm] else { throw BarrierError.unknownTerm(keys.activeTerm) }
         let batch = try entries.map { (path, value, plain) -> (String, [UInt8]?) in
-            (path, plain ? value : try Barrier.encrypt(key: keys.barrierKeys[keys.activeTerm]!, term: keys.activeTerm, path: path, plaintext: value))
+            (path, plain ? value : try Barrier.encrypt(key: key, term: keys.activeTerm, path: path, plaintext: value))
         }
         try g.store.apply(batch)
         bumpIndex(g)

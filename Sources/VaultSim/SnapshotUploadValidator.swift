@@ -99,8 +99,8 @@ enum SnapshotUploadValidator {
         }
     }
 
-    /// Validates the upload at `path`; state.bin is written to `stateOutput`. `unsealKey` nil = force mode.
-    static func validate(path: String, stateOutput: String, unsealKey: [UInt8]?) -> UploadValidation {
+    /// Validates the upload at `path`; state.bin is written to `stateOutput`. `seal` nil = force mode.
+    static func validate(path: String, stateOutput: String, seal: SealAccess?) -> UploadValidation {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return .failure(status: 500, message: "failed to read snapshot file: cannot open upload") }
         defer { close(fd) }
@@ -180,8 +180,8 @@ enum SnapshotUploadValidator {
             if let err = verifySums(sums, hashes) {
                 throw Failure(status: 500, message: "failed to read snapshot file: failed checking integrity of snapshot: \(err)")
             }
-            if let key = unsealKey {
-                guard !sealed.isEmpty, let opened = try? Barrier.openBlob(key: key, blob: sealed) else {
+            if let seal {
+                guard !sealed.isEmpty, let opened = try? seal.unwrap(sealed) else {
                     throw Failure(status: 400, message: sealedHashesMessage)
                 }
                 if let err = verifySums(opened, hashes) {

@@ -155,6 +155,8 @@ final class ValueStore {
             try fill(offset)
             var p = 0
             guard let msgLen = readUvarint(window, &p, limit: wLen) else { throw StoreError("bad frame length at offset \(offset)") }
+            // Lengths come from uploaded bytes: compare them as unsigned before any signed conversion.
+            guard msgLen <= UInt64(size - wStart - Int64(p)) else { throw StoreError("truncated entry at offset \(offset)") }
             let msgEnd = wStart + Int64(p) + Int64(msgLen)
             guard msgEnd <= size else { throw StoreError("truncated entry at offset \(offset)") }
             var key: String?
@@ -166,6 +168,7 @@ final class ValueStore {
                 case 0x0a, 0x12:
                     guard let l = readUvarint(window, &p, limit: wLen) else { throw StoreError("bad field length at offset \(offset)") }
                     let fieldStart = wStart + Int64(p)
+                    guard fieldStart <= msgEnd, l <= UInt64(msgEnd - fieldStart) else { throw StoreError("field overruns entry at offset \(offset)") }
                     guard fieldStart + Int64(l) <= msgEnd else { throw StoreError("field overruns entry at offset \(offset)") }
                     if tag == 0x0a {
                         if p + Int(l) > wLen { try fill(fieldStart); p = 0 }

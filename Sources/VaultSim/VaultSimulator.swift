@@ -25,6 +25,14 @@ public final class VaultSimulator: Sendable {
         public var restoreApplyDelay: Duration = .milliseconds(500)
         /// Token TTLs and reported timestamps read this clock.
         public var clock: any SimClock = SystemClock()
+        /// Dev-mode convenience, as `vault server -dev`: `initializeCluster` mounts `secret/` (KV version 2) after
+        /// init. A cluster initialized through `sys/init` by a client never gets `secret/`; real setups (and
+        /// conformance tests) enable their mounts through `sys/mounts`.
+        public var devMode: Bool = true
+        /// The seal: Shamir unseal keys (default) or transit auto-unseal through another cluster.
+        public var seal: VaultSimSeal = .shamir
+        /// How often a sealed auto-unseal node retries its seal (while the KMS is unreachable).
+        public var autoUnsealRetry: Duration = .seconds(1)
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
     }
@@ -47,14 +55,18 @@ public final class VaultSimulator: Sendable {
         public var rootToken: String
         public var shares: Int
         public var threshold: Int
+        /// Recovery keys (auto-unseal clusters; then `keysHex`/`keysBase64` are empty).
+        public var recoveryKeysHex: [String] = []
+        public var recoveryKeysBase64: [String] = []
 
         /// The JSON `vault operator init -format=json` prints.
         public func operatorInitJSON() -> [UInt8] {
             JSONValue.object([
                 ("unseal_keys_b64", .strings(keysBase64)), ("unseal_keys_hex", .strings(keysHex)),
                 ("unseal_shares", .int(shares)), ("unseal_threshold", .int(threshold)),
-                ("recovery_keys_b64", .array([])), ("recovery_keys_hex", .array([])),
-                ("recovery_keys_shares", .int(0)), ("recovery_keys_threshold", .int(0)),
+                ("recovery_keys_b64", .strings(recoveryKeysBase64)), ("recovery_keys_hex", .strings(recoveryKeysHex)),
+                ("recovery_keys_shares", .int(recoveryKeysBase64.isEmpty ? 0 : shares)),
+                ("recovery_keys_threshold", .int(recoveryKeysBase64.isEmpty ? 0 : threshold)),
                 ("root_token", .string(rootToken)),
             ]).bytes + [0x0a]
         }
@@ -67,13 +79,16 @@ public final class VaultSimulator: Sendable {
     }
 
     let core: SimCore
+    let devMode: Bool
     let eventLoopGroup: MultiThreadedEventLoopGroup
     private let listeners: ListenerTable
     private let control: HTTPListener?
     private let spoolDirectory: String
 
-    private init(core: SimCore, group: MultiThreadedEventLoopGroup, listeners: ListenerTable, control: HTTPListener?, spool: String) {
+    private init(core: SimCore, group: MultiThreadedEventLoopGroup, listeners: ListenerTable, control: HTTPListener?, spool: String,
+                 devMode: Bool) {
         self.core = core
+        self.devMode = devMode
         self.eventLoopGroup = group
         self.listeners = listeners
         self.control = control
@@ -82,12 +97,13 @@ public final class VaultSimulator: Sendable {
 
     /// Starts the nodes (sealed; data from an earlier run in `dataDirectory` is kept).
     public static func start(_ configuration: Configuration) async throws -> VaultSimulator {
-        precondition(configuration.nodeCount >= 1, "at least one node")
+        guard (1...99).contains(configuration.nodeCount) else { throw Failure("nodeCount must be 1 to 99") }
         let ids = (1...configuration.nodeCount).map { configuration.nodeIDPrefix + String($0) }
         let core = try SimCore(settings: CoreSettings(dataDirectory: configuration.dataDirectory, nodeIDs: ids,
                                                       electionDelay: configuration.electionDelay,
                                                       restoreApplyDelay: configuration.restoreApplyDelay,
-                                                      clock: configuration.clock))
+                                                      clock: configuration.clock, seal: configuration.seal,
+                                                      autoUnsealRetry: configuration.autoUnsealRetry))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, min(4, ProcessInfo.processInfo.activeProcessorCount)))
         let spool = configuration.dataDirectory + "/spool"
         try? FileManager.default.removeItem(atPath: spool)
@@ -104,8 +120,11 @@ public final class VaultSimulator: Sendable {
             if let cp = configuration.controlPort {
                 control = try await bindControl(core: core, group: group, port: cp, spool: spool)
             }
-            let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool)
+            let sim = VaultSimulator(core: core, group: group, listeners: table, control: control, spool: spool,
+                                     devMode: configuration.devMode)
             core.listenerHook = { [weak sim] id, up in sim?.setListener(id, up: up) }
+            // Auto-unseal nodes holding data unseal themselves at start (retrying while the KMS is unreachable).
+            for id in ids { core.scheduleAutoUnseal(id) }
             return sim
         } catch {
             for l in table.all() { await l.close() }
@@ -197,14 +216,26 @@ public final class VaultSimulator: Sendable {
     public func initializeCluster(shares: Int = 1, threshold: Int = 1) async throws -> InitResult {
         let ids = nodes.filter(\.running).map(\.id)
         guard let first = ids.first else { throw Failure("no running node to initialize") }
-        let (status, body) = call(first, "PUT", "sys/init", body: .object([("secret_shares", .int(shares)), ("secret_threshold", .int(threshold))]))
+        let auto = core.transitSeal != nil
+        let request: JSONValue = auto
+            ? .object([("recovery_shares", .int(shares)), ("recovery_threshold", .int(threshold))])
+            : .object([("secret_shares", .int(shares)), ("secret_threshold", .int(threshold))])
+        let (status, body) = call(first, "PUT", "sys/init", body: request)
         guard status == 200, let b = body, let hex = b["keys"]?.stringList, let b64 = b["keys_base64"]?.stringList,
               let root = b["root_token"]?.stringValue else {
             throw Failure("sys/init on \(first) answered \(status): \(body?.serialized() ?? "")")
         }
-        let result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
-        try unseal(first, keys: result.keysBase64)
+        var result = InitResult(keysHex: hex, keysBase64: b64, rootToken: root, shares: shares, threshold: threshold)
+        result.recoveryKeysHex = b["recovery_keys"]?.stringList ?? []
+        result.recoveryKeysBase64 = b["recovery_keys_base64"]?.stringList ?? []
+        if !auto { try unseal(first, keys: result.keysBase64) }
         _ = try await waitForActive()
+        if devMode {
+            let (s, e) = call(first, "POST", "sys/mounts/secret",
+                              body: .object([("type", .string("kv")), ("options", .object([("version", .string("2"))])),
+                                             ("description", .string("key/value secret storage"))]), token: result.rootToken)
+            guard s == 204 else { throw Failure("mounting secret/ answered \(s): \(e?.serialized() ?? "")") }
+        }
         for id in ids.dropFirst() {
             try await joinAndUnseal(id, keys: result.keysBase64)
         }
@@ -225,6 +256,16 @@ public final class VaultSimulator: Sendable {
         guard let leader = activeNodeID, let addr = apiAddress(leader) else { throw Failure("no active node to join") }
         let (status, body) = call(nodeID, "PUT", "sys/storage/raft/join", body: .object([("leader_api_addr", .string(addr))]))
         guard status == 200 else { throw Failure("join of \(nodeID) answered \(status): \(body?.serialized() ?? "")") }
+        if core.transitSeal != nil {
+            // Auto-unseal: the node unseals itself through the seal.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while clock.now < deadline {
+                if nodes.first(where: { $0.id == nodeID })?.sealed == false { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            throw Failure("\(nodeID) did not unseal itself through the transit seal")
+        }
         try unseal(nodeID, keys: keys)
     }
 
@@ -259,6 +300,7 @@ public final class VaultSimulator: Sendable {
 
     /// Blocking `shutdown()` for synchronous cleanup (e.g. a test's `defer`). Never call it on an event loop.
     public func shutdownBlocking() {
+        core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { l.closeBlocking() }
         control?.closeBlocking()
@@ -267,6 +309,7 @@ public final class VaultSimulator: Sendable {
 
     /// Closes every listener and stops the event loops. Data stays in `dataDirectory`.
     public func shutdown() async {
+        core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { await l.close() }
         await control?.close()
@@ -284,18 +327,24 @@ final class ListenerTable: @unchecked Sendable {
 }
 
 extension SimCore {
+    /// Bounds of a seed request (the control API passes client numbers through).
+    static let maxSeedBytes = 1 << 40
+    static let maxSeedValueSize = 64 << 20
+
     /// Bulk data for benchmarks: encrypted values written straight into the active cluster's store.
     func seed(bytes: Int, valueSize: Int) throws {
+        guard (1...SimCore.maxSeedBytes).contains(bytes) else { throw VaultSimulator.Failure("seed bytes must be 1 to \(SimCore.maxSeedBytes)") }
+        guard (1...SimCore.maxSeedValueSize).contains(valueSize) else {
+            throw VaultSimulator.Failure("seed value size must be 1 to \(SimCore.maxSeedValueSize)")
+        }
         let (g, keys): (RaftGroup, UnsealedKeys) = try lock.withLock {
             guard let a = nodes.first(where: { isActive($0) }), let g = group(of: a), let k = a.keys else {
                 throw VaultSimulator.Failure("seeding needs an active (unsealed) node")
             }
             return (g, k)
         }
-        let valueSize = max(1, valueSize)
         let count = max(1, (bytes + valueSize - 1) / valueSize)
-        let key = keys.barrierKeys[keys.activeTerm]!
-        let ctx = AESGCMContext(key: SecureBytes(key))
+        guard let key = keys.barrierKeys[keys.activeTerm] else { throw VaultSimulator.Failure("the active barrier key is missing") }
         let plain = [UInt8](repeating: 0x5a, count: valueSize)
         var batch: [(String, [UInt8]?)] = []
         var batchBytes = 0
@@ -308,21 +357,7 @@ extension SimCore {
         }
         for i in 0..<count {
             let path = String(format: "logical/seed/%08d", i)
-            let nonce = SecureRandom.bytes(12)
-            var value = [UInt8](repeating: 0, count: 17 + valueSize + 16)
-            let t = keys.activeTerm
-            value[0] = UInt8(t >> 24 & 0xff); value[1] = UInt8(t >> 16 & 0xff); value[2] = UInt8(t >> 8 & 0xff); value[3] = UInt8(t & 0xff)
-            value[4] = 0x02
-            value.replaceSubrange(5..<17, with: nonce)
-            try nonce.withUnsafeBytes { n in
-                try Array(path.utf8).withUnsafeBytes { aad in
-                    try plain.withUnsafeBytes { p in
-                        try value.withUnsafeMutableBytes { v in
-                            try ctx.seal(nonce: n, aad: aad, plaintext: p, into: UnsafeMutableRawBufferPointer(rebasing: v[17...]))
-                        }
-                    }
-                }
-            }
+            let value = try Barrier.encrypt(key: key, term: keys.activeTerm, path: path, plaintext: plain)
             batch.append((path, value))
             batchBytes += value.count
             if batchBytes >= 32 << 20 { try flush() }

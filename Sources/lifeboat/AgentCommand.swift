@@ -88,6 +88,9 @@ struct AgentCommand: AsyncParsableCommand {
             let (context, agentConfiguration) = try load()
             LifeboatLogHandler.bootstrap(format: context.configuration.agent.logFormat == .json ? .json : .human)
             let logger = Logger(label: "lifeboat.agent")
+            // Hook output and drill phases go to the log (in its format), not as bare lines on standard error.
+            let hookLogger = Logger(label: "lifeboat.hook")
+            CommandRunner.setDefaultOutput { line in hookLogger.info("\(line.trimmingCharacters(in: .whitespaces))") }
             try await context.withVaultClient { client in
                 let jobs = ConfiguredAgentJobs(client: client, setup: try await setup(context, client: client))
                 let agent = LifeboatAgent(configuration: agentConfiguration, jobs: jobs, configurationLoader: {
@@ -148,13 +151,27 @@ struct AgentCommand: AsyncParsableCommand {
     /// What the jobs use: the opened destinations, the keys, and the drill runner when drills are scheduled.
     func setup(_ context: CommandContext, client: VaultClient) async throws -> ConfiguredAgentJobs.Setup {
         let configuration = context.configuration
-        let drillRunner = configuration.agent.schedules.drill == nil ? nil : try drill.runner(client: client, context: context)
+        let drillRunner = configuration.agent.schedules.drill == nil ? nil : try drill.runner(client: client, context: context, progress: Self.logDrillEvent)
         let backup = configuration.backup
         return ConfiguredAgentJobs.Setup(
             destinations: try await configuration.openDestinations(create: true, environment: context.environment),
             secret: try context.encryptionSecret(), keyRing: try context.keyRing(), onlyIfLeader: backup.onlyIfLeader,
             backupOptions: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize),
             drill: drillRunner)
+    }
+}
+
+extension AgentCommand {
+    /// A scheduled drill's phases, in the agent's log.
+    @Sendable static func logDrillEvent(_ event: RestoreEvent) {
+        let logger = Logger(label: "lifeboat.drill")
+        switch event {
+        case .phaseStarted(let phase): logger.info("drill phase started", metadata: ["phase": "\(phase.rawValue)"])
+        case .phaseFinished(let phase, let seconds): logger.info("drill phase finished", metadata: ["phase": "\(phase.rawValue)", "seconds": "\(seconds)"])
+        case .phaseSkipped(let phase): logger.info("drill phase skipped", metadata: ["phase": "\(phase.rawValue)"])
+        case .phaseFailed(let phase, let message): logger.error("drill phase failed", metadata: ["phase": "\(phase.rawValue)", "error": "\(message)"])
+        case .note(let phase, let text): logger.info("\(text)", metadata: ["phase": "\(phase.rawValue)"])
+        }
     }
 }
 

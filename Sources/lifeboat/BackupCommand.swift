@@ -25,9 +25,11 @@ struct BackupCommand: AsyncParsableCommand {
             same time; then each destination that received it applies its retention policy (never one that failed). \
             A snapshot that fails any check is never stored anywhere.
 
-            Exit codes: 0 stored everywhere (or skipped as a standby with --only-if-leader), 3 stored on some \
-            destinations but not all (the output says which), 1 Vault unreachable or refused, 65 the snapshot failed \
-            verification, 74 no destination could store it, 75 another run holds the lock, 78 configuration error.
+            Exit codes: 0 stored everywhere (or skipped with --only-if-leader: this node is an unsealed standby of \
+            an active cluster), 3 stored on some destinations but not all (the output says which), 1 Vault \
+            unreachable or refused, 65 the snapshot failed verification, 69 --only-if-leader and the local node is \
+            sealed, uninitialized or unreachable (or its cluster has no working leader), 74 no destination could \
+            store it, 75 another run holds the lock, 78 configuration error.
 
             Example (crontab):
               17 * * * *  lifeboat backup --config /etc/lifeboat/lifeboat.yaml
@@ -42,7 +44,7 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach, e.g. pre-upgrade (repeatable; added to backup.tags).", valueName: "tag"))
     var tags: [String] = []
 
-    @Flag(name: .customLong("only-if-leader"), help: "Run only when the first Vault address is the active node; on a standby exit 0 and touch nothing (one agent per Vault node).")
+    @Flag(name: .customLong("only-if-leader"), help: "Run only when the first Vault address is the active node; on an unsealed standby of an active cluster exit 0 and touch nothing (one job per Vault node); a sealed, uninitialized or unreachable node exits 69.")
     var onlyIfLeader = false
 
     @Flag(name: .customLong("no-compression"), help: "Never deflate chunks.")
@@ -81,11 +83,22 @@ struct BackupCommand: AsyncParsableCommand {
             let taken = try await context.withVaultClient(firstByteTimeout: firstByte) { client in
                 try await backUp(client: client, context: context)
             }
-            guard let taken else {
-                print(json ? #"{"skipped":true,"reason":"this node is a standby"}"# : "skipped: this node is a standby")
+            switch taken {
+            case .skipped(let leader):
+                if json {
+                    struct Skipped: Encodable {
+                        var skipped = true
+                        var reason = "this node is a standby"
+                        var leader: String
+                    }
+                    try printJSON(Skipped(leader: leader))
+                } else {
+                    print("skipped: this node is a standby (unsealed; the active node \(leader) takes the backup)")
+                }
                 return
+            case .taken(let r):
+                report = r
             }
-            report = taken
         } catch {
             throw fail(error)
         }
@@ -98,15 +111,22 @@ struct BackupCommand: AsyncParsableCommand {
         }
         if report.isPartial { throw fail(PartialBackupError(report: report)) }
         for destination in report.destinations {
+            for warning in destination.warnings { printStatus("lifeboat: warning: \(warning)") }
             if let problem = destination.retentionError { printStatus("lifeboat: warning: retention on \(destination.destination) failed: \(problem)") }
         }
     }
 
-    /// The backup itself; nil when this node is a standby and only-if-leader is set.
-    private func backUp(client: VaultClient, context: CommandContext) async throws -> ConfiguredBackupReport? {
+    enum Outcome {
+        case taken(ConfiguredBackupReport)
+        case skipped(leader: String)
+    }
+
+    /// The backup itself, or a skip when only-if-leader is set and this node is an unsealed standby of an active
+    /// cluster (a sealed, uninitialized or unreachable node throws ``LocalNodeNotReady``, exit 69).
+    private func backUp(client: VaultClient, context: CommandContext) async throws -> Outcome {
         let backup = context.configuration.backup
-        if backup.onlyIfLeader, try await !LeaderLocator(client: client).isLocalNodeActive() {
-            return nil
+        if backup.onlyIfLeader, case .skip(let leader) = try await LeaderLocator(client: client).onlyIfLeaderVerdict() {
+            return .skipped(leader: leader)
         }
         let secret = try context.encryptionSecret()
         let options = BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize)
@@ -114,13 +134,13 @@ struct BackupCommand: AsyncParsableCommand {
         defer { progress?.finish() }
         var onProgress: (@Sendable (Int64) -> Void)?
         if let progress { onProgress = { bytes in progress.update(bytes) } }
-        return try await context.withDestinations(create: true) { destinations in
+        return .taken(try await context.withDestinations(create: true) { destinations in
             try await ConfiguredBackup.run(
                 source: VaultSnapshotSource(client: client), destinations: destinations, secret: secret, options: options,
                 applyRetention: !noPrune,
                 onRetry: { attempt, error in printStatus("attempt \(attempt) failed (\(error)); retrying with the current leader") },
                 progress: onProgress)
-        }
+        })
     }
 
     static func line(_ report: DestinationBackupReport) -> String {

@@ -96,7 +96,8 @@ struct DrillSettings: ParsableArguments {
 
     /// A drill runner for these settings; what the flags leave out comes from the configuration's `drill` section
     /// (and `restore.unseal_keys_file` / `restore.canaries`).
-    func runner(client: VaultClient, context: CommandContext) throws -> DrillRunner {
+    func runner(client: VaultClient, context: CommandContext,
+                progress: (@Sendable (RestoreEvent) -> Void)? = printRestoreEvent) throws -> DrillRunner {
         let configuration = context.configuration
         let scratch: any ScratchCluster
         if givesScratchCluster {
@@ -119,11 +120,13 @@ struct DrillSettings: ParsableArguments {
         }
         let canarySecrets = canaries.isEmpty ? try configuration.drillCanaries.flatMap { try $0.canarySecrets() }
             : try canaries.map { try CanarySecret(parsing: $0) }
-        let options = DrillOptions(
+        var options = DrillOptions(
             scratch: scratch, unsealKeys: try UnsealKeySet.load(path: unsealKeysFile), keyRing: try context.keyRing(),
             stateDirectory: context.stateDirectory + "/drill-state",
             reportDirectory: reportDirectory ?? configuration.drill.reportDirectory ?? ".", canaries: canarySecrets,
             originalToken: { try await client.auth.token() })
+        // Phases are printed as they happen (a drill takes minutes; silence looks like a hang).
+        options.onEvent = progress
         return DrillRunner(vault: VaultRecoveryClient(client: client), options: options, logger: quietLogger("lifeboat.drill"))
     }
 }

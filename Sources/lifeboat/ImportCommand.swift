@@ -18,7 +18,10 @@ struct ImportCommand: AsyncParsableCommand {
         abstract: "Verify a Vault snapshot file and store it in the repository as a backup.",
         discussion: """
             The file is verified completely (as `lifeboat inspect` does) while it is encrypted; a file that fails a \
-            check is not stored.
+            check is not stored. A snapshot file does not say which cluster it came from (Vault encrypts that): \
+            give --cluster NAME, else the cluster is taken from the destinations' records when the snapshot's raft \
+            servers (id and address) belong to exactly one known cluster, else the backup has no cluster and forms \
+            a retention series of its own.
 
             Example:
               lifeboat import vault.snap --key-file /etc/lifeboat/backup.key --tag pre-upgrade
@@ -36,6 +39,10 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach (repeatable).", valueName: "tag"))
     var tags: [String] = []
 
+    @Option(help: ArgumentHelp("The name of the cluster the snapshot was taken from (recorded in the manifest; retention groups by it).",
+                               valueName: "name"))
+    var cluster: String?
+
     @Flag(help: "Print the manifest as JSON.")
     var json = false
 
@@ -47,7 +54,8 @@ struct ImportCommand: AsyncParsableCommand {
             let report = try await context.withDestinations(create: true) { destinations in
                 try await ConfiguredBackup.run(
                     source: FileSnapshotSource(path: file), destinations: destinations, secret: secret,
-                    options: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize, attempts: 1),
+                    options: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize, attempts: 1,
+                                           cluster: cluster.map { BackupManifest.Cluster(name: $0) }),
                     applyRetention: false, operation: "import")
             }
             let manifest = report.manifest
@@ -55,6 +63,9 @@ struct ImportCommand: AsyncParsableCommand {
                 print(String(decoding: try manifest.encoded(), as: UTF8.self))
             } else {
                 print("imported \(file) as backup \(manifest.id): index \(manifest.raft.index), \(manifest.entryCount) entries, \(manifest.originalSize) bytes -> \(manifest.storedSize) stored")
+            }
+            for destination in report.destinations {
+                for warning in destination.warnings { printStatus("lifeboat: warning: \(warning)") }
             }
             if report.isPartial { throw PartialBackupError(report: report) }
         } catch {

@@ -20,10 +20,15 @@ struct ListCommand: AsyncParsableCommand {
             Example:
               lifeboat list --repo /var/lib/lifeboat/repository
               lifeboat list --json | jq '.backups[-1].id'
+              lifeboat list --cluster vault-prod
             """
     )
 
     @OptionGroup var repository: RepositoryOptions
+
+    @Option(help: ArgumentHelp("List only the backups of this cluster (its name, or its id; `unknown` for backups without a recorded cluster).",
+                               valueName: "name"))
+    var cluster: String?
 
     @Flag(help: "Print JSON (manifests with the destinations holding each, and repository problems).")
     var json = false
@@ -31,12 +36,19 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let context = try repository.context()
-            let (entries, problems, names, unreadable) = try await context.withDestinations(create: false) { destinations in
+            var (entries, problems, names, unreadable) = try await context.withDestinations(create: false) { destinations in
                 var listings: [(String, BackupListing)] = []
                 var unreadable: [DestinationFailure] = []
                 for destination in destinations {
                     do {
-                        listings.append((destination.name, try await destination.repository.list()))
+                        let lock = try await destination.readLock(operation: "list")
+                        do {
+                            listings.append((destination.name, try await destination.repository.list()))
+                            await lock?.release()
+                        } catch {
+                            await lock?.release()
+                            throw error
+                        }
                     } catch {
                         // One unreachable destination must not hide the backups on the others.
                         if destinations.count == 1 { throw error }
@@ -48,13 +60,14 @@ struct ListCommand: AsyncParsableCommand {
                 }
                 return (ListedBackup.merge(listings), problems, context.describe(destinations), unreadable)
             }
+            if let cluster { entries = entries.filter { $0.manifest.belongs(toCluster: cluster) } }
             if json {
                 try printJSON(ListingJSON(backups: entries, problems: problems + unreadable.map { "\($0.destination): cannot be listed: \($0.error)" }))
                 if !unreadable.isEmpty { throw DestinationsUnreadableError(failures: unreadable) }
                 return
             }
             if entries.isEmpty {
-                print("no backups in \(names)")
+                print("no backups\(cluster.map { " of cluster \($0)" } ?? "") in \(names)")
             } else {
                 print(BackupTable.render(entries, showDestinations: context.configuration.destinations.count > 1))
             }
@@ -135,11 +148,11 @@ struct ListedBackup: Encodable {
 /// Human tables of manifests.
 enum BackupTable {
     static func render(_ entries: [ListedBackup], showDestinations: Bool) -> String {
-        var rows = [["ID", "CREATED", "INDEX", "TERM", "ENTRIES", "SIZE", "STORED", "VERIFIED", "TAGS"] + (showDestinations ? ["DESTINATIONS"] : [])]
+        var rows = [["ID", "CREATED", "CLUSTER", "INDEX", "TERM", "ENTRIES", "SIZE", "STORED", "VERIFIED", "TAGS"] + (showDestinations ? ["DESTINATIONS"] : [])]
         for entry in entries {
             let m = entry.manifest
             let verified = m.lastVerification.map { "\($0.result.rawValue) \($0.verifiedAt.description.prefix(16))" } ?? "-"
-            rows.append([m.id.rawValue, m.createdAt.description, "\(m.raft.index)", "\(m.raft.term)", "\(m.entryCount)",
+            rows.append([m.id.rawValue, m.createdAt.description, m.clusterSeries ?? "-", "\(m.raft.index)", "\(m.raft.term)", "\(m.entryCount)",
                          TransferProgress.size(m.originalSize), TransferProgress.size(m.storedSize), verified, m.tags.joined(separator: ",")]
                         + (showDestinations ? [entry.destinations.joined(separator: ",")] : []))
         }
@@ -162,4 +175,12 @@ func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+extension BackupManifest {
+    /// True when `cluster` names this backup's cluster (its name or id), or is `unknown` and the backup has none.
+    func belongs(toCluster cluster: String) -> Bool {
+        if clusterSeries == nil { return cluster == "unknown" }
+        return self.cluster.name == cluster || self.cluster.id == cluster
+    }
 }

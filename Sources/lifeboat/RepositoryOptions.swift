@@ -29,6 +29,20 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .customLong("destination"), help: ArgumentHelp("Use only this configured destination (repeatable).", valueName: "name"))
     var destinations: [String] = []
 
+    @Option(name: .customLong("lock-wait"), help: ArgumentHelp(
+        "When another run holds a destination's lock, keep trying for this long (e.g. 90s, 10m; default 0: exit 75 at once).",
+        valueName: "duration"))
+    var lockWait: String?
+
+    /// --lock-wait in seconds.
+    func lockWaitSeconds() throws -> TimeInterval {
+        guard let lockWait else { return 0 }
+        guard let duration = try? Schedule.parseDuration(lockWait) else {
+            throw UsageError(description: "--lock-wait takes a duration such as 90s or 10m, not \"\(lockWait)\"")
+        }
+        return Double(duration.components.seconds)
+    }
+
     /// Loads the configuration with these flags, the secret flags and any command-specific `overrides` on top.
     func context(secrets: SecretOptions? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws -> CommandContext {
         var overrides = overrides
@@ -39,7 +53,9 @@ struct RepositoryOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let loaded = try ConfigurationLoader(environment: environment).load(configFlag: config, overrides: overrides)
         for warning in loaded.warnings { printStatus("lifeboat: warning: \(warning)") }
-        return CommandContext(loaded: loaded, environment: environment)
+        var context = CommandContext(loaded: loaded, environment: environment)
+        context.lockWait = try lockWaitSeconds()
+        return context
     }
 }
 
@@ -47,6 +63,8 @@ struct RepositoryOptions: ParsableArguments {
 struct CommandContext {
     var loaded: LoadedConfiguration
     let environment: [String: String]
+    /// --lock-wait, in seconds.
+    var lockWait: TimeInterval = 0
 
     var configuration: LifeboatConfiguration { loaded.configuration }
 
@@ -58,7 +76,8 @@ struct CommandContext {
 
     /// Opens the destinations for `body` and closes them afterwards.
     func withDestinations<R>(create: Bool, _ body: ([OpenedDestination]) async throws -> R) async throws -> R {
-        let destinations = try await configuration.openDestinations(create: create, environment: environment)
+        var destinations = try await configuration.openDestinations(create: create, environment: environment)
+        for index in destinations.indices { destinations[index].lockWait = lockWait }
         do {
             let result = try await body(destinations)
             for destination in destinations { await destination.close() }

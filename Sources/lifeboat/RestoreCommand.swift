@@ -22,9 +22,13 @@ struct RestoreCommand: AsyncParsableCommand {
             Without --force the snapshot is posted to the running cluster (same cluster, same unseal keys). With \
             --force every node is reset by the reset commands, the first node is initialized with a temporary key, \
             the snapshot is force-restored, the nodes are unsealed with the ORIGINAL keys and rejoined, and the \
-            cluster is verified. Nothing is touched before the backup has been decrypted, verified and staged, and \
-            the unseal keys have been checked against the backup's seal configuration. Phases are journaled: after \
-            a crash or Ctrl-C, `--resume` continues where it stopped. See docs/runbooks/restore.md.
+            cluster is verified. Nothing is touched before the backup has been decrypted, verified and staged, the \
+            unseal keys have been proven against the backup (they must open its SHA256SUMS.sealed), every target \
+            node's state has been shown (wiping a running, unsealed target needs --overwrite-newer), \
+            and the token has been checked with sys/capabilities-self where a node is unsealed. Phases are \
+            journaled: after a crash or Ctrl-C, `--resume` continues where it stopped (a failed run prints the exact \
+            command). Exit codes: 64 too few unseal keys or a target needing --overwrite-newer, 65 a bad backup or \
+            unseal keys that do not open it, 78 a token lacking a capability. See docs/runbooks/restore.md.
 
             Example (the docker compose cluster of scripts/cluster):
               lifeboat restore latest --force --key-file /etc/lifeboat/backup.key \\
@@ -52,6 +56,9 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not ask for confirmation on a terminal.")
     var yes = false
+
+    @Flag(name: .customLong("overwrite-newer"), help: "Confirm that a running, unsealed target is replaced: with --force it is wiped; without, data newer than the backup is lost. --yes alone is not enough.")
+    var overwriteNewer = false
 
     @Option(name: .customLong("node"), help: ArgumentHelp(
         "A node as NAME=ADDRESS, in order; the first is initialized and receives the snapshot. Default: restore.nodes, else the Vault addresses, named node1, node2...",
@@ -88,6 +95,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client, context: context),
                                                logger: quietLogger("lifeboat.restore"))
                 let report: RestoreReport
+                do {
                 if resume {
                     report = try await executor.resume()
                 } else {
@@ -102,20 +110,30 @@ struct RestoreCommand: AsyncParsableCommand {
                         return try await executor.preflight(source)
                     }
                     if plan {
-                        if json { print(String(decoding: try prepared.plan.json(), as: UTF8.self)) } else { print(prepared.plan.render()) }
+                        // --plan stops here: the staged plaintext snapshot is not left behind.
+                        unlink(prepared.staged.path)
+                        var shown = prepared.plan
+                        shown.stagingPath = prepared.staged.path + " (removed again: --plan keeps no plaintext)"
+                        if json { print(String(decoding: try shown.json(), as: UTF8.self)) } else { print(shown.render()) }
                         return
                     }
                     if !json { printStatus(prepared.plan.render()) }
-                    let interactive = isatty(STDIN_FILENO) == 1 && !yes && !force
+                    let interactive = isatty(STDIN_FILENO) == 1 && !yes
                     report = try await executor.execute(prepared) { _ in
                         guard interactive else { return true }
                         return confirm("Type `restore` to go ahead: ") == "restore"
                     }
                 }
+                } catch let failed as RestoreFailed {
+                    if json { print(String(decoding: (try? failed.report.json()) ?? [], as: UTF8.self)) } else { printStatus(failed.report.render()) }
+                    // One line per node as it is now, and the exact command that continues.
+                    for node in await executor.observeTargetNodes() { printStatus("node \(node.line)") }
+                    printStatus("to continue after fixing the cause: \(resumeCommand())")
+                    throw failed
+                }
                 if json { print(String(decoding: try report.json(), as: UTF8.self)) } else { print(report.render()) }
             }
         } catch let failed as RestoreFailed {
-            if json { print(String(decoding: (try? failed.report.json()) ?? [], as: UTF8.self)) } else { printStatus(failed.report.render()) }
             throw fail(failed)
         } catch {
             throw fail(error)
@@ -130,6 +148,9 @@ struct RestoreCommand: AsyncParsableCommand {
             keys = .none
         } else if let unsealKeysFile = restore.unsealKeysFile {
             keys = try UnsealKeySet.load(path: unsealKeysFile)
+        } else if !force && !resume {
+            // A same-cluster restore keeps the cluster's keys: none are needed.
+            keys = .none
         } else if isatty(STDIN_FILENO) == 1 && !resume {
             keys = try UnsealKeySet(texts: promptForUnsealKeys())
         } else {
@@ -145,18 +166,21 @@ struct RestoreCommand: AsyncParsableCommand {
             stateDirectory: stateDirectory ?? context.stateDirectory + "/restore-state",
             canaries: canarySecrets,
             originalToken: { try await client.auth.token() })
+        options.overwriteNewer = overwriteNewer
+        options.tokenSource = client.configuration.authentication.description
         if !json {
-            options.onEvent = { event in
-                switch event {
-                case .phaseStarted(let phase): printStatus("==> \(phase)")
-                case .phaseFinished(let phase, let seconds): printStatus("    \(phase) done in \(String(format: "%.2f", seconds)) s")
-                case .phaseSkipped(let phase): printStatus("    \(phase) already done (journal)")
-                case .phaseFailed(let phase, let message): printStatus("    \(phase) FAILED: \(message)")
-                case .note(_, let text): printStatus("    \(text)")
-                }
-            }
+            options.onEvent = printRestoreEvent
         }
         return options
+    }
+
+    /// This command line with `--resume` added (shell-quoted; it holds no secrets: keys come from files or prompts).
+    func resumeCommand() -> String {
+        var arguments = CommandLine.arguments
+        if !arguments.contains("--resume") { arguments.append("--resume") }
+        return arguments.map { a in
+            a.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0) }) && !a.isEmpty ? a : "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
     }
 
     func parsedNodes(client: VaultClient, configured: [LifeboatConfiguration.Node]) throws -> [RecoveryNode] {
@@ -165,6 +189,17 @@ struct RestoreCommand: AsyncParsableCommand {
             return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
         }
         return try nodes.map { try parseNode($0, flag: "--node") }
+    }
+}
+
+/// Prints a restore or drill phase as it happens (standard error).
+@Sendable func printRestoreEvent(_ event: RestoreEvent) {
+    switch event {
+    case .phaseStarted(let phase): printStatus("==> \(phase)")
+    case .phaseFinished(let phase, let seconds): printStatus("    \(phase) done in \(String(format: "%.2f", seconds)) s")
+    case .phaseSkipped(let phase): printStatus("    \(phase) already done (journal)")
+    case .phaseFailed(let phase, let message): printStatus("    \(phase) FAILED: \(message)")
+    case .note(_, let text): printStatus("    \(text)")
     }
 }
 

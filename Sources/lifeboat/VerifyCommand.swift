@@ -62,16 +62,35 @@ struct VerifyCommand: AsyncParsableCommand {
             try await context.withDestinations(create: false) { destinations in
                 several = destinations.count > 1
                 for destination in destinations {
+                    // A shared lock for the whole check: prune cannot remove a backup while it is read, so a verdict
+                    // is only ever recorded in a manifest that still exists.
+                    let lock: (any DestinationLock)?
                     let manifests: [BackupManifest]
+                    do {
+                        lock = try await destination.readLock(operation: "verify")
+                    } catch where several {
+                        unreadable.append(DestinationFailure(destination: destination.name, error: error))
+                        continue
+                    }
                     do {
                         manifests = try await selection(on: destination, several: several)
                     } catch where several {
                         // An unreachable destination is not a damaged backup: report it and check the others.
+                        await lock?.release()
                         unreadable.append(DestinationFailure(destination: destination.name, error: error))
                         continue
+                    } catch {
+                        await lock?.release()
+                        throw error
                     }
-                    for manifest in manifests {
-                        results.append(try await verify(manifest, on: destination, keyRing: keyRing))
+                    do {
+                        for manifest in manifests {
+                            results.append(try await verify(manifest, on: destination, keyRing: keyRing))
+                        }
+                        await lock?.release()
+                    } catch {
+                        await lock?.release()
+                        throw error
                     }
                 }
             }

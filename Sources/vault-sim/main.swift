@@ -40,11 +40,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seed this much data after start (e.g. 1GiB).") var seedBytes: String?
     @Option(help: "Election delay in milliseconds.") var electionDelayMs = 1000
     @Option(help: "Delay between a restore's 204 and its apply, in milliseconds.") var restoreDelayMs = 500
+    @Flag(inversion: .prefixedNo, help: "With --init-shares: mount secret/ (KV version 2) after init, as `vault server -dev` does. Clusters initialized by a client through sys/init never get secret/.")
+    var devMounts = true
+    @Option(help: "Auto-unseal through this Vault (or vault-sim) node's transit engine, e.g. http://127.0.0.1:8200 (Vault's seal \"transit\" address). The token comes from $VAULT_TOKEN, never from the command line.")
+    var transitSealAddress: String?
+    @Option(help: "The transit key that seals this cluster (seal \"transit\" key_name).") var transitSealKeyName = "autounseal"
+    @Option(help: "The transit mount on the seal cluster (seal \"transit\" mount_path).") var transitSealMountPath = "transit/"
 
     func validate() throws {
         if (initShares == nil) != (initThreshold == nil) { throw ValidationError("--init-shares and --init-threshold go together") }
         if initShares != nil && keysFile == nil { throw ValidationError("--init-shares needs --keys-file: the keys are never printed") }
         if let s = seedBytes, parseSize(s) == nil { throw ValidationError("--seed-bytes must look like 1GiB, 512MiB or 1000000") }
+        if transitSealAddress != nil && (ProcessInfo.processInfo.environment["VAULT_TOKEN"] ?? "").isEmpty {
+            throw ValidationError("--transit-seal-address needs the seal's token in $VAULT_TOKEN")
+        }
     }
 
     func run() async throws {
@@ -54,6 +63,11 @@ struct Serve: AsyncParsableCommand {
         config.controlPort = controlPort
         config.electionDelay = .milliseconds(electionDelayMs)
         config.restoreApplyDelay = .milliseconds(restoreDelayMs)
+        config.devMode = devMounts
+        if let address = transitSealAddress {
+            config.seal = .transit(address: address, token: ProcessInfo.processInfo.environment["VAULT_TOKEN"] ?? "",
+                                   mountPath: transitSealMountPath, keyName: transitSealKeyName)
+        }
         let sim = try await VaultSimulator.start(config)
         var initialized = false
         let alreadyInitialized = try isInitialized(sim)

@@ -157,6 +157,18 @@ struct IndependentDecoderTests {
         #expect(result.output == nil)
     }
 
+    @Test("a passphrase header with r = 1 and log2N >= 16 (RFC 7914 forbids N >= 2^(16 r)) fails with 65 before scrypt",
+          arguments: [16, 21])
+    func rfc7914ScryptBoundRefused(log2N: Int) throws {
+        let dir = try TemporaryDirectory()
+        let archive = HostileArchive.passphraseHeader(log2N: UInt8(log2N), r: 1, p: 1)
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--passphrase-env", "LIFEBOAT_TEST_PASSPHRASE"],
+                                    environment: ["LIFEBOAT_TEST_PASSPHRASE": "x"])
+        #expect(result.status == 65, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("log2N < 16*r (RFC 7914)"), "stderr: \(result.stderr)")
+        #expect(result.output == nil)
+    }
+
     @Test("known-answer vectors decode to their plaintext", .enabled(if: !knownAnswerVectors().isEmpty),
           arguments: knownAnswerVectors())
     func decodesKnownAnswerVector(path: String) throws {

@@ -53,7 +53,7 @@ import Testing
             let committed = try JSONDecoder().decode(Vector.self, from: data)
             #expect(committed.archive_hex == vector.archive_hex, "vector \(vector.name) changed: the format is frozen")
             let archive = try #require(Hex.decode(committed.archive_hex))
-            let key = ArchiveKey(material: SecureBytes(try #require(Hex.decode(committed.master_key_hex))))
+            let key = try ArchiveKey(material: SecureBytes(try #require(Hex.decode(committed.master_key_hex))))
             #expect(try decrypt(archive, keyRing: KeyRing(keys: [key])) == Hex.decode(committed.plaintext_hex))
         }
     }

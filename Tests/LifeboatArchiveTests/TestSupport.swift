@@ -40,7 +40,7 @@ func compressibleBytes(_ count: Int, seed: UInt64 = 7) -> [UInt8] {
 
 /// A fixed key, so failures are reproducible.
 func testKey(_ byte: UInt8 = 0x42) -> ArchiveKey {
-    ArchiveKey(material: SecureBytes([UInt8](repeating: byte, count: 32)))
+    try! ArchiveKey(material: SecureBytes([UInt8](repeating: byte, count: 32)))
 }
 
 /// Encrypts `plaintext` in pieces of `pieceSize`.

@@ -105,7 +105,9 @@ import Testing
         async let backup = Task.detached {
             try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
         }.value
-        try await Task.sleep(for: .milliseconds(1500))
+        // Stop the leader once the snapshot is streaming (its pending file exists), not after a guessed delay: a
+        // loaded machine may start the process late.
+        try await workspace.waitForPendingFile()
         try sim.control(["node", "stop", leader])
         let result = try await backup
         #expect(result.status == 0, "\(result.stderr)")
@@ -167,7 +169,7 @@ import Testing
         async let first = Task.detached {
             try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
         }.value
-        try await Task.sleep(for: .milliseconds(700))
+        try await workspace.waitForPendingFile()  // the first run holds the lock and is streaming
         let second = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
         #expect(second.status == 75, "\(second.stderr)")
         #expect(second.stderr.contains("pid"))

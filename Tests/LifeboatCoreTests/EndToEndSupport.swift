@@ -87,6 +87,8 @@ final class VaultSimProcess: @unchecked Sendable {
     struct Keys: Decodable {
         var root_token: String
         var unseal_keys_b64: [String]
+        /// Recovery keys of an auto-unseal cluster (then `unseal_keys_b64` is empty).
+        var recovery_keys_b64: [String]?
     }
 
     let process: Process
@@ -97,14 +99,19 @@ final class VaultSimProcess: @unchecked Sendable {
     var nodes: [Node] { ready.nodes }
     var rootToken: String { keys.root_token }
 
-    static func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1, electionDelayMilliseconds: Int = 200) throws -> VaultSimProcess {
+    /// - Parameters:
+    ///   - arguments: more `vault-sim serve` arguments (e.g. `--transit-seal-address`).
+    ///   - environment: added to the process's environment (e.g. the transit seal's VAULT_TOKEN).
+    static func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1, electionDelayMilliseconds: Int = 200,
+                      arguments: [String] = [], environment: [String: String] = [:]) throws -> VaultSimProcess {
         let directory = NSTemporaryDirectory() + "lifeboat-e2e-sim-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("vault-sim")
         process.arguments = ["serve", "--nodes", "\(nodes)", "--data-dir", directory + "/data", "--ready-file", directory + "/ready.json",
                              "--init-shares", "\(shares)", "--init-threshold", "\(threshold)", "--keys-file", directory + "/keys.json",
-                             "--election-delay-ms", "\(electionDelayMilliseconds)", "--restore-delay-ms", "100"]
+                             "--election-delay-ms", "\(electionDelayMilliseconds)", "--restore-delay-ms", "100"] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -193,6 +200,15 @@ struct E2EWorkspace {
     /// Every file under the repository, including hidden temporary ones.
     func repositoryFiles() -> [String] {
         (FileManager.default.enumerator(atPath: repository)?.allObjects as? [String] ?? []).sorted()
+    }
+
+    /// Waits (up to a minute) until a backup is being written: its pending `.lifeboat-tmp-*` file exists.
+    func waitForPendingFile() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !repositoryFiles().contains(where: { ($0 as NSString).lastPathComponent.hasPrefix(".lifeboat-tmp-") }) {
+            guard ContinuousClock.now < deadline else { throw E2EError("no backup started writing within a minute") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }

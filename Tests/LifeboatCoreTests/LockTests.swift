@@ -76,7 +76,7 @@ struct LockTests {
         let body = try String(contentsOfFile: lock.path, encoding: .utf8)
         #expect(body == #"{"host":"db1","lifeboat_version":"\#(LifeboatVersion.current)","operation":"backup","pid":42,"started_at":"2026-11-28T23:15:00+00:00"}"# + "\n")
         #expect(try await store.list(prefix: "").map(\.name) == ["data/x.lbk"])
-        lock.release()
+        await lock.release()
         #expect(try String(contentsOfFile: lock.path, encoding: .utf8).isEmpty)
     }
 

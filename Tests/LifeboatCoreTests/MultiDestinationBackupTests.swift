@@ -97,7 +97,7 @@ import LifeboatTesting
                 repository: BackupRepository(store: store), lockDirectory: store.directory)
         }
         let free = try local("free"), busy = try local("busy")
-        let held = try busy.lock(operation: "another backup")
+        let held = try await busy.lock(.write, operation: "another backup")
         let report = try await ConfiguredBackup.run(source: source, destinations: [free, busy], secret: secret)
         #expect(report.stored == ["free"])
         #expect(report.isPartial)
@@ -105,13 +105,13 @@ import LifeboatTesting
         #expect(PartialBackupError(report: report).exitStatus == .partial)
         #expect(report.destinations[0].kept == 1)
 
-        let freeHeld = try free.lock(operation: "a prune")
+        let freeHeld = try await free.lock(.exclusive, operation: "a prune")
         let error = await #expect(throws: DestinationsFailedError.self) {
             try await ConfiguredBackup.run(source: source, destinations: [free, busy], secret: secret)
         }
         #expect(error?.exitStatus == .lockHeld)
-        freeHeld.release()
-        held.release()
+        await freeHeld.release()
+        await held.release()
     }
 
     @Test func theAgentCountsABackupMissingOnADestinationAsAFailure() async throws {

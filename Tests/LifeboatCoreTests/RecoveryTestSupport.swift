@@ -216,8 +216,8 @@ final class RecordingVault: RecoveryVaultAPI, @unchecked Sendable {
 
     func health(at address: String) async throws -> (status: Int, health: VaultHealth) { try await inner.health(at: address) }
     func sealStatus(at address: String) async throws -> VaultSealStatus { try await inner.sealStatus(at: address) }
-    func initialize(at address: String, shares: Int, threshold: Int) async throws -> TemporaryCredentials {
-        let c = try await inner.initialize(at: address, shares: shares, threshold: threshold)
+    func initialize(at address: String, shares: Int, threshold: Int, autoUnseal: Bool) async throws -> TemporaryCredentials {
+        let c = try await inner.initialize(at: address, shares: shares, threshold: threshold, autoUnseal: autoUnseal)
         temporaryTokens.withLock { $0.append(c.rootToken) }
         return c
     }

@@ -234,7 +234,15 @@ struct RestoreEndToEndTests {
             try await f.writeSecret("app/db", ["password": "v2"])
             try await f.writeSecret("app/later", ["x": "1"])
 
-            let executor = RestoreExecutor(vault: f.vault, options: f.options(mode: .sameCluster, keys: .none, hook: nil))
+            var options = f.options(mode: .sameCluster, keys: .none, hook: nil)
+            // The cluster is ahead of the backup: replacing newer data needs the explicit confirmation.
+            let refused = await #expect(throws: RecoveryError.self) {
+                _ = try await RestoreExecutor(vault: f.vault, options: options).preflight(RestoreSource.backup(manifest, in: f.repository.store))
+            }
+            #expect(refused?.code == .target)
+            #expect(refused?.message.contains("run again with --overwrite-newer") == true)
+            options.overwriteNewer = true
+            let executor = RestoreExecutor(vault: f.vault, options: options)
             let prepared = try await executor.preflight(RestoreSource.backup(manifest, in: f.repository.store))
             #expect(prepared.plan.wipedNodes.isEmpty)
             let report = try await executor.execute(prepared)
@@ -280,6 +288,7 @@ struct RestoreFailureModeTests {
             }
             var options = f.options(keys: try f.keys(3), hook: lazyHook)
             options.timeouts.nodeReset = .milliseconds(800)
+            options.overwriteNewer = true  // the cluster is running: wiping it is confirmed
             let executor = RestoreExecutor(vault: f.vault, options: options)
             let prepared = try await executor.preflight(RestoreSource.backup(manifest, in: f.repository.store))
             let failure = await #expect(throws: RestoreFailed.self) { _ = try await executor.execute(prepared) }

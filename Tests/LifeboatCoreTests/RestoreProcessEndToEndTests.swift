@@ -30,7 +30,7 @@ import Testing
         let first = marker + "-phase2"
         let slowReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}; if [ {node} = vault_3 ]; then if [ -f \(first) ]; then touch \(marker); while [ ! -f \(marker)-stop ]; do sleep 0.1; done; else touch \(first); fi; fi"
         let fastReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}"
-        var arguments = ["restore", "latest", "--force", "--yes", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+        var arguments = ["restore", "latest", "--force", "--yes", "--overwrite-newer", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--unseal-keys-file", keysFile, "--canary", "secret/lifeboat/canary/e2e"]
         for node in sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
 

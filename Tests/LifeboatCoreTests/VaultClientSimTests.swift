@@ -150,15 +150,14 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
                 #expect(leader.address == h.leaderAddress)
                 #expect(leader.discoveredVia == standby)
                 #expect(c.lastKnownLeader == h.leaderAddress)
-                #expect(try await LeaderLocator(client: c).localNodeRole() == .standby(leaderAddress: h.leaderAddress))
-                #expect(try await LeaderLocator(client: c).isLocalNodeActive() == false)
+                #expect(try await LeaderLocator(client: c).onlyIfLeaderVerdict() == .skip(leaderAddress: h.leaderAddress))
             }
             // Only the standby configured: the reported leader_address is used as given.
             try await withVaultClient(try h.client([standby])) { c async throws in
                 #expect(try await LeaderLocator(client: c).locate().address == h.leaderAddress)
             }
             try await withVaultClient(try h.client([h.leaderAddress, standby])) { c async throws in
-                #expect(try await LeaderLocator(client: c).isLocalNodeActive())
+                #expect(try await LeaderLocator(client: c).onlyIfLeaderVerdict() == .run)
             }
         }
     }
@@ -226,7 +225,8 @@ func vaultDownloadSnapshot(_ client: VaultClient, from leader: String? = nil) as
                     let v = e as? VaultError
                     return v?.kind == .sealed && v?.statusCode == 503 && v!.message.contains("unseal it (vault operator unseal) and run again")
                 }
-                #expect(try await LeaderLocator(client: c).localNodeRole() == .sealed)
+                let notReady = await #expect(throws: LocalNodeNotReady.self) { _ = try await LeaderLocator(client: c).onlyIfLeaderVerdict() }
+                #expect(notReady?.message.contains("is sealed; no backup was taken") == true)
             }
         }
     }

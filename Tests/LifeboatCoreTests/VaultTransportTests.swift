@@ -196,7 +196,7 @@ private func withVaultTestServers(_ servers: [VaultTestServer], _ body: () async
                 }
             }
             try await withVaultClient(try makeClient([sealed.address])) { c async throws in
-                #expect(try await LeaderLocator(client: c).localNodeRole() == .sealed)
+                await #expect(throws: LocalNodeNotReady.self) { _ = try await LeaderLocator(client: c).onlyIfLeaderVerdict() }
             }
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 
 import Testing
 @testable import VaultSim
+@testable import LifeboatSnapshot
 import LifeboatArchive
 
 @Suite struct ShamirTests {

@@ -11,13 +11,17 @@ final class SimHarness: @unchecked Sendable {
     let directory: String
     let clock: ManualClock?
 
-    static func start(nodes: Int = 3, clock: ManualClock? = nil, directory: String? = nil) async throws -> SimHarness {
+    static func start(nodes: Int = 3, clock: ManualClock? = nil, directory: String? = nil, devMode: Bool = true,
+                      seal: VaultSimSeal = .shamir) async throws -> SimHarness {
         let dir = directory ?? NSTemporaryDirectory() + "vaultsim-test-" + UUID().uuidString
         var config = VaultSimulator.Configuration(dataDirectory: dir)
         config.nodeCount = nodes
         config.electionDelay = .milliseconds(30)
         config.restoreApplyDelay = .milliseconds(50)
         if let clock { config.clock = clock }
+        config.devMode = devMode
+        config.seal = seal
+        config.autoUnsealRetry = .milliseconds(100)
         let sim = try await VaultSimulator.start(config)
         return SimHarness(sim: sim, directory: dir, clock: clock)
     }

@@ -77,10 +77,13 @@ public final class ConfiguredAgentJobs: AgentJobs {
     public func runBackup(destinations names: [String]) async throws -> BackupOutcome {
         let setup = self.setup
         if setup.onlyIfLeader {
-            switch try await LeaderLocator(client: client).localNodeRole() {
-            case .active: break
-            case .standby(let leader): return .notLeader(leader: leader.isEmpty ? nil : leader)
-            case .sealed: throw AgentJobError(.vaultError, "the local Vault node is sealed: unseal it")
+            // The same decision as `lifeboat backup --only-if-leader`.
+            do {
+                if case .skip(let leader) = try await LeaderLocator(client: client).onlyIfLeaderVerdict() {
+                    return .notLeader(leader: leader)
+                }
+            } catch let e as LocalNodeNotReady {
+                throw AgentJobError(.vaultError, e.message)
             }
         }
         let report = try await ConfiguredBackup.run(
@@ -103,12 +106,14 @@ public final class ConfiguredAgentJobs: AgentJobs {
         guard let policy = destination.retention else {
             return RetentionOutcome(kept: try await destination.repository.list().backups.count, removed: 0)
         }
-        let lock = try destination.lock(operation: "agent retention")
-        defer { lock.release() }
+        let lock = try await destination.lock(.exclusive, operation: "agent retention")
         do {
-            let run = try await RetentionRun.apply(policy, to: destination.repository, now: Date(), dryRun: false)
+            let run = try await RetentionRun.apply(policy, to: destination.repository, grouping: destination.configuration.groupBy,
+                                                   now: Date(), dryRun: false)
+            await lock.release()
             return RetentionOutcome(kept: run.kept, removed: run.removed.count)
         } catch {
+            await lock.release()
             throw AgentJobError(.retentionFailed, "retention on \(name) failed: \(error)")
         }
     }
@@ -118,23 +123,35 @@ public final class ConfiguredAgentJobs: AgentJobs {
         var checked = 0
         var lines: [String] = []
         for destination in try destinations(names, in: setup) {
-            let repository = destination.repository
-            guard let newest = try await repository.list().backups.last else {
-                lines.append("\(destination.name): no backups yet")
-                continue
-            }
-            let now = ManifestTimestamp(date: Date(), timeZone: .current)
+            // Under a shared lock: prune cannot remove the backup while it is read and its verdict recorded.
+            let lock = try await destination.readLock(operation: "agent verify")
             do {
-                try await BackupExporter.read(newest, from: repository, keyRing: setup.keyRing)
+                let line = try await verifyNewest(on: destination, keyRing: setup.keyRing)
+                await lock?.release()
+                if line.checked { checked += 1 }
+                lines.append(line.text)
             } catch {
-                _ = try? await repository.recordVerification(.init(verifiedAt: now, result: .damaged, detail: "\(error)"), for: newest.id)
-                throw AgentJobError(.verificationFailed, "backup \(newest.id) on \(destination.name) is damaged: \(error)")
+                await lock?.release()
+                throw error
             }
-            _ = try await repository.recordVerification(.init(verifiedAt: now, result: .ok), for: newest.id)
-            checked += 1
-            lines.append("\(destination.name): backup \(newest.id) ok")
         }
         return VerifyOutcome(backupsChecked: checked, summary: lines.joined(separator: "; "))
+    }
+
+    private func verifyNewest(on destination: OpenedDestination, keyRing: KeyRing) async throws -> (checked: Bool, text: String) {
+        let repository = destination.repository
+        guard let newest = try await repository.list().backups.last else {
+            return (false, "\(destination.name): no backups yet")
+        }
+        let now = ManifestTimestamp(date: Date(), timeZone: .current)
+        do {
+            try await BackupExporter.read(newest, from: repository, keyRing: keyRing)
+        } catch {
+            _ = try? await repository.recordVerification(.init(verifiedAt: now, result: .damaged, detail: "\(error)"), for: newest.id)
+            throw AgentJobError(.verificationFailed, "backup \(newest.id) on \(destination.name) is damaged: \(error)")
+        }
+        _ = try await repository.recordVerification(.init(verifiedAt: now, result: .ok), for: newest.id)
+        return (true, "\(destination.name): backup \(newest.id) ok")
     }
 
     public func runDrill() async throws -> DrillOutcome {
@@ -173,6 +190,10 @@ extension VaultError: AgentFailureClassifying {
 }
 
 extension RepositoryLockError: AgentFailureClassifying {
+    public var agentFailureReason: AgentFailureReason { .lockHeld }
+}
+
+extension StoreLockError: AgentFailureClassifying {
     public var agentFailureReason: AgentFailureReason { .lockHeld }
 }
 

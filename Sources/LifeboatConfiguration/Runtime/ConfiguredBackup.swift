@@ -4,6 +4,7 @@
 // others, and is never pruned.
 
 import Foundation
+import Synchronization
 import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
@@ -29,9 +30,11 @@ public struct DestinationBackupReport: Sendable, Encodable {
     public var removed: [String]
     /// Why retention failed, if it did (the backup itself is stored).
     public var retentionError: String?
+    /// What the operator should know although the backup is stored (e.g. a new cluster series started here).
+    public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case destination, stored, error, kept, removed
+        case destination, stored, error, kept, removed, warnings
         case retentionError = "retention_error"
     }
 }
@@ -79,14 +82,33 @@ public enum ConfiguredBackup {
         onRetry: (_ attempt: Int, _ error: any Error) -> Void = { _, _ in },
         progress: (@Sendable (Int64) -> Void)? = nil
     ) async throws -> ConfiguredBackupReport {
-        var locks: [RepositoryLock] = []
-        defer { for lock in locks { lock.release() } }
+        var locks: [String: any DestinationLock] = [:]
+        do {
+            let report = try await run(source: source, destinations: destinations, secret: secret, options: options,
+                                       applyRetention: applyRetention, operation: operation, leftoverAge: leftoverAge,
+                                       now: now, onRetry: onRetry, progress: progress, locks: &locks)
+            for lock in locks.values { await lock.release() }
+            return report
+        } catch {
+            for lock in locks.values { await lock.release() }
+            throw error
+        }
+    }
+
+    private static func run(
+        source: any SnapshotSource, destinations: [OpenedDestination], secret: EncryptionSecret, options: BackupOptions,
+        applyRetention: Bool, operation: String, leftoverAge: TimeInterval, now: @escaping @Sendable () -> Date,
+        onRetry: (_ attempt: Int, _ error: any Error) -> Void, progress: (@Sendable (Int64) -> Void)?,
+        locks: inout [String: any DestinationLock]
+    ) async throws -> ConfiguredBackupReport {
         var targets: [BackupTarget] = []
         var lockFailures: [DestinationFailure] = []
+        let series = ClusterSeriesGate()
         for destination in destinations {
             do {
-                locks.append(try destination.lock(operation: operation))
-                targets.append(BackupTarget(name: destination.name, repository: destination.repository))
+                locks[destination.name] = try await destination.lock(.write, operation: operation)
+                targets.append(BackupTarget(name: destination.name, repository: destination.repository,
+                                            admit: { manifest in try await series.admit(manifest, into: destination) }))
             } catch {
                 lockFailures.append(DestinationFailure(destination: destination.name, error: error))
             }
@@ -96,12 +118,22 @@ public enum ConfiguredBackup {
             throw DestinationsFailedError(failures: lockFailures)
         }
         for target in targets {
-            _ = try? await target.repository.cleanupLeftovers(olderThan: now().addingTimeInterval(-leftoverAge))
+            // Unfinished uploads and temporary objects of interrupted runs (a short listing of pending objects only).
+            // The full scan for data without a manifest lists every backup, so it runs only when the lock shows that
+            // a run died holding it (and in every prune): a backup's cost must not grow with the backups stored.
+            let cutoff = now().addingTimeInterval(-leftoverAge)
+            if locks[target.name]?.previousHolderSummary != nil {
+                _ = try? await target.repository.cleanupLeftovers(olderThan: cutoff)
+            } else {
+                _ = try? await target.repository.store.cleanupOrphans(olderThan: cutoff)
+            }
         }
         let result: BackupResult
         do {
+            let repositories = targets.map(\.repository)
             result = try await BackupRunner.run(source: source, targets: targets, secret: secret, options: options,
-                                                now: now, onRetry: onRetry, progress: progress)
+                                                now: now, onRetry: onRetry, progress: progress,
+                                                identify: { manifest in await series.identify(manifest, in: repositories) })
         } catch let error as DestinationsFailedError {
             let all = error.failures + lockFailures
             if destinations.count == 1, let only = all.first { throw only.error }
@@ -115,9 +147,18 @@ public enum ConfiguredBackup {
                 continue
             }
             var report = DestinationBackupReport(destination: destination.name, stored: true, removed: [])
+            report.warnings = series.warnings(for: destination.name)
             if applyRetention, let policy = destination.retention {
                 do {
-                    let run = try await RetentionRun.apply(policy, to: destination.repository, now: now(), dryRun: false)
+                    // Removing backups needs the exclusive lock: readers (verify, restore) must not lose what they read.
+                    guard try await locks[destination.name]?.upgrade() ?? false else {
+                        report.warnings.append("retention on \(destination.name) was skipped: other runs are reading it "
+                            + "(verify, list, export or restore); `lifeboat prune` applies it later")
+                        reports.append(report)
+                        continue
+                    }
+                    let run = try await RetentionRun.apply(policy, to: destination.repository, grouping: destination.configuration.groupBy,
+                                                           now: now(), dryRun: false)
                     report.kept = run.kept
                     report.removed = run.removed
                 } catch {
@@ -127,5 +168,47 @@ public enum ConfiguredBackup {
             reports.append(report)
         }
         return ConfiguredBackupReport(manifest: result.manifest, destinations: reports)
+    }
+}
+
+
+/// The cluster checks of one backup run: a destination pinned to a cluster (`cluster: NAME`) refuses others; a
+/// cluster new to a destination that holds another's backups starts its own series, with a warning; the
+/// destination's cluster registry (`clusters.json`) records it. Runs under each destination's exclusive lock.
+final class ClusterSeriesGate: Sendable {
+    private let notes = Mutex<[String: [String]]>([:])
+
+    /// The warnings recorded for `destination`.
+    func warnings(for destination: String) -> [String] { notes.withLock { $0[destination] ?? [] } }
+
+    func admit(_ manifest: BackupManifest, into destination: OpenedDestination) async throws {
+        let series = manifest.clusterSeries
+        if let pinned = destination.configuration.cluster, series != pinned {
+            throw ClusterPinError(destination: destination.name, pinned: pinned, found: series)
+        }
+        var (registry, stored) = try await destination.repository.clusterRegistry()
+        if registry.entry(for: series) == nil, !registry.clusters.isEmpty {
+            let others = registry.seriesNames.joined(separator: ", ")
+            let warning = "destination \(destination.name) holds backups of cluster \(others); this backup of cluster "
+                + "\(series ?? "unknown") starts a series of its own there (retention applies to each cluster's series "
+                + "separately). Pin the destination with `cluster: NAME` to refuse other clusters"
+            notes.withLock { $0[destination.name, default: []].append(warning) }
+        }
+        if registry.record(manifest) || !stored {
+            try await destination.repository.saveClusterRegistry(registry)
+        }
+    }
+
+    /// The cluster of a snapshot without identity, from the destinations' registries: the one cluster whose raft
+    /// servers (id and address) the snapshot names. Nil when none or more than one match.
+    func identify(_ manifest: BackupManifest, in repositories: [BackupRepository]) async -> BackupManifest.Cluster? {
+        var found: [ClusterRegistry.Entry] = []
+        for repository in repositories {
+            guard let registry = try? await repository.clusterRegistry().registry,
+                  let entry = registry.identify(nodes: manifest.raftNodeKeys) else { continue }
+            if !found.contains(where: { $0.series == entry.series }) { found.append(entry) }
+        }
+        guard found.count == 1 else { return nil }
+        return BackupManifest.Cluster(name: found[0].name, id: found[0].id)
     }
 }

@@ -20,9 +20,13 @@ public struct OpenedDestination: Sendable {
     public let configuration: LifeboatConfiguration.Destination
     /// The repository on the destination's store.
     public let repository: BackupRepository
-    /// The local directory holding the destination's `.lifeboat.lock`: the repository itself for `local`, a
-    /// directory beside the agent's state file for `s3` (the lock keeps runs on this host apart).
+    /// The local directory holding the destination's lock files (the repository itself for `local`; unused for `s3`,
+    /// whose locks are objects in the bucket).
     public let lockDirectory: String
+    /// How long to wait for a lock another run holds (0: fail at once with exit 75).
+    public var lockWait: TimeInterval = 0
+    /// Clock and sleep of store locks (injected by tests).
+    public var lockClock: @Sendable () -> Date = { Date() }
 
     public init(configuration: LifeboatConfiguration.Destination, repository: BackupRepository, lockDirectory: String) {
         self.configuration = configuration
@@ -37,13 +41,27 @@ public struct OpenedDestination: Sendable {
     /// The store's description, e.g. `local directory /var/lib/lifeboat/repository` or `s3://bucket/prefix/`.
     public var displayName: String { repository.store.displayName }
 
-    /// Takes the destination's lock for `operation` (creating the lock directory of an S3 destination).
-    public func lock(operation: String) throws -> RepositoryLock {
-        if case .s3 = configuration.storage {
-            try FileManager.default.createDirectory(
-                atPath: lockDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    /// Takes the destination's lock for `operation`: `write` for a backup, `exclusive` for prune and retention,
+    /// `shared` for reading. A local directory locks with flock on files in it; an S3 bucket with lock objects in
+    /// it (StoreLock), so runs on different hosts exclude each other.
+    public func lock(_ mode: LockMode, operation: String) async throws -> any DestinationLock {
+        switch configuration.storage {
+        case .local:
+            return try await RepositoryLock.acquire(directory: lockDirectory, mode: mode, operation: operation, wait: lockWait)
+        case .s3(let s3):
+            let timing = StoreLockTiming(staleAfter: s3.lockStaleAfter, wait: lockWait, clock: lockClock)
+            return try await StoreLock.acquire(store: repository.store, mode: mode, operation: operation, timing: timing)
         }
-        return try RepositoryLock.acquire(directory: lockDirectory, operation: operation)
+    }
+
+    /// A shared lock for reading, or nil where the store does not let this run write a lock (read-only credentials):
+    /// then the run reads without one, as nothing it does changes the repository.
+    public func readLock(operation: String) async throws -> (any DestinationLock)? {
+        do {
+            return try await lock(.shared, operation: operation)
+        } catch let error as StoreError where error.kind == .permissionDenied {
+            return nil
+        }
     }
 
     /// Releases the store's connections (S3); local stores hold none.
@@ -82,16 +100,9 @@ extension LifeboatConfiguration {
             let store = try S3Store(
                 configuration: try s3.storeConfiguration(environment: environment),
                 resolver: S3CredentialResolver(environment: environment, homeDirectory: environment["HOME"]), logger: logger)
-            return OpenedDestination(
-                configuration: destination, repository: BackupRepository(store: store),
-                lockDirectory: lockRoot(environment: environment) + "/" + destination.name)
+            // The locks of an S3 destination are objects in the bucket: no local directory is needed.
+            return OpenedDestination(configuration: destination, repository: BackupRepository(store: store), lockDirectory: "")
         }
-    }
-
-    /// Where the locks of S3 destinations live: `locks/` beside the agent's state file.
-    public func lockRoot(environment: [String: String]) -> String {
-        let state = agent.stateFile ?? Self.defaultStatePath(environment: environment, isRoot: geteuid() == 0)
-        return URL(fileURLWithPath: state).deletingLastPathComponent().path + "/locks"
     }
 }
 

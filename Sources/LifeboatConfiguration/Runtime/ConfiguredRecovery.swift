@@ -68,7 +68,7 @@ public final class ConfiguredResetHook: ResetHook {
         var transcript = ""
         if !resetAll.isEmpty, ranResetAll.withLock({ ran in defer { ran = true }; return !ran }) {
             for argv in resetAll {
-                let result = try await CommandRunner.run(argv, environment: [:], timeout: timeout)
+                let result = try await CommandRunner.run(argv, environment: [:], timeout: timeout, label: "reset all")
                 transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
                 guard result.exitCode == 0 else {
                     ranResetAll.withLock { $0 = false }

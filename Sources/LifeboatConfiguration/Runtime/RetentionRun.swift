@@ -1,5 +1,6 @@
-// Retention applied to one repository: plan with the pure planner, then delete what it does not keep. Shared by
-// `lifeboat prune`, `lifeboat backup` and the agent. The caller holds the destination's lock.
+// Retention applied to one repository: group the backups into series (per cluster by default, restic's
+// `--group-by`), plan each series with the pure planner, then delete what it does not keep. Shared by
+// `lifeboat prune`, `lifeboat backup` and the agent. The caller holds the destination's exclusive lock.
 
 import Foundation
 import LifeboatBase
@@ -13,30 +14,51 @@ import LifeboatBackup
 import LifeboatRecovery
 import LifeboatAgent
 
+/// The decisions for one series.
+public struct RetentionGroupResult: Sendable, Encodable {
+    /// The series (a cluster name or id); nil for backups without cluster identity, and for `group_by: none`.
+    public var series: String?
+    /// Every backup of the series with keep or remove and the reasons, newest first.
+    public var decisions: [RetentionDecision]
+
+    enum CodingKeys: String, CodingKey { case series = "cluster", decisions }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(series, forKey: .series)
+        try c.encode(decisions, forKey: .decisions)
+    }
+}
+
 /// What one retention pass decided and did.
 public struct RetentionRunResult: Sendable {
-    /// Every backup with keep or remove and the reasons, newest first.
-    public var decisions: [RetentionDecision]
+    /// How the backups were grouped.
+    public var grouping: RetentionGrouping
+    /// One entry per series, ordered by series name (the series without identity first).
+    public var groups: [RetentionGroupResult]
     /// The ids removed (empty on a dry run).
     public var removed: [String]
 
+    /// Every decision of every series.
+    public var decisions: [RetentionDecision] { groups.flatMap(\.decisions) }
     /// Backups the policy keeps.
     public var kept: Int { decisions.filter(\.isKept).count }
 }
 
 public enum RetentionRun {
-    /// Plans `policy` over the backups in `repository` and, unless `dryRun`, removes the backups it does not keep,
-    /// `concurrency` at a time (object stores answer each delete after a round trip).
+    /// Groups the backups in `repository` by `grouping`, plans `policy` over each series on its own and, unless
+    /// `dryRun`, removes the backups it does not keep, `concurrency` at a time (object stores answer each delete
+    /// after a round trip).
     /// - Throws: ``RetentionError`` for an unusable policy (nothing is removed), store errors while deleting (what
     ///   was removed before the error stays removed; the rest stays).
     public static func apply(
-        _ policy: RetentionPolicy, to repository: BackupRepository, now: Date, dryRun: Bool, concurrency: Int = 8
+        _ policy: RetentionPolicy, to repository: BackupRepository, grouping: RetentionGrouping = .cluster,
+        now: Date, dryRun: Bool, concurrency: Int = 8
     ) async throws -> RetentionRunResult {
         let listing = try await repository.list()
-        // Newest first, so that backups with equal times keep their creation order.
-        let decisions = try RetentionPlanner.plan(listing.backups.reversed().map(\.retentionCandidate), policy: policy, now: now)
-        guard !dryRun else { return RetentionRunResult(decisions: decisions, removed: []) }
-        let doomed = try decisions.filter { !$0.isKept }.map { try BackupID(parsing: $0.candidate.id) }
+        let groups = try plan(listing.backups, policy: policy, grouping: grouping, now: now)
+        guard !dryRun else { return RetentionRunResult(grouping: grouping, groups: groups, removed: []) }
+        let doomed = try groups.flatMap(\.decisions).filter { !$0.isKept }.map { try BackupID(parsing: $0.candidate.id) }
         var removed: [String] = []
         try await withThrowingTaskGroup(of: String.self) { group in
             for (index, id) in doomed.enumerated() {
@@ -49,6 +71,23 @@ public enum RetentionRun {
             for try await done in group { removed.append(done) }
         }
         let order = Dictionary(uniqueKeysWithValues: doomed.enumerated().map { ($0.element.rawValue, $0.offset) })
-        return RetentionRunResult(decisions: decisions, removed: removed.sorted { order[$0]! < order[$1]! })
+        return RetentionRunResult(grouping: grouping, groups: groups,
+                                  removed: removed.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) })
+    }
+
+    /// The plan of every series (pure): `backups` oldest first, as ``BackupRepository/list()`` returns them.
+    public static func plan(
+        _ backups: [BackupManifest], policy: RetentionPolicy, grouping: RetentionGrouping, now: Date
+    ) throws -> [RetentionGroupResult] {
+        var series: [String?: [BackupManifest]] = [:]
+        for manifest in backups { series[manifest.series(grouping), default: []].append(manifest) }
+        let names = series.keys.sorted { ($0 ?? "") < ($1 ?? "") || ($0 == nil && $1 != nil) }
+        return try names.map { name in
+            // Newest first, so that backups with equal times keep their creation order.
+            let members = series[name] ?? []
+            return RetentionGroupResult(
+                series: name,
+                decisions: try RetentionPlanner.plan(members.reversed().map(\.retentionCandidate), policy: policy, now: now))
+        }
     }
 }

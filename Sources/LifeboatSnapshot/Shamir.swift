@@ -1,5 +1,6 @@
 // Shamir secret sharing over GF(2^8) (the AES field, polynomial 0x11b), shaped like Vault's `shamir` package:
-// each share is the y-values for every secret byte followed by one x-coordinate byte.
+// each share is the y-values for every secret byte followed by one x-coordinate byte. One implementation for
+// vault-sim (split, combine at unseal) and Lifeboat (combining the shares offline to prove them against a backup).
 
 import LifeboatArchive
 
@@ -40,12 +41,17 @@ public enum Shamir {
         return shares
     }
 
-    /// Recombines shares produced by `split`. Wrong shares give a wrong secret, not an error.
-    public static func combine(_ shares: [[UInt8]]) throws -> [UInt8] {
+    /// Recombines shares produced by `split`. Wrong shares give a wrong secret, not an error; malformed input
+    /// (fewer than two parts, parts of unequal length, a part of other than `expectedLength` bytes when one is given,
+    /// two parts with one x-coordinate) throws ``Failure/invalidShares(_:)`` and never traps.
+    public static func combine(_ shares: [[UInt8]], expectedLength: Int? = nil) throws -> [UInt8] {
         guard shares.count >= 2 else { throw Failure.invalidShares("less than two parts cannot be used to reconstruct the secret") }
         let length = shares[0].count
         guard length >= 2 else { throw Failure.invalidShares("parts must be at least two bytes") }
         guard shares.allSatisfy({ $0.count == length }) else { throw Failure.invalidShares("all parts must be the same length") }
+        if let expectedLength, length != expectedLength {
+            throw Failure.invalidShares("parts must be \(expectedLength) bytes, not \(length)")
+        }
         let xs = shares.map { $0[length - 1] }
         guard Set(xs).count == xs.count else { throw Failure.invalidShares("duplicate part detected") }
         var secret = [UInt8](repeating: 0, count: length - 1)

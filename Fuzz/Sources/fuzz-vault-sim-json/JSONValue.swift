@@ -1,0 +1,1 @@
+../../../Sources/VaultSim/JSONValue.swift

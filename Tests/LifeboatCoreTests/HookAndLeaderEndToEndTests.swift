@@ -1,0 +1,146 @@
+// Issue 14, items 4 and 5, with real processes: a drill whose create hook leaves daemons holding its stdout finishes
+// (it used to wait for an EOF that never came) and prints its phases and the hook's output live; and
+// `backup --only-if-leader` skips only on an unsealed standby of an active cluster, failing with exit 69 on a sealed
+// or uninitialized local node.
+
+import Foundation
+import Testing
+@testable import LifeboatConfiguration
+@testable import LifeboatAgent
+@testable import LifeboatRecovery
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatVault
+@testable import LifeboatSchedule
+@testable import LifeboatBase
+import LifeboatTesting
+
+/// A TCP port free right now on 127.0.0.1 (for a process that needs its port before it starts).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw E2EError("socket failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw E2EError("bind failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite("hooks cannot hang; --only-if-leader decides on evidence", .serialized)
+struct HookAndLeaderEndToEndTests {
+    @Test("a create hook that leaves daemons holding its stdout does not hang the drill; phases and hook output are live")
+    func drillWithDaemonHoldingStdout() throws {
+        let scene = try RefusalScene.start()
+        defer { scene.stop() }
+        let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
+        let scratch = scene.workspace.directory + "/scratch"
+        let apiPort = try freeLoopbackPort(), controlPort = try freeLoopbackPort()
+        // Two daemons inherit the hook's stdout: a sleeper, and the scratch vault-sim (it prints its ready line there).
+        let create = "mkdir -p \(scratch); sleep 120 & echo $! > \(scratch)/sleep.pid; "
+            + "\(vaultSim) serve --nodes 1 --base-port \(apiPort) --control-port \(controlPort) --data-dir \(scratch)/data "
+            + "--ready-file \(scratch)/ready.json --election-delay-ms 200 --restore-delay-ms 100 & echo $! > \(scratch)/sim.pid; "
+            + "while [ ! -f \(scratch)/ready.json ]; do sleep 0.1; done; echo scratch cluster created"
+        let destroy = "kill -9 $(cat \(scratch)/sim.pid) $(cat \(scratch)/sleep.pid) 2>/dev/null; rm -rf \(scratch)/data; true"
+        let reset = "VAULT_SIM_CONTROL=http://127.0.0.1:\(controlPort) \(vaultSim) node wipe {node}"
+        let arguments = ["drill", "latest", "--repo", scene.workspace.repository, "--key-file", scene.workspace.keyFile,
+                         "--unseal-keys-file", scene.keysFile, "--create-command", create, "--destroy-command", destroy,
+                         "--reset-command", reset, "--scratch-node", "vault_1=http://127.0.0.1:\(apiPort)",
+                         "--canary", "secret/lifeboat/canary/e2e", "--report-dir", scene.workspace.directory + "/reports"]
+        let started = ContinuousClock.now
+        // `timeout` is the test's own watchdog: a hang fails the test instead of stalling the suite.
+        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/timeout"),
+                                    ["-s", "KILL", "240", productsDirectory.appendingPathComponent("lifeboat").path] + arguments,
+                                    environment: scene.environment, removing: ["LIFEBOAT_REPO"])
+        let took = ContinuousClock.now - started
+        #expect(result.status == 0, "exit \(result.status) after \(took): \(result.stderr)")
+        #expect(took < .seconds(120), "the drill took \(took): it waited for the daemons")
+        #expect(result.stderr.contains("  [drill create] scratch cluster created"), "hook output is streamed with its prefix: \(result.stderr)")
+        #expect(result.stderr.contains("creating the scratch cluster"))
+        #expect(result.stderr.contains("==> reset"), "phases are printed live: \(result.stderr)")
+        #expect(result.stderr.contains("==> verify"))
+        #expect(result.stdout.contains("PASSED"), "\(result.stdout)")
+    }
+
+    @Test("a hook's background process does not delay it, and a hook that outlives its timeout is killed with its group")
+    func hookRunner() async throws {
+        let lines = LockedBox<[String]>([])
+        let clock = ContinuousClock()
+        var start = clock.now
+        let quick = try await CommandRunner.run(["sh", "-c", "sleep 30 & echo started; echo to stderr >&2"], timeout: .seconds(20),
+                                                label: "create", output: { line in lines.withLock { $0.append(line) } })
+        #expect(quick.exitCode == 0)
+        #expect(clock.now - start < .seconds(10), "waited for the background sleep")
+        #expect(lines.withLock { $0 }.contains("  [create] started"))
+        #expect(lines.withLock { $0 }.contains("  [create] to stderr"))
+        #expect(quick.output.contains("started"))
+
+        // stdin is closed (reads EOF at once) and no descriptor beyond 0-2 is inherited.
+        let fds = try await CommandRunner.run(["sh", "-c", "cat; ls /proc/self/fd | sort -n | tr '\\n' ' '"], timeout: .seconds(20))
+        #expect(fds.output.trimmingCharacters(in: .whitespaces) == "0 1 2 3", "open descriptors: \(fds.output)")  // 3: ls's own directory
+
+        // The group dies at the timeout: the background child's marker never appears.
+        let marker = NSTemporaryDirectory() + "lifeboat-hook-" + UUID().uuidString
+        start = clock.now
+        let error = await #expect(throws: RecoveryError.self) {
+            _ = try await CommandRunner.run(["sh", "-c", "(sleep 3; touch \(marker)) & sleep 60"], timeout: .milliseconds(500))
+        }
+        #expect(error?.message.contains("every process it started were killed") == true)
+        #expect(clock.now - start < .seconds(10))
+        try await Task.sleep(for: .seconds(4))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the hook's background child survived the timeout")
+    }
+
+    @Test("--only-if-leader: a standby skips with exit 0; a sealed or uninitialized local node fails with exit 69")
+    func onlyIfLeader() throws {
+        let sim = try VaultSimProcess.start(shares: 3, threshold: 2)
+        defer { sim.stop() }
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let active = try #require(try sim.activeNode())
+        let standbys = sim.nodes.filter { $0.id != active }
+        func backup(at address: String) throws -> ProcessResult {
+            try lifeboat(["backup", "--only-if-leader", "--repo", workspace.repository, "--key-file", workspace.keyFile],
+                         environment: ["VAULT_ADDR": address, "VAULT_TOKEN": sim.rootToken])
+        }
+        func backups() throws -> Int {
+            // Nothing at all was written until the first backup.
+            guard FileManager.default.fileExists(atPath: workspace.repository) else { return 0 }
+            let list = try lifeboat(["list", "--json", "--repo", workspace.repository])
+            guard list.status == 0 else { throw E2EError("list failed: \(list.stderr)") }
+            let json = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any]
+            return (json?["backups"] as? [Any])?.count ?? -1
+        }
+
+        let skipped = try backup(at: standbys[0].api_addr)
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stdout.contains("skipped: this node is a standby (unsealed; the active node"), "\(skipped.stdout)")
+
+        try sim.control(["node", "seal", standbys[0].id])
+        let sealed = try backup(at: standbys[0].api_addr)
+        #expect(sealed.status == 69, "\(sealed.stdout) \(sealed.stderr)")
+        #expect(sealed.stderr.contains("is sealed; no backup was taken"), "\(sealed.stderr)")
+        #expect(try backups() == 0)
+
+        // The active node (two of three voters still up) backs up.
+        let taken = try backup(at: sim.address(active))
+        #expect(taken.status == 0, "\(taken.stderr)")
+        #expect(taken.stdout.contains("stored backup"))
+
+        try sim.control(["node", "wipe", standbys[1].id])
+        let empty = try backup(at: standbys[1].api_addr)
+        #expect(empty.status == 69, "\(empty.stdout) \(empty.stderr)")
+        #expect(empty.stderr.contains("is uninitialized; no backup was taken"), "\(empty.stderr)")
+        #expect(try backups() == 1)
+    }
+}

@@ -1,0 +1,239 @@
+// Locks in the bucket: runs on different hosts exclude each other through lock objects created with
+// `If-None-Match: *` on moto. In-process with injected clocks (stale takeover without waiting), and with separate
+// `lifeboat` processes as separate "hosts" (their own HOME and state directory) against one bucket.
+
+import Foundation
+import LifeboatArchive
+import Synchronization
+import Testing
+@testable import LifeboatConfiguration
+@testable import LifeboatBackup
+@testable import LifeboatS3
+@testable import LifeboatRepository
+@testable import LifeboatRetention
+@testable import LifeboatBase
+
+@Suite(.serialized) struct S3LockTests {
+    func timing(_ clock: SteppedClock, staleAfter: TimeInterval = 60) -> StoreLockTiming {
+        // A refresh interval far beyond the test, so that only the injected clock ages a lock.
+        StoreLockTiming(staleAfter: staleAfter, refreshInterval: 3600, clock: { clock.now() })
+    }
+
+    @Test func writersExcludeEachOtherReadersRunBesideAWriterAndPruneWaitsForReaders() async throws {
+        try await S3TestEnvironment.with { env in
+            let hostA = try env.makeStore(prefix: "locks-test/"), hostB = try env.makeStore(prefix: "locks-test/")
+            let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
+            let backup = try await StoreLock.acquire(store: hostA, mode: .write, operation: "backup", timing: timing(clock), host: "host-a")
+            // A second writer on another host: refused, naming the holder.
+            let refused = await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: hostB, mode: .write, operation: "backup", timing: timing(clock), host: "host-b")
+            }
+            #expect(refused?.description.contains("host host-a") == true, "\(String(describing: refused))")
+            #expect(refused?.exitStatus == .lockHeld)
+            await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: hostB, mode: .exclusive, operation: "prune", timing: timing(clock), host: "host-b")
+            }
+            // A reader runs beside the backup.
+            let verify = try await StoreLock.acquire(store: hostB, mode: .shared, operation: "verify", timing: timing(clock), host: "host-b")
+            // The backup cannot upgrade to remove backups while the reader reads.
+            #expect(try await backup.upgrade() == false)
+            #expect(backup.mode == .write)
+            await backup.release()
+            // Prune waits for the reader: refused while it reads.
+            await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: hostA, mode: .exclusive, operation: "prune", timing: timing(clock), host: "host-a")
+            }
+            await verify.release()
+            let prune = try await StoreLock.acquire(store: hostA, mode: .exclusive, operation: "prune", timing: timing(clock), host: "host-a")
+            // Readers are refused while prune holds the destination.
+            await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: hostB, mode: .shared, operation: "verify", timing: timing(clock), host: "host-b")
+            }
+            await prune.release()
+            #expect(try await StoreLock.holders(in: hostA).isEmpty)
+        }
+    }
+
+    @Test func aDeadHoldersLockIsTakenOverOnlyAfterItsDeadline() async throws {
+        try await S3TestEnvironment.with { env in
+            let store = try env.makeStore(prefix: "stale/")
+            let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
+            // The holder "dies": it never refreshes and never releases.
+            let dead = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock, staleAfter: 120),
+                                                   host: "host-dead")
+            clock.advance(119)
+            await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock), host: "host-b")
+            }
+            clock.advance(2)
+            let taker = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock), host: "host-b")
+            #expect(taker.previousHolderSummary?.contains("host-dead") == true)
+            // The dead run, if it comes back, finds its lock gone and does not remove the new holder's.
+            await dead.refresh()
+            #expect(dead.isLost)
+            await dead.release()
+            #expect(try await StoreLock.holders(in: store).map(\.host) == ["host-b"])
+            await taker.release()
+        }
+    }
+
+    @Test func racingTakeoversLeaveExactlyOneHolder() async throws {
+        try await S3TestEnvironment.with { env in
+            let store = try env.makeStore(prefix: "race/")
+            let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
+            _ = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock, staleAfter: 10), host: "dead")
+            clock.advance(11)
+            let winners = LockedBox<[StoreLock]>([])
+            let contenderTiming = timing(clock)
+            let contenders = try (0..<6).map { _ in try env.makeStore(prefix: "race/") }
+            await withTaskGroup(of: StoreLock?.self) { group in
+                for (host, contender) in contenders.enumerated() {
+                    group.addTask {
+                        try? await StoreLock.acquire(store: contender, mode: .write, operation: "backup",
+                                                     timing: contenderTiming, host: "host-\(host)")
+                    }
+                }
+                for await case let lock? in group { winners.withLock { $0.append(lock) } }
+            }
+            let held = winners.withLock { $0 }
+            #expect(held.count == 1, "\(held.map(\.record.host))")
+            for lock in held { await lock.release() }
+        }
+    }
+
+    @Test func anUploadOfALiveRunIsNeverAbortedByAnotherHostsPrune() async throws {
+        try await S3TestEnvironment.with { env in
+            let hostA = try env.makeStore(prefix: "uploads/", partSize: 5 * 1024 * 1024)
+            let hostB = try env.makeStore(prefix: "uploads/")
+            let clock = SteppedClock(Date())
+            let backup = try await StoreLock.acquire(store: hostA, mode: .write, operation: "backup", timing: timing(clock), host: "host-a")
+            let pending = try await hostA.createPendingObject(named: "data/20260101T000000Z-0001.lbk")
+            var data = S3TestData(seed: 7)
+            try await pending.append(data.bytes(6 * 1024 * 1024))  // one part uploaded: a live multipart upload
+            // Host B's prune cannot start while the backup runs, so its cleanup never reaches the upload.
+            await #expect(throws: StoreLockError.self) {
+                _ = try await StoreLock.acquire(store: hostB, mode: .exclusive, operation: "prune", timing: timing(clock), host: "host-b")
+            }
+            try await pending.append(data.bytes(1024))
+            let committed = try await pending.commit()
+            #expect(committed.size == 6 * 1024 * 1024 + 1024)
+            await backup.release()
+        }
+    }
+}
+
+/// Separate `lifeboat` processes as hosts: own HOME, own state directory, one bucket.
+@Suite(.serialized) struct S3TwoHostTests {
+    func configuration(_ workspace: E2EWorkspace, s3: S3TestEnvironment, host: String, extra: String = "") throws -> String {
+        let home = workspace.directory + "/\(host)-home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let text = """
+            keys:
+              key_files: [\(workspace.keyFile)]
+            destinations:
+              - name: shared
+                type: s3
+                endpoint: \(s3.endpoint)
+                bucket: \(s3.bucket)
+                prefix: fleet
+                path_style: true
+                access_key_id: env:LB_TEST_S3_KEY
+                secret_access_key: env:LB_TEST_S3_SECRET
+                lock_stale_after: 30s
+            \(extra)
+            agent:
+              state_file: \(workspace.directory)/\(host)-state/agent-state.json
+
+            """
+        let path = workspace.directory + "/\(host).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func environment(_ workspace: E2EWorkspace, host: String) -> [String: String] {
+        ["LB_TEST_S3_KEY": "AKIAMOTOTESTKEY", "LB_TEST_S3_SECRET": "moto-test-secret", "HOME": workspace.directory + "/\(host)-home"]
+    }
+
+    /// Runs two processes at once and returns both results.
+    func concurrently(_ first: @escaping @Sendable () throws -> ProcessResult,
+                      _ second: @escaping @Sendable () throws -> ProcessResult) throws -> (ProcessResult, ProcessResult) {
+        let results = LockedBox<[Int: Result<ProcessResult, any Error>]>([:])
+        let group = DispatchGroup()
+        for (index, body) in [first, second].enumerated() {
+            group.enter()
+            DispatchQueue.global().async {
+                let result = Result { try body() }
+                results.withLock { $0[index] = result }
+                group.leave()
+            }
+        }
+        group.wait()
+        let all = results.withLock { $0 }
+        return (try all[0]!.get(), try all[1]!.get())
+    }
+
+    @Test func verifyRacingPruneLeavesNoGhostManifests() async throws {
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        try await S3TestEnvironment.with { s3 in
+            let hostA = try configuration(workspace, s3: s3, host: "a"), hostB = try configuration(workspace, s3: s3, host: "b")
+            let envA = environment(workspace, host: "a"), envB = environment(workspace, host: "b")
+            let store = try s3.makeStore(prefix: "fleet/")
+            let repository = BackupRepository(store: store)
+            let key = try ArchiveKey.load(path: workspace.keyFile)
+            let source = FileSnapshotSource(path: fixturesDirectory.appendingPathComponent("backup.snap").path)
+            for round in 1...20 {
+                for index in 0..<3 {
+                    // Distinct creation times (a second apart), so that "newest" is never a tie.
+                    let taken = Date().addingTimeInterval(Double(round * 10 + index) - 3600)
+                    _ = try await BackupRunner.run(source: source, repository: repository, secret: .key(key), now: { taken })
+                }
+                let (verify, prune) = try concurrently(
+                    { try lifeboat(["verify", "--all", "--config", hostA, "--lock-wait", "60s"], environment: envA) },
+                    { try lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB) })
+                #expect(verify.status == 0, "round \(round): \(verify.stdout)\n\(verify.stderr)")
+                #expect(!verify.stdout.contains("DAMAGED"), "round \(round): \(verify.stdout)")
+                #expect(prune.status == 0, "round \(round): \(prune.stderr)")
+                // Every manifest has its data object: no manifest was recreated after prune removed its backup.
+                let listing = try await repository.list()
+                #expect(listing.problems.isEmpty, "round \(round): \(listing.problems)")
+                // keep-last 1, plus the newest verified backup when prune ran before this round's verify (the rail).
+                #expect((1...2).contains(listing.backups.count), "round \(round): \(listing.backups.map(\.id))")
+                #expect(try await StoreLock.holders(in: store).isEmpty, "round \(round)")
+            }
+        }
+    }
+
+    @Test func aBackupOnOneHostWaitsForAPruneOnAnotherAndVerifyRunsBesideABackup() async throws {
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        try await S3TestEnvironment.with { s3 in
+            let hostB = try configuration(workspace, s3: s3, host: "b")
+            let envB = environment(workspace, host: "b")
+            let store = try s3.makeStore(prefix: "fleet/")
+            let snap = fixturesDirectory.appendingPathComponent("backup.snap").path
+            #expect(try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB).status == 0)
+            // Host A (this process) holds the write lock, as a running backup does.
+            let backup = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", host: "host-a")
+            let imported = try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB)
+            #expect(imported.status == 75, "\(imported.stderr)")
+            #expect(imported.stderr.contains("host host-a"), "\(imported.stderr)")
+            let pruned = try lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
+            #expect(pruned.status == 75, "\(pruned.stderr)")
+            let verified = try lifeboat(["verify", "--all", "--config", hostB], environment: envB)
+            #expect(verified.status == 0, "verify runs beside a backup: \(verified.stderr)")
+            let listed = try lifeboat(["list", "--config", hostB, "--cluster", "prod"], environment: envB)
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout.contains("CLUSTER") && listed.stdout.contains("prod"), "\(listed.stdout)")
+            // With --lock-wait the import waits until host A is done, then runs.
+            let waiting = Task.detached {
+                try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod", "--lock-wait", "60s"], environment: envB)
+            }
+            try await Task.sleep(for: .seconds(2))
+            await backup.release()
+            let waited = try await waiting.value
+            #expect(waited.status == 0, "\(waited.stderr)")
+            #expect(try await BackupRepository(store: store).list().backups.count == 2)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// S3's XML reader refuses documents nested deeper than S3XML.maximumDepth instead of recursing until the stack
+// overflows (issue 15: a hostile endpoint or proxy controls the body).
+
+import Testing
+@testable import LifeboatS3
+
+@Suite("S3 XML nesting limit")
+struct S3XMLDepthTests {
+    static func nested(_ depth: Int, selfClosingLeaf: Bool = false) -> [UInt8] {
+        var doc = Array("<?xml version=\"1.0\"?>".utf8)
+        doc.reserveCapacity(doc.count + depth * 7)
+        for _ in 0..<(selfClosingLeaf ? depth - 1 : depth) { doc += Array("<a>".utf8) }
+        if selfClosingLeaf { doc += Array("<b/>".utf8) }
+        for _ in 0..<(selfClosingLeaf ? depth - 1 : depth) { doc += Array("</a>".utf8) }
+        return doc
+    }
+
+    @Test("a document exactly at the limit parses, one level deeper is refused with a clear reason")
+    func limit() throws {
+        var root = try S3XML.parse(Self.nested(S3XML.maximumDepth))
+        var levels = 1
+        while let child = root.children.first {
+            root = child
+            levels += 1
+        }
+        #expect(levels == S3XML.maximumDepth)
+        #expect(try S3XML.parse(Self.nested(S3XML.maximumDepth, selfClosingLeaf: true)).name == "a")
+
+        for doc in [Self.nested(S3XML.maximumDepth + 1), Self.nested(S3XML.maximumDepth + 1, selfClosingLeaf: true)] {
+            let error = try #require(throws: S3XML.ParseError.self) { try S3XML.parse(doc) }
+            #expect(error.reason == "elements nested deeper than \(S3XML.maximumDepth) levels")
+        }
+    }
+
+    @Test("a million nested open tags fail fast instead of overflowing the stack")
+    func hostileDepth() throws {
+        var doc = [UInt8]()
+        doc.reserveCapacity(3_000_000)
+        for _ in 0..<1_000_000 { doc += [0x3c, 0x61, 0x3e] }  // "<a>"
+        let error = try #require(throws: S3XML.ParseError.self) { try S3XML.parse(doc) }
+        #expect(error.description.contains("nested deeper than \(S3XML.maximumDepth)"))
+        // The offset names the start of the first element past the limit.
+        #expect(error.offset == 3 * S3XML.maximumDepth)
+    }
+}
