@@ -68,6 +68,8 @@ public enum SnapshotStager {
             let summary = try verifier.finish()
             try check(summary, against: source)
             try writer.commit()
+            // Plaintext on disk: an interrupted run removes it until a restore journal adopts it (RestoreExecutor).
+            TemporaryFiles.track(path)
             return StagedSnapshot(path: path, summary: summary)
         } catch {
             await input.close()

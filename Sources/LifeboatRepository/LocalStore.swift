@@ -261,7 +261,7 @@ public struct LocalStore: BackupStore {
 
     /// Visits the regular files below `relativeDirectory` (relative to the repository, ending in `/` or empty),
     /// skipping names that start with `.` unless `includeTemporary` lets temporary files through.
-    private func walk(relativeDirectory: String, operation: String, missingIsEmpty: Bool, includeTemporary: Bool = false,
+    func walk(relativeDirectory: String, operation: String, missingIsEmpty: Bool, includeTemporary: Bool = false,
                       visit: (String, Glibc.stat) throws -> Void, descend: (String) -> Bool) throws {
         let absolute = relativeDirectory.isEmpty ? directory : directory + "/" + relativeDirectory
         guard let handle = opendir(absolute) else {

@@ -38,12 +38,40 @@ public struct OpenedDestination: Sendable {
     public var displayName: String { repository.store.displayName }
 
     /// Takes the destination's lock for `operation` (creating the lock directory of an S3 destination).
+    ///
+    /// When the previous holder did not release it (it was killed), says so on standard error and removes the
+    /// temporary files it left in a local repository at once (only files whose writer is gone: see
+    /// ``LocalStore/removeAbandonedPendingObjects()``).
     public func lock(operation: String) throws -> RepositoryLock {
         if case .s3 = configuration.storage {
             try FileManager.default.createDirectory(
                 atPath: lockDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        return try RepositoryLock.acquire(directory: lockDirectory, operation: operation)
+        let lock = try RepositoryLock.acquire(directory: lockDirectory, operation: operation)
+        if let previous = lock.previousHolder {
+            FileHandle.standardError.write(Data((Self.interruptedRunNotice(previous, store: repository.store) + "\n").utf8))
+        }
+        return lock
+    }
+
+    /// `lifeboat: warning: the previous run (pid N, started T) was interrupted; ...`, after removing what it left.
+    static func interruptedRunNotice(_ previous: RepositoryLock.Holder, store: any BackupStore) -> String {
+        let operation = previous.operation.isEmpty ? "" : " \(previous.operation)"
+        var text = "lifeboat: warning: the previous\(operation) run (pid \(previous.pid), started \(previous.startedAt.utcDescription)) was interrupted"
+        if let local = store as? LocalStore {
+            do {
+                let removed = try local.removeAbandonedPendingObjects()
+                if removed.names.isEmpty {
+                    text += "; it left no temporary files"
+                } else {
+                    let megabytes = String(format: "%.1f", Double(removed.bytes) / 1_048_576)
+                    text += "; removed the \(removed.names.count) temporary file\(removed.names.count == 1 ? "" : "s") it left (\(megabytes) MB)"
+                }
+            } catch {
+                text += "; its temporary files could not be removed (\(error))"
+            }
+        }
+        return text
     }
 
     /// Releases the store's connections (S3); local stores hold none.
