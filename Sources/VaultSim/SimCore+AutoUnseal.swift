@@ -117,23 +117,7 @@ extension SimCore {
         guard let ringBlob = g.store.get(Barrier.keyringPath), let ring = try? Barrier.openKeyring(ringBlob, rootKey: rootKey) else {
             return "failed to decrypt keys from storage: keyring does not open with the root key"
         }
-        if let joining = n.pendingJoinGroup {
-            guard let leader = g.leaderID.flatMap({ node($0) }), leader.keys != nil, leader.running else {
-                return "failed to send answer to raft leader node: no active leader for the cluster"
-            }
-            n.pendingJoinGroup = nil
-            if let i = g.members.firstIndex(where: { $0.id == n.id }) {
-                g.members[i].address = n.clusterHostPort
-                g.members[i].voter = true
-            } else {
-                g.members.append(RaftMember(id: n.id, address: n.clusterHostPort, voter: true))
-            }
-            bumpIndex(g)
-            g.configIndex = g.index
-            g.persist()
-            n.groupID = joining
-            n.removed = false
-        }
+        if let failure = completePendingJoin(n, g) { return failure }
         n.unsealParts = []
         n.unsealNonce = ""
         n.keys = UnsealedKeys(seal: seal, rootKey: rootKey, barrierKeys: ring.keys, activeTerm: ring.active)

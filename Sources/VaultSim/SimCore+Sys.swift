@@ -283,24 +283,7 @@ extension SimCore {
               let ring = try? Barrier.openKeyring(ringBlob, rootKey: rootKey) else {
             return .errors(400, ["invalid key: failed to decrypt keys from storage: keyring does not open with the root key"])
         }
-        if let joining = n.pendingJoinGroup {
-            // Completing a raft join: the leader adds this node to its configuration.
-            guard let leader = g.leaderID.flatMap({ node($0) }), leader.keys != nil, leader.running else {
-                return .errors(500, ["failed to send answer to raft leader node: no active leader for the cluster"])
-            }
-            n.pendingJoinGroup = nil
-            if let i = g.members.firstIndex(where: { $0.id == n.id }) {
-                g.members[i].address = n.clusterHostPort
-                g.members[i].voter = true
-            } else {
-                g.members.append(RaftMember(id: n.id, address: n.clusterHostPort, voter: true))
-            }
-            bumpIndex(g)
-            g.configIndex = g.index
-            g.persist()
-            n.groupID = joining
-            n.removed = false
-        }
+        if let failure = completePendingJoin(n, g) { return .errors(500, [failure]) }
         n.keys = UnsealedKeys(seal: .shamir(key: combined), rootKey: rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
         n.appliedIndex = g.index
         n.persistRaftState()
@@ -440,5 +423,29 @@ extension SimCore {
         if !nonVoters.isEmpty { fields.append(("non_voters", .strings(nonVoters))) }
         fields.append(("servers", .object(servers)))
         return .envelope(data: .object(fields))
+    }
+}
+
+extension SimCore {
+    /// Completes a raft join at the joining node's first unseal (Shamir or auto-unseal): the leader adds the node to
+    /// its configuration. Returns Vault's error text when no active leader can answer.
+    func completePendingJoin(_ n: SimNode, _ g: RaftGroup) -> String? {
+        guard let joining = n.pendingJoinGroup else { return nil }
+        guard let leader = g.leaderID.flatMap({ node($0) }), leader.keys != nil, leader.running else {
+            return "failed to send answer to raft leader node: no active leader for the cluster"
+        }
+        n.pendingJoinGroup = nil
+        if let i = g.members.firstIndex(where: { $0.id == n.id }) {
+            g.members[i].address = n.clusterHostPort
+            g.members[i].voter = true
+        } else {
+            g.members.append(RaftMember(id: n.id, address: n.clusterHostPort, voter: true))
+        }
+        bumpIndex(g)
+        g.configIndex = g.index
+        g.persist()
+        n.groupID = joining
+        n.removed = false
+        return nil
     }
 }
