@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -67,38 +68,35 @@ public struct LifeboatAgent: Sendable {
         let server = try await TelemetryServer.bind(
             address: configuration.listen, routes: TelemetryRoutes(metrics: metrics, status: status, clock: clock),
             logger: logger)
-        let hangup = HangupSignalHandler { [scheduler] in scheduler.requestReload() }
-        defer { hangup.cancel() }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 // Shut down in reverse order: the scheduler first, the listener once the scheduler has returned.
                 .init(service: server, serviceName: "telemetry"),
                 .init(service: scheduler, serviceName: "scheduler"),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         let grace = configuration.shutdownGracePeriod
         groupConfiguration.maximumGracefulShutdownDuration = grace + .seconds(30)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        let group = ServiceGroup(configuration: groupConfiguration)
+        // Signals (TerminationSignals, the process's one mechanism): SIGHUP reloads; the first SIGTERM or SIGINT
+        // shuts down gracefully; a second one exits at once, removing the running job's temporary files.
+        TerminationSignals.install()
+        let stopping = StopLatch()
+        let previous = TerminationSignals.setHandler { [scheduler] signal in
+            if signal == SIGHUP {
+                scheduler.requestReload()
+                return .handled
+            }
+            guard !stopping.flag.exchange(true, ordering: .relaxed) else { return .exit }
+            Task { await group.triggerGracefulShutdown() }
+            return .handled
+        }
+        defer { TerminationSignals.setHandler(previous) }
+        try await group.run()
     }
 }
 
-/// Calls `handler` on each SIGHUP until cancelled. SIGHUP's default action (terminate) is disabled meanwhile.
-// @unchecked: the only state is a dispatch source, whose `cancel()` is documented as safe from any thread; it is
-// set once in `init` and never reassigned.
-public final class HangupSignalHandler: @unchecked Sendable {
-    private let source: any DispatchSourceSignal
-
-    public init(handler: @escaping @Sendable () -> Void) {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler(handler: handler)
-        source.resume()
-        self.source = source
-    }
-
-    /// Stops listening; SIGHUP stays ignored (a daemon must not die from a stray reload).
-    public func cancel() {
-        source.cancel()
-    }
+/// Set by the first SIGTERM/SIGINT.
+private final class StopLatch: Sendable {
+    let flag = Atomic<Bool>(false)
 }

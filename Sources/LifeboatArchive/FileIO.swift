@@ -105,9 +105,12 @@ public final class AtomicFileWriter {
         finalPath = path
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
+        // A run killed with SIGKILL left its partial file for this name behind (its flock is gone with it): remove it.
+        TemporaryFiles.removeAbandoned(in: directory, named: url.lastPathComponent)
         temporaryPath = directory + "/" + Self.temporaryPrefix + url.lastPathComponent + "-" + Hex.encode(SecureRandom.bytes(6))
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileIOError(path: temporaryPath, operation: "create", code: errno) }
+        // Created flocked (the lock tells other runs this file's writer lives) and tracked (an interrupted run
+        // removes it before exiting).
+        fd = try TemporaryFiles.createLocked(temporaryPath, mode: mode)
     }
 
     deinit { abort() }
@@ -138,8 +141,12 @@ public final class AtomicFileWriter {
             abort()
             throw FileIOError(path: temporaryPath, operation: "fsync", code: code)
         }
-        close(fd)
-        fd = -1
+        // The descriptor (and its flock) stays open until the file is published: without the lock, another run
+        // would take the temporary file for an abandoned one.
+        defer {
+            close(fd)
+            fd = -1
+        }
         if exclusive {
             // link() fails with EEXIST instead of replacing, unlike rename().
             guard link(temporaryPath, finalPath) == 0 else {
@@ -155,6 +162,7 @@ public final class AtomicFileWriter {
                 throw FileIOError(path: finalPath, operation: "rename", code: code)
             }
         }
+        TemporaryFiles.forget(temporaryPath)
         done = true
         try FileDescriptorIO.syncDirectory(URL(fileURLWithPath: finalPath).deletingLastPathComponent().path)
     }
@@ -163,11 +171,12 @@ public final class AtomicFileWriter {
     public func abort() {
         guard !done else { return }
         done = true
+        unlink(temporaryPath)
+        TemporaryFiles.forget(temporaryPath)
         if fd >= 0 {
             close(fd)
             fd = -1
         }
-        unlink(temporaryPath)
     }
 }
 

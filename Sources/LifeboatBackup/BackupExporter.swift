@@ -40,11 +40,11 @@ public enum BackupExporter {
         for try await chunk in repository.dataChunks(of: manifest) {
             plaintext.removeAll(keepingCapacity: true)
             try reader.consume(chunk, into: &plaintext)
-            try plaintext.withUnsafeBytes { try verifier.consume($0) }
+            try await verifier.consume(contentsOf: plaintext)
             if !plaintext.isEmpty { try await sink(plaintext) }
         }
         try reader.finish()
-        let summary = try verifier.finish()
+        let summary = try await verifier.finish()
         guard summary.byteCount == manifest.originalSize else {
             throw BackupIntegrityError.sizeMismatch(id: manifest.id, expected: manifest.originalSize, actual: summary.byteCount)
         }

@@ -241,7 +241,7 @@ public enum BackupRunner {
             let flushAt = options.chunkSize
             var received: Int64 = 0
             let origin = try await source.streamSnapshot { buffer in
-                try buffer.withUnsafeReadableBytes { try archiver.consume($0, into: &archive) }
+                try await archiver.consume(buffer, into: &archive)
                 received += Int64(buffer.readableBytes)
                 if archive.count >= flushAt {
                     try await writers.append(archive)
@@ -249,7 +249,7 @@ public enum BackupRunner {
                 }
                 progress?(received)
             }
-            let summary = try archiver.finish(into: &archive)
+            let summary = try await archiver.finish(into: &archive)
             try await writers.append(archive)
             var stored: [String] = []
             var manifest: BackupManifest?

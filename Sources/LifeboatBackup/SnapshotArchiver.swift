@@ -3,6 +3,7 @@
 // verifier runs on a second thread (PipelinedSnapshotVerifier) while this one deflates and encrypts.
 
 import LifeboatArchive
+import NIOCore
 import LifeboatSnapshot
 import LifeboatBase
 import LifeboatVault
@@ -32,6 +33,19 @@ public struct SnapshotArchiver {
     public mutating func consume(_ bytes: UnsafeRawBufferPointer, into archive: inout [UInt8]) throws {
         try verifier.consume(bytes)
         try writer.write(bytes, into: &archive)
+    }
+
+    /// `consume` for async callers: waits for the verifier thread by suspending, never by blocking the thread.
+    public mutating func consume(_ buffer: ByteBuffer, into archive: inout [UInt8]) async throws {
+        try await verifier.consume(contentsOf: buffer.readableBytesView)
+        try buffer.withUnsafeReadableBytes { try writer.write($0, into: &archive) }
+    }
+
+    /// `finish` for async callers.
+    public mutating func finish(into archive: inout [UInt8]) async throws -> SnapshotSummary {
+        let summary = try await verifier.finish()
+        try writer.finish(into: &archive)
+        return summary
     }
 
     /// Ends the stream: throws the failed check if the snapshot is incomplete or damaged, otherwise appends the

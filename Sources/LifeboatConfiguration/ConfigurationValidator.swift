@@ -77,6 +77,7 @@ struct ConfigurationValidator {
         checkAgent()
         checkNotifications()
         checkRestoreAndDrill()
+        checkDurationLimits()
     }
 
     // MARK: vault
@@ -354,6 +355,26 @@ struct ConfigurationValidator {
         }
         if agent.shutdownGracePeriod < .zero {
             error("agent.shutdown_grace_period", "shutdown_grace_period must not be negative")
+        }
+    }
+
+    /// Every duration has an upper bound (``DurationLimits``).
+    private mutating func checkDurationLimits() {
+        var durations: [(String, Duration?)] = [
+            ("vault.timeouts.request", configuration.vault.timeouts.request),
+            ("vault.timeouts.snapshot", configuration.vault.timeouts.snapshot),
+            ("vault.timeouts.stall", configuration.vault.timeouts.stall),
+            ("agent.jitter", configuration.agent.jitter),
+            ("agent.health_max_age", configuration.agent.healthMaxAge),
+            ("agent.shutdown_grace_period", configuration.agent.shutdownGracePeriod),
+            ("restore.hooks.timeout", configuration.restore.hooks.timeout),
+            ("drill.hooks.timeout", configuration.drill.hooks.timeout),
+        ]
+        for (index, webhook) in configuration.notifications.webhooks.enumerated() {
+            durations.append(("notifications.webhooks[\(index)].timeout", webhook.timeout))
+        }
+        for case let (key, value?) in durations {
+            if let problem = DurationLimits.problem(value, key: key) { error(key, problem) }
         }
     }
 

@@ -34,9 +34,13 @@ final class HookProcess: @unchecked Sendable {
         case cancelled
     }
 
+    /// While the hook runs, an interrupted Lifeboat (SIGINT/SIGTERM/SIGHUP) stops its whole group before exiting.
+    private let exitCleanup: Int
+
     private init(pid: pid_t, readFD: Int32) {
         self.pid = pid
         self.readFD = readFD
+        exitCleanup = TerminationSignals.addCleanup { kill(-pid, SIGTERM) }
     }
 
     /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+), looked up at run time: not every C library has it
@@ -122,7 +126,10 @@ final class HookProcess: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var eof = false
         var handedOff = false
-        defer { if !handedOff { close(readFD) } }
+        defer {
+            if !handedOff { close(readFD) }
+            TerminationSignals.removeCleanup(exitCleanup)
+        }
 
         /// Reads what is in the pipe now; returns false at EOF.
         func drain() -> Bool {

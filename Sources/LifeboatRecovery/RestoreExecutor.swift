@@ -118,7 +118,7 @@ public final class RestoreExecutor: @unchecked Sendable {
                     plan.warnings.append("some nodes are only sealed: if this is the backup's cluster and unsealing it (`vault operator unseal`) brings it back, no restore is needed")
                 }
             } catch {
-                unlink(staged.path)
+                TemporaryFiles.remove(staged.path)
                 throw error
             }
             let seconds = elapsed(since: started)
@@ -157,7 +157,7 @@ public final class RestoreExecutor: @unchecked Sendable {
     public func execute(_ prepared: PreparedRestore,
                         confirm: @Sendable (RestorePlan) async throws -> Bool = { _ in true }) async throws -> RestoreReport {
         guard try await confirm(prepared.plan) else {
-            unlink(prepared.staged.path)
+            TemporaryFiles.remove(prepared.staged.path)
             throw RecoveryError(.declined, "the restore was not confirmed; nothing was changed")
         }
         if let existing = try RestoreJournal.load(stateDirectory: options.stateDirectory), existing.status != .complete,
@@ -171,6 +171,8 @@ public final class RestoreExecutor: @unchecked Sendable {
         j.complete(.preflight, seconds: phaseSeconds[.preflight] ?? 0, at: now())
         journal = j
         try saveJournal()
+        // The journal holds the staged snapshot now: an interrupted restore keeps it for `--resume`.
+        TemporaryFiles.forget(prepared.staged.path)
         return try await runPhases(staged: prepared.staged)
     }
 

@@ -58,16 +58,18 @@ public enum SnapshotStager {
                 archiveOffset += Int64(chunk.count)
                 try reader.consume(chunk, into: &plain)
                 if !plain.isEmpty {
-                    try plain.withUnsafeBytes { try verifier.consume($0) }
+                    try await verifier.consume(contentsOf: plain)
                     try writer.write(plain)
                     plain.removeAll(keepingCapacity: true)
                 }
             }
             await input.close()
             try reader.finish()
-            let summary = try verifier.finish()
+            let summary = try await verifier.finish()
             try check(summary, against: source)
             try writer.commit()
+            // Plaintext on disk: an interrupted run removes it until a restore journal adopts it (RestoreExecutor).
+            TemporaryFiles.track(path)
             return StagedSnapshot(path: path, summary: summary)
         } catch {
             await input.close()

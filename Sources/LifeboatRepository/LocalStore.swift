@@ -261,7 +261,7 @@ public struct LocalStore: BackupStore {
 
     /// Visits the regular files below `relativeDirectory` (relative to the repository, ending in `/` or empty),
     /// skipping names that start with `.` unless `includeTemporary` lets temporary files through.
-    private func walk(relativeDirectory: String, operation: String, missingIsEmpty: Bool, includeTemporary: Bool = false,
+    func walk(relativeDirectory: String, operation: String, missingIsEmpty: Bool, includeTemporary: Bool = false,
                       visit: (String, Glibc.stat) throws -> Void, descend: (String) -> Bool) throws {
         let absolute = relativeDirectory.isEmpty ? directory : directory + "/" + relativeDirectory
         guard let handle = opendir(absolute) else {
@@ -333,19 +333,19 @@ actor LocalPendingObject: PendingObject {
             throw StoreError(.ioFailure, store: store, operation: "write", object: path, detail: "the pending object was already committed or aborted")
         }
         do {
-            try queue.enqueue(bytes)
+            try await queue.enqueue(bytes)
             size += Int64(bytes.count)
         } catch let error as FileIOError {
             // AtomicFileWriter removed the temporary file before throwing.
             self.queue = nil
-            queue.close()
+            queue.abandon()
             throw StoreError.file(error, store: store, operation: "write", object: path)
         }
     }
 
     deinit {
-        // Dropped without commit or abort (a cancelled backup): stop the thread and remove the temporary file.
-        queue?.close()?.abort()
+        // Dropped without commit or abort (a cancelled backup): the thread stops and removes the temporary file.
+        queue?.abandon()
     }
 
     @discardableResult
@@ -355,8 +355,7 @@ actor LocalPendingObject: PendingObject {
         }
         self.queue = nil
         do {
-            let writer = try queue.drain()
-            try writer.commit(exclusive: mode == .createNew)
+            try await queue.commit(exclusive: mode == .createNew)
         } catch let error as FileIOError {
             throw StoreError.file(error, store: store, operation: queue.failedWriting ? "write" : "commit", object: path)
         }
@@ -366,24 +365,36 @@ actor LocalPendingObject: PendingObject {
     }
 
     func abort() async {
-        queue?.close()?.abort()
-        queue = nil
+        let queue = self.queue
+        self.queue = nil
+        await queue?.abort()
     }
 }
 
 /// The write-behind thread of a pending local object: writes queued buffers to an ``AtomicFileWriter`` in order.
+///
+/// Only the thread ever blocks (waiting for work, and in write(2)); the async side never does: when the queue is full
+/// or it waits for the end, it suspends on a continuation that the thread resumes, so the cooperative pool keeps
+/// running while the disk is slow.
 final class WriteBehind: @unchecked Sendable {
     /// Buffers queued before `enqueue` waits.
     static let depth = 4
 
     // Invariant: every `var` is read and written only with `condition` locked; `writer` is used only by the thread
-    // until it has exited (`running == false`), then only by the caller of `drain`/`close`.
+    // (it publishes or removes the file itself before exiting).
     private let condition = NSCondition()
     private let writer: AtomicFileWriter
     private var queued: [[UInt8]] = []
     private var ended = false
+    /// Stop and remove the temporary file (abort, or dropped without commit).
+    private var abandoned = false
     private var running = true
     private var failure: FileIOError?
+    /// Publish the file once the queue is written (`exclusive`: never replace), and how that failed.
+    private var commitRequest: Bool?
+    private var commitFailure: FileIOError?
+    /// Tasks suspended until the queue has room or the thread has exited.
+    private var waiters: [CheckedContinuation<Bool, Never>] = []
 
     init(_ writer: AtomicFileWriter) {
         self.writer = writer
@@ -399,42 +410,90 @@ final class WriteBehind: @unchecked Sendable {
         return failure != nil
     }
 
-    /// Queues `bytes` (waiting while `depth` buffers are queued); throws the first write error.
-    func enqueue(_ bytes: [UInt8]) throws {
-        guard !bytes.isEmpty else { return }
+    /// Suspends until `ready` holds (checked with the lock held; the thread wakes the waiters after every change).
+    private func wait(until ready: () -> Bool) async {
+        while true {
+            let satisfied: Bool = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                register(c, unless: ready)
+            }
+            if satisfied { return }
+        }
+    }
+
+    /// Resumes `c` at once if `ready` holds, else keeps it for the thread to resume after its next change.
+    private func register(_ c: CheckedContinuation<Bool, Never>, unless ready: () -> Bool) {
         condition.lock()
         defer { condition.unlock() }
-        while queued.count >= Self.depth && failure == nil && running { condition.wait() }
+        if ready() {
+            c.resume(returning: true)
+        } else {
+            waiters.append(c)
+        }
+    }
+
+    /// Queues `bytes` (suspending while `depth` buffers are queued); throws the first write error.
+    func enqueue(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        await wait { queued.count < Self.depth || failure != nil || !running }
+        try append(bytes)
+    }
+
+    private func append(_ bytes: [UInt8]) throws {
+        condition.lock()
+        defer { condition.unlock() }
         if let failure { throw failure }
-        precondition(running && !ended, "WriteBehind used after drain or close")
+        guard running && !ended else {
+            throw FileIOError(path: writer.temporaryPath, operation: "write", code: EBADF)
+        }
         queued.append(bytes)
         condition.broadcast()
     }
 
-    /// Waits until everything queued is written and returns the writer; throws the first write error.
-    func drain() throws -> AtomicFileWriter {
+    /// Ends the input; with `commit`, the thread publishes the file after the queue (else it removes it).
+    private func end(commit exclusive: Bool) {
         condition.lock()
         ended = true
+        commitRequest = exclusive
         condition.broadcast()
-        while running { condition.wait() }
-        let failure = self.failure
         condition.unlock()
-        if let failure { throw failure }
-        return writer
     }
 
-    /// Stops after the buffer being written (dropping the rest) and returns the writer unless a write failed
-    /// (then it already removed its temporary file).
-    @discardableResult
-    func close() -> AtomicFileWriter? {
+    private var firstFailure: FileIOError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure ?? commitFailure
+    }
+
+    /// Waits until everything queued is written, then has the thread publish the file (fsync, rename or link,
+    /// directory fsync: the slow part stays off the cooperative pool); throws the first write or commit error.
+    func commit(exclusive: Bool) async throws {
+        end(commit: exclusive)
+        await wait { !running }
+        if let failure = firstFailure { throw failure }
+    }
+
+    /// Stops after the buffer being written (dropping the rest); the thread then removes the temporary file. Does not
+    /// wait (for `deinit`).
+    func abandon() {
         condition.lock()
         queued.removeAll()
         ended = true
+        abandoned = true
         condition.broadcast()
-        while running { condition.wait() }
-        let failed = failure != nil
         condition.unlock()
-        return failed ? nil : writer
+    }
+
+    /// ``abandon()``, then waits until the thread removed the temporary file.
+    func abort() async {
+        abandon()
+        await wait { !running }
+    }
+
+    /// Resumes every waiting task (called with the lock held; they re-check their condition).
+    private func wakeWaiters() -> [CheckedContinuation<Bool, Never>] {
+        let woken = waiters
+        waiters.removeAll()
+        return woken
     }
 
     private func run() {
@@ -442,27 +501,44 @@ final class WriteBehind: @unchecked Sendable {
             condition.lock()
             while queued.isEmpty && !ended { condition.wait() }
             if queued.isEmpty {
-                running = false
-                condition.broadcast()
+                let abort = abandoned
+                let commit = abort ? nil : commitRequest
                 condition.unlock()
+                var commitError: FileIOError?
+                if abort {
+                    writer.abort()
+                } else if let exclusive = commit {
+                    do { try writer.commit(exclusive: exclusive) } catch {
+                        commitError = (error as? FileIOError) ?? FileIOError(path: writer.finalPath, operation: "commit", code: EIO)
+                    }
+                } else {
+                    writer.abort()
+                }
+                condition.lock()
+                commitFailure = commitError
+                running = false
+                let woken = wakeWaiters()
+                condition.unlock()
+                for waiter in woken { waiter.resume(returning: false) }
                 return
             }
             let bytes = queued.removeFirst()
+            let woken = wakeWaiters()
             condition.unlock()
+            for waiter in woken { waiter.resume(returning: false) }
             do {
                 try writer.write(bytes)
             } catch {
+                // AtomicFileWriter removed its temporary file before throwing.
                 condition.lock()
                 failure = (error as? FileIOError) ?? FileIOError(path: writer.temporaryPath, operation: "write", code: EIO)
                 queued.removeAll()
                 running = false
-                condition.broadcast()
+                let woken = wakeWaiters()
                 condition.unlock()
+                for waiter in woken { waiter.resume(returning: false) }
                 return
             }
-            condition.lock()
-            condition.broadcast()
-            condition.unlock()
         }
     }
 }

@@ -195,7 +195,8 @@ public final class S3Store: BackupStore {
 /// Streams a GetObject body as chunks of at most the requested size.
 actor S3ObjectReader: StoreObjectReader {
     /// Holds the response body's iterator. `@unchecked Sendable`: only the owning `S3ObjectReader` actor touches it,
-    /// one call at a time, so the iterator is never used concurrently.
+    /// and only inside `read`, which the actor admits one at a time (`reading`); `close` during a suspended read
+    /// does not touch it but leaves dropping it to that read, so the iterator is never used concurrently.
     private final class IteratorBox: @unchecked Sendable {
         var iterator: HTTPClientResponse.Body.AsyncIterator?
         init(_ iterator: HTTPClientResponse.Body.AsyncIterator) { self.iterator = iterator }
@@ -208,6 +209,8 @@ actor S3ObjectReader: StoreObjectReader {
     private let box: IteratorBox
     private var pending: ByteBuffer?
     private var closed = false
+    /// A read is suspended in the iterator (actor reentrancy lets `close` or another `read` run meanwhile).
+    private var reading = false
     private let store: String
     private let name: String
 
@@ -218,8 +221,19 @@ actor S3ObjectReader: StoreObjectReader {
     }
 
     func read(maxCount: Int) async throws -> [UInt8]? {
-        precondition(maxCount > 0, "read(maxCount:) needs a positive count")
+        guard maxCount > 0 else {
+            throw StoreError(.ioFailure, store: store, operation: "read", object: name, detail: "a read of \(maxCount) bytes was asked for")
+        }
         if closed { return nil }
+        guard !reading else {
+            throw StoreError(.ioFailure, store: store, operation: "read", object: name, detail: "two reads at once on one reader")
+        }
+        reading = true
+        defer {
+            reading = false
+            // Closed while this read was suspended: the iterator is dropped now that nothing uses it.
+            if closed { box.iterator = nil }
+        }
         while pending == nil || pending!.readableBytes == 0 {
             let next: ByteBuffer?
             do {
@@ -230,6 +244,7 @@ actor S3ObjectReader: StoreObjectReader {
                 throw StoreError(.unavailable, store: store, operation: "read", object: name,
                                  detail: "the download was cut: \(error)")
             }
+            if closed { return nil }
             guard let next else { return nil }
             pending = next
         }
@@ -240,6 +255,6 @@ actor S3ObjectReader: StoreObjectReader {
     func close() async {
         closed = true
         pending = nil
-        box.iterator = nil
+        if !reading { box.iterator = nil }
     }
 }

@@ -4,6 +4,10 @@ import LifeboatBase
 
 extension Schedule {
     private static let units: [(symbol: Character, seconds: Int64)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+    /// No duration is longer than 10 years (3650d): a larger one is a typo, refused before any arithmetic.
+    public static let maximumSeconds: Int64 = 3_650 * 86_400
+    /// An `every` interval is at most 366d.
+    public static let maximumIntervalSeconds: Int64 = 366 * 86_400
 
     /// Parses a duration such as `15m`, `1h30m`, `24h`, `2d` or `90s`: numbers each followed by a unit
     /// (d, h, m, s), largest unit first, each unit at most once.
@@ -45,6 +49,12 @@ extension Schedule {
         }
         guard digits.isEmpty else {
             throw fail(digits, digits == trimmed ? "\"\(digits)\" has no unit" : "\"\(digits)\" at the end of \"\(trimmed)\" has no unit")
+        }
+        guard total <= maximumSeconds else {
+            throw fail(String(trimmed), "\"\(trimmed)\" is longer than \(maximumSeconds / 86_400)d, more than any Lifeboat duration may be")
+        }
+        if code == .invalidInterval && total > maximumIntervalSeconds {
+            throw fail(String(trimmed), "\"\(trimmed)\" is longer than \(maximumIntervalSeconds / 86_400)d; schedule runs at least once a year")
         }
         if code == .invalidInterval && total == 0 {
             throw fail(String(trimmed), "\"\(trimmed)\" is zero; an interval must be at least 1s")

@@ -87,6 +87,47 @@ public final class PipelinedSnapshotVerifier {
         try bytes.withUnsafeBytes { try consume($0) }
     }
 
+    /// `consume` for async callers: suspends (never blocks the thread) while `depth` batches are in flight.
+    public func consume<Bytes: Collection<UInt8>>(contentsOf bytes: Bytes) async throws {
+        if let verdict {
+            if case .failure(let error) = verdict { throw error }
+            guard bytes.isEmpty else {
+                let error = SnapshotError(.trailingData, "bytes were fed after finish(); the snapshot was already complete")
+                self.verdict = .failure(error)
+                throw error
+            }
+            return
+        }
+        guard !bytes.isEmpty else { return }
+        try channel.throwIfFailed()
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            let end = bytes.index(index, offsetBy: batchSize - filling.count, limitedBy: bytes.endIndex) ?? bytes.endIndex
+            let piece = bytes[index..<end]
+            let hashed: Void? = piece.withContiguousStorageIfAvailable { rawHasher.update(bytes: UnsafeRawBufferPointer($0)) }
+            if hashed == nil { Array(piece).withUnsafeBytes { rawHasher.update(bytes: $0) } }
+            filling.append(contentsOf: piece)
+            index = end
+            if filling.count == batchSize {
+                filling = try await channel.handOverSuspending(filling, capacity: batchSize)
+            }
+        }
+        bytesConsumed += Int64(bytes.count)
+    }
+
+    /// `finish` for async callers: suspends (never blocks the thread) until the worker's verdict.
+    public func finish() async throws -> SnapshotSummary {
+        if let verdict { return try verdict.get() }
+        var result = await channel.finishSuspending(last: filling)
+        filling = []
+        if case .success(var summary) = result {
+            summary.sha256 = rawHasher.finalize()
+            result = .success(summary)
+        }
+        verdict = result
+        return try result.get()
+    }
+
     /// Ends the input, waits for the worker and returns the summary, or throws the failed check. Calling it again
     /// returns (or throws) the same.
     public func finish() throws -> SnapshotSummary {
@@ -128,6 +169,8 @@ private final class Channel: @unchecked Sendable {
     private var summary: SnapshotSummary?
     /// The worker has exited.
     private var done = false
+    /// Async callers suspended until the worker changes something (resumed with the lock held; they re-check).
+    private var waiters: [CheckedContinuation<Bool, Never>] = []
 
     init(depth: Int) {
         self.depth = depth
@@ -139,6 +182,68 @@ private final class Channel: @unchecked Sendable {
         if let failure { throw failure }
     }
 
+    /// Wakes the blocked caller and every suspended one (lock held).
+    private func notify() {
+        condition.broadcast()
+        for waiter in waiters { waiter.resume(returning: false) }
+        waiters.removeAll()
+    }
+
+    /// Suspends until `ready` holds (checked with the lock held after every change the worker makes).
+    private func wait(until ready: () -> Bool) async {
+        while true {
+            let satisfied: Bool = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                register(c, unless: ready)
+            }
+            if satisfied { return }
+        }
+    }
+
+    /// Resumes `c` at once if `ready` holds, else keeps it for the worker to resume after its next change.
+    private func register(_ c: CheckedContinuation<Bool, Never>, unless ready: () -> Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        if ready() {
+            c.resume(returning: true)
+        } else {
+            waiters.append(c)
+        }
+    }
+
+    /// `handOver` without blocking: suspends while `depth` batches are in flight.
+    func handOverSuspending(_ batch: [UInt8], capacity: Int) async throws -> [UInt8] {
+        await wait { inFlight < depth || failure != nil || done }
+        return try handOver(batch, capacity: capacity)
+    }
+
+    /// `finish` without blocking: suspends for room and for the verdict.
+    func finishSuspending(last: [UInt8]) async -> Result<SnapshotSummary, any Error> {
+        await wait { inFlight < depth || failure != nil || done }
+        end(last: last)
+        await wait { done }
+        return verdict()
+    }
+
+    /// Queues the last batch if there is room and nothing failed, and declares the end.
+    private func end(last: [UInt8]) {
+        condition.lock()
+        defer { condition.unlock() }
+        if failure == nil && !last.isEmpty && !done && inFlight < depth {
+            queued.append(last)
+            inFlight += 1
+        }
+        ended = true
+        notify()
+    }
+
+    private func verdict() -> Result<SnapshotSummary, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { return .failure(failure) }
+        guard let summary else { return .failure(CancellationError()) }
+        return .success(summary)
+    }
+
     /// Queues a full batch (waiting for room) and returns an empty buffer to fill next.
     func handOver(_ batch: [UInt8], capacity: Int) throws -> [UInt8] {
         condition.lock()
@@ -147,7 +252,7 @@ private final class Channel: @unchecked Sendable {
         if let failure { throw failure }
         queued.append(batch)
         inFlight += 1
-        condition.broadcast()
+        notify()
         if let reused = spare.popLast() { return reused }
         var fresh: [UInt8] = []
         fresh.reserveCapacity(capacity)
@@ -166,16 +271,17 @@ private final class Channel: @unchecked Sendable {
             }
         }
         ended = true
-        condition.broadcast()
+        notify()
         while !done { condition.wait() }
         if let failure { return .failure(failure) }
-        return .success(summary!)
+        guard let summary else { return .failure(CancellationError()) }
+        return .success(summary)
     }
 
     func cancel() {
         condition.lock()
         cancelled = true
-        condition.broadcast()
+        notify()
         condition.unlock()
     }
 
@@ -205,11 +311,11 @@ private final class Channel: @unchecked Sendable {
             if let error {
                 failure = error
                 done = true
-                condition.broadcast()
+                notify()
                 condition.unlock()
                 return
             }
-            condition.broadcast()
+            notify()
             condition.unlock()
         }
         // Ended (or cancelled): the final checks run only for a caller that is waiting for them.
@@ -224,7 +330,7 @@ private final class Channel: @unchecked Sendable {
         case .failure(let error): failure = error
         }
         done = true
-        condition.broadcast()
+        notify()
         condition.unlock()
     }
 }

@@ -22,10 +22,15 @@ final class SimHTTPHandler: ChannelInboundHandler {
     private let registry: ConnectionRegistry
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
-    private var spoolFD: Int32 = -1
-    private var spoolPath: String?
-    private var spoolOffset: Int64 = 0
+    /// The upload being spooled; its file is touched only on `files`.
+    private var spool: SpoolFile?
     private var tooLarge = false
+    /// File I/O of this connection (spooling uploads, reading streamed files), in order, never on the event loop.
+    private let files = DispatchQueue(label: "vault-sim.connection-files")
+    /// Upload bytes handed to `files` and not yet written; reading pauses above `spoolHighWater`.
+    private var spoolBacklog = 0
+    private var readingPaused = false
+    private static let spoolHighWater = 16 << 20
 
     init(service: @escaping SimService, spoolDirectory: String, registry: ConnectionRegistry) {
         self.service = service
@@ -40,14 +45,11 @@ final class SimHTTPHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         registry.remove(context.channel)
-        closeSpool(delete: true)
+        if let spool {
+            self.spool = nil
+            files.async { spool.close(delete: true) }
+        }
         context.fireChannelInactive()
-    }
-
-    private func closeSpool(delete: Bool) {
-        if spoolFD >= 0 { close(spoolFD); spoolFD = -1 }
-        if delete, let p = spoolPath { unlink(p) }
-        if delete { spoolPath = nil }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -56,20 +58,29 @@ final class SimHTTPHandler: ChannelInboundHandler {
             head = h
             body = []
             tooLarge = false
-            spoolOffset = 0
             let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? h.uri
             let isUpload = (h.method == .POST || h.method == .PUT)
                 && (path.hasSuffix("/sys/storage/raft/snapshot") || path.hasSuffix("/sys/storage/raft/snapshot-force"))
             if isUpload {
-                try? FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
-                let p = spoolDirectory + "/upload-\(UUID().uuidString)"
-                spoolFD = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-                spoolPath = spoolFD >= 0 ? p : nil
+                let spool = SpoolFile(path: spoolDirectory + "/upload-\(UUID().uuidString)")
+                self.spool = spool
+                let directory = spoolDirectory
+                files.async { spool.open(in: directory) }
             }
         case .body(let buf):
-            if spoolFD >= 0 {
-                buf.withUnsafeReadableBytes { bytes in
-                    if (try? ValueStore.pwriteAll(spoolFD, bytes, offset: spoolOffset)) != nil { spoolOffset += Int64(bytes.count) }
+            if let spool {
+                let count = buf.readableBytes
+                spoolBacklog += count
+                if spoolBacklog > Self.spoolHighWater && !readingPaused {
+                    readingPaused = true
+                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                }
+                let loop = context.eventLoop
+                let boundSelf = NIOLoopBound(self, eventLoop: loop)
+                let boundContext = NIOLoopBound(context, eventLoop: loop)
+                files.async {
+                    spool.write(buf)
+                    loop.execute { boundSelf.value.spooled(count, context: boundContext.value) }
                 }
             } else if body.count + buf.readableBytes > maxInMemoryBody {
                 tooLarge = true
@@ -82,11 +93,11 @@ final class SimHTTPHandler: ChannelInboundHandler {
             head = nil
             let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
             let method = h.headers.first(name: ListMethodRewriter.marker) == "LIST" ? "LIST" : h.method.rawValue
+            let spool = self.spool
+            self.spool = nil
             let req = SimRequest(method: method, path: String(parts[0]),
                                  rawQuery: parts.count > 1 ? String(parts[1]) : nil,
-                                 headers: h.headers.map { ($0.name, $0.value) }, body: body, bodyFile: spoolPath)
-            closeSpool(delete: false)
-            spoolPath = nil
+                                 headers: h.headers.map { ($0.name, $0.value) }, body: body, bodyFile: nil)
             body = []
             let keepAlive = h.isKeepAlive
             let isHead = h.method == .HEAD
@@ -100,12 +111,31 @@ final class SimHTTPHandler: ChannelInboundHandler {
                 return
             }
             let service = self.service
-            DispatchQueue.global().async {
-                let response = service(req)
-                loop.execute {
-                    boundSelf.value.respond(response, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
+            // After the spooled writes (same serial queue), off the event loop.
+            files.async {
+                var spooled = req
+                if let spool {
+                    spool.close(delete: false)
+                    spooled.bodyFile = spool.usablePath
+                }
+                let request = spooled
+                DispatchQueue.global().async {
+                    let response = service(request)
+                    loop.execute {
+                        boundSelf.value.respond(response, keepAlive: keepAlive, isHead: isHead, version: version, context: boundContext.value)
+                    }
                 }
             }
+        }
+    }
+
+    /// `count` spooled bytes reached the file: resume reading once the backlog is small again.
+    private func spooled(_ count: Int, context: ChannelHandlerContext) {
+        spoolBacklog -= count
+        if readingPaused && spoolBacklog < Self.spoolHighWater / 4 {
+            readingPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            context.read()
         }
     }
 
@@ -176,57 +206,86 @@ final class SimHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// Streams a file body: every open and read happens on `files`, every write on the event loop.
     private func streamFile(path: String, faults: StreamFaults, context: ChannelHandlerContext, keepAlive: Bool) {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { reset(context); return }
-        var st = stat()
-        fstat(fd, &st)
-        let fileSize = Int64(st.st_size)
-        var limit = fileSize
-        if let t = faults.truncateAfter { limit = min(limit, Int64(t)) }
-        if let r = faults.resetAfter { limit = min(limit, Int64(r)) }
-        var chunk = 1 << 20
-        if let rate = faults.bytesPerSecond, rate > 0 { chunk = max(1, min(chunk, rate / 20)) }
-        let state = StreamState(fd: fd, limit: limit, chunk: chunk)
-        let boundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let boundState = NIOLoopBound(state, eventLoop: context.eventLoop)
-        @Sendable func step() {
-            let context = boundContext.value
-            let state = boundState.value
-            if state.sent >= state.limit {
-                close(state.fd)
-                if let r = faults.resetAfter, Int64(r) < fileSize {
-                    context.flush()
-                    boundSelf.value.reset(context)
-                } else {
-                    boundSelf.value.finish(context, keepAlive: keepAlive)
+        let loop = context.eventLoop
+        let boundSelf = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let allocator = context.channel.allocator
+        let files = self.files
+        files.async {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            var st = stat()
+            let opened = fd >= 0 && fstat(fd, &st) == 0
+            let size = Int64(st.st_size)
+            loop.execute {
+                guard opened else {
+                    if fd >= 0 { close(fd) }
+                    boundSelf.value.reset(boundContext.value)
+                    return
                 }
-                return
+                let fileSize = size
+                var limit = fileSize
+                if let t = faults.truncateAfter { limit = min(limit, Int64(t)) }
+                if let r = faults.resetAfter { limit = min(limit, Int64(r)) }
+                var chunk = 1 << 20
+                if let rate = faults.bytesPerSecond, rate > 0 { chunk = max(1, min(chunk, rate / 20)) }
+                let state = StreamState(fd: fd, limit: limit, chunk: chunk, fileSize: fileSize)
+                boundSelf.value.streamStep(state, faults: faults, allocator: allocator, context: boundContext.value, keepAlive: keepAlive)
             }
-            let n = Int(min(Int64(state.chunk), state.limit - state.sent))
-            var buf = context.channel.allocator.buffer(capacity: n)
+        }
+    }
+
+    /// Reads the next piece on `files`, writes it on the loop, and goes on when the write completed.
+    private func streamStep(_ state: StreamState, faults: StreamFaults, allocator: ByteBufferAllocator,
+                            context: ChannelHandlerContext, keepAlive: Bool) {
+        if state.sent >= state.limit {
+            let fd = state.fd
+            files.async { close(fd) }
+            if let r = faults.resetAfter, Int64(r) < state.fileSize {
+                context.flush()
+                reset(context)
+            } else {
+                finish(context, keepAlive: keepAlive)
+            }
+            return
+        }
+        let loop = context.eventLoop
+        let boundSelf = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        let n = Int(min(Int64(state.chunk), state.limit - state.sent))
+        let fd = state.fd, offset = state.sent
+        let files = self.files
+        files.async {
+            var buf = allocator.buffer(capacity: n)
             let got = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
-                max(0, pread(state.fd, ptr.baseAddress!, n, off_t(state.sent)))
+                max(0, pread(fd, ptr.baseAddress!, n, off_t(offset)))
             }
-            guard got > 0 else { close(state.fd); boundSelf.value.reset(context); return }
-            state.sent += Int64(got)
-            let loop = context.eventLoop
-            context.writeAndFlush(boundSelf.value.wrapOutboundOut(.body(.byteBuffer(buf)))).whenComplete { result in
-                switch result {
-                case .failure:
-                    close(boundState.value.fd)
-                case .success:
-                    if let rate = faults.bytesPerSecond, rate > 0 {
-                        let nanos = min(Double(got) / Double(rate) * 1e9, 60e9)
-                        loop.scheduleTask(in: .nanoseconds(Int64(nanos))) { step() }
-                    } else {
-                        loop.execute { step() }
+            if got <= 0 { close(fd) }
+            let piece = buf
+            loop.execute {
+                let context = boundContext.value
+                let handler = boundSelf.value
+                guard got > 0 else { handler.reset(context); return }
+                state.sent += Int64(got)
+                context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(piece)))).whenComplete { result in
+                    switch result {
+                    case .failure:
+                        files.async { close(fd) }
+                    case .success:
+                        let next: @Sendable () -> Void = {
+                            boundSelf.value.streamStep(state, faults: faults, allocator: allocator, context: boundContext.value, keepAlive: keepAlive)
+                        }
+                        if let rate = faults.bytesPerSecond, rate > 0 {
+                            let nanos = min(Double(got) / Double(rate) * 1e9, 60e9)
+                            loop.scheduleTask(in: .nanoseconds(Int64(nanos))) { next() }
+                        } else {
+                            loop.execute { next() }
+                        }
                     }
                 }
             }
         }
-        step()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -268,13 +327,51 @@ final class ListMethodRewriter: ChannelInboundHandler {
     }
 }
 
-/// Progress of one streamed file body (event-loop confined).
-final class StreamState {
+/// Progress of one streamed file body. `sent` is read and written on the connection's event loop only; the `let`s
+/// are read from its file queue too.
+final class StreamState: @unchecked Sendable {
     let fd: Int32
     let limit: Int64
     let chunk: Int
+    let fileSize: Int64
     var sent: Int64 = 0
-    init(fd: Int32, limit: Int64, chunk: Int) { self.fd = fd; self.limit = limit; self.chunk = chunk }
+    init(fd: Int32, limit: Int64, chunk: Int, fileSize: Int64) {
+        self.fd = fd
+        self.limit = limit
+        self.chunk = chunk
+        self.fileSize = fileSize
+    }
+}
+
+/// An upload spooled to a file. Touched only on its connection's file queue.
+final class SpoolFile: @unchecked Sendable {
+    let path: String
+    private var fd: Int32 = -1
+    private var offset: Int64 = 0
+    private var failed = false
+
+    init(path: String) { self.path = path }
+
+    func open(in directory: String) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        failed = fd < 0
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        guard fd >= 0, !failed else { return }
+        buffer.withUnsafeReadableBytes { bytes in
+            if (try? ValueStore.pwriteAll(fd, bytes, offset: offset)) != nil { offset += Int64(bytes.count) } else { failed = true }
+        }
+    }
+
+    func close(delete: Bool) {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        if delete { unlink(path) }
+    }
+
+    /// The spooled file for the request, or nil when it could not be created.
+    var usablePath: String? { failed ? nil : path }
 }
 
 /// The open connections of one listener, so stopping a node drops them.

@@ -127,6 +127,9 @@ struct AgentCommand: AsyncParsableCommand {
         if let drillSchedule { configuration.agent.schedules.drill = Agent.scheduleSetting(drillSchedule) }
         if let jitter {
             do { configuration.agent.jitter = try Schedule.parseDuration(jitter) } catch { throw UsageError(description: "--jitter: \(error)") }
+            if let value = configuration.agent.jitter, let problem = DurationLimits.problem(value, key: "agent.jitter", name: "--jitter") {
+                throw UsageError(description: problem)
+            }
         }
         let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly].map { $0.map(RetentionCount.limited) }
         if counts.contains(where: { $0 != nil }) {

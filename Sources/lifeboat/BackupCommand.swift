@@ -77,9 +77,14 @@ struct BackupCommand: AsyncParsableCommand {
             } catch {
                 throw UsageError(description: "\(error)")
             }
+            if let problem = DurationLimits.problem(configuration.vault.timeouts.snapshot, key: "vault.timeouts.snapshot", name: "--snapshot-timeout")
+                ?? DurationLimits.problem(configuration.vault.timeouts.stall, key: "vault.timeouts.stall", name: "--stall-timeout") {
+                throw UsageError(description: problem)
+            }
             context.loaded.configuration = configuration
             let firstByte: Duration
             do { firstByte = try Schedule.parseDuration(firstByteTimeout) } catch { throw UsageError(description: "\(error)") }
+            if let problem = DurationLimits.problem(firstByte, key: "--first-byte-timeout") { throw UsageError(description: problem) }
             let taken = try await context.withVaultClient(firstByteTimeout: firstByte) { client in
                 try await backUp(client: client, context: context)
             }

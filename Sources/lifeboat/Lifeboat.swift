@@ -19,7 +19,8 @@ struct Lifeboat: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 ok, 1 failure, 3 backup stored on some destinations but not all, 64 usage error, \
             65 authentication or verification failure \
-            (wrong key, tampered or truncated data), 74 I/O error, 75 lock held by another run, 78 configuration error.
+            (wrong key, tampered or truncated data), 74 I/O error, 75 lock held by another run, 78 configuration error, \
+            129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (temporary files removed).
             """,
         version: LifeboatVersion.current,
         subcommands: [
@@ -27,4 +28,20 @@ struct Lifeboat: AsyncParsableCommand {
             KeyCommand.self, EncryptCommand.self, DecryptCommand.self, ConfigCommand.self,
         ]
     )
+
+    /// Installs the signal handling before anything runs: SIGINT, SIGTERM and SIGHUP remove every temporary file and
+    /// exit 130, 143, 129 (the agent replaces this with its graceful shutdown and reload).
+    static func main() async {
+        TerminationSignals.install()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

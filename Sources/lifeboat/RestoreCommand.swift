@@ -111,7 +111,7 @@ struct RestoreCommand: AsyncParsableCommand {
                     }
                     if plan {
                         // --plan stops here: the staged plaintext snapshot is not left behind.
-                        unlink(prepared.staged.path)
+                        TemporaryFiles.remove(prepared.staged.path)
                         var shown = prepared.plan
                         shown.stagingPath = prepared.staged.path + " (removed again: --plan keeps no plaintext)"
                         if json { print(String(decoding: try shown.json(), as: UTF8.self)) } else { print(shown.render()) }

@@ -21,7 +21,9 @@ func parseSize(_ text: String) -> Int? {
     let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000),
                                   ("GB", 1_000_000_000), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
     for (suffix, mult) in units where text.hasSuffix(suffix) {
-        return Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { Int($0 * Double(mult)) }
+        guard let number = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) else { return nil }
+        let value = number * Double(mult)
+        return value.isFinite && value >= 0 && value < Double(Int.max / 2) ? Int(value) : nil
     }
     return Int(text)
 }
@@ -70,7 +72,7 @@ struct Serve: AsyncParsableCommand {
         }
         let sim = try await VaultSimulator.start(config)
         var initialized = false
-        let alreadyInitialized = try isInitialized(sim)
+        let alreadyInitialized = try await isInitialized(sim)
         if let shares = initShares, let threshold = initThreshold, let keysFile, !alreadyInitialized {
             let result = try await sim.initializeCluster(shares: shares, threshold: threshold)
             try writeSecret(result.operatorInitJSON(), to: keysFile)
@@ -102,9 +104,9 @@ struct Serve: AsyncParsableCommand {
         await sim.shutdown()
     }
 
-    func isInitialized(_ sim: VaultSimulator) throws -> Bool {
+    func isInitialized(_ sim: VaultSimulator) async throws -> Bool {
         guard let addr = sim.apiAddress(sim.nodes[0].id) else { return false }
-        let (data, _) = try syncGet(addr + "/v1/sys/init")
+        let (data, _) = try await request("GET", addr + "/v1/sys/init")
         return (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["initialized"] as? Bool ?? false
     }
 
@@ -143,45 +145,43 @@ final class ResumeOnce: @unchecked Sendable {
     func resume() { lock.withLock { cont?.resume(); cont = nil } }
 }
 
-/// A blocking HTTP call (the CLI does one at a time).
-func syncRequest(_ method: String, _ url: String, body: [String: Any]? = nil) throws -> (Data, Int) {
+/// One HTTP call, awaited (never a blocking wait: the commands run in async context).
+func request(_ method: String, _ url: String, body: [String: Any]? = nil) async throws -> (Data, Int) {
     guard let u = URL(string: url) else { throw ValidationError("bad URL \(url)") }
     var req = URLRequest(url: u)
     req.httpMethod = method
     if let body { req.httpBody = try JSONSerialization.data(withJSONObject: body) }
-    let sem = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: (Data, Int)?
-    nonisolated(unsafe) var failure: Error?
-    URLSession.shared.dataTask(with: req) { data, response, error in
-        if let error { failure = error } else { result = (data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0) }
-        sem.signal()
-    }.resume()
-    sem.wait()
-    if let failure { throw ValidationError("\(method) \(url) failed: \(failure.localizedDescription); is vault-sim serve running?") }
-    return result!
+    let request = req
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Data, Int), any Error>) in
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error {
+                c.resume(throwing: ValidationError("\(method) \(url) failed: \(error.localizedDescription); is vault-sim serve running?"))
+            } else {
+                c.resume(returning: (data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
+            }
+        }.resume()
+    }
 }
-
-func syncGet(_ url: String) throws -> (Data, Int) { try syncRequest("GET", url) }
 
 struct ControlOptions: ParsableArguments {
     @Option(help: "The control API address printed by `vault-sim serve` (or $VAULT_SIM_CONTROL).")
     var control: String = ProcessInfo.processInfo.environment["VAULT_SIM_CONTROL"] ?? ""
 
-    func call(_ method: String, _ path: String, body: [String: Any]? = nil) throws {
+    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws {
         guard !control.isEmpty else { throw ValidationError("give --control or set VAULT_SIM_CONTROL") }
-        let (data, status) = try syncRequest(method, control + path, body: body)
+        let (data, status) = try await request(method, control + path, body: body)
         FileHandle.standardOutput.write(data)
         if status >= 300 { throw ExitCode(1) }
     }
 }
 
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print every node's state.")
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.call("GET", "/status") }
+    func run() async throws { try await options.call("GET", "/status") }
 }
 
-struct NodeAction: ParsableCommand {
+struct NodeAction: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "node", abstract: "Stop, start, wipe or seal a node.")
     @OptionGroup var options: ControlOptions
     @Argument(help: "stop | start | wipe | seal") var action: String
@@ -189,17 +189,17 @@ struct NodeAction: ParsableCommand {
     func validate() throws {
         guard ["stop", "start", "wipe", "seal"].contains(action) else { throw ValidationError("action must be stop, start, wipe or seal") }
     }
-    func run() throws { try options.call("POST", "/nodes/\(node)/\(action)") }
+    func run() async throws { try await options.call("POST", "/nodes/\(node)/\(action)") }
 }
 
-struct Leader: ParsableCommand {
+struct Leader: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Force a leader change (to NODE, or any other voter).")
     @OptionGroup var options: ControlOptions
     @Argument var node: String?
-    func run() throws { try options.call("POST", "/leader", body: node.map { ["node": $0] } ?? [:]) }
+    func run() async throws { try await options.call("POST", "/leader", body: node.map { ["node": $0] } ?? [:]) }
 }
 
-struct Fault: ParsableCommand {
+struct Fault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inject a fault: truncate-next-snapshot, reset-next-snapshot, delay-first-byte, throttle, fail, clear.")
     @OptionGroup var options: ControlOptions
@@ -211,7 +211,7 @@ struct Fault: ParsableCommand {
     @Option var bytesPerSecond: Int?
     @Option var status: Int?
     @Option var message: String?
-    func run() throws {
+    func run() async throws {
         var body: [String: Any] = ["type": type]
         if let afterBytes { body["after_bytes"] = afterBytes }
         if let path { body["path"] = path }
@@ -220,16 +220,16 @@ struct Fault: ParsableCommand {
         if let bytesPerSecond { body["bytes_per_second"] = bytesPerSecond }
         if let status { body["status"] = status }
         if let message { body["message"] = message }
-        try options.call("POST", "/faults", body: body)
+        try await options.call("POST", "/faults", body: body)
     }
 }
 
-struct Seed: ParsableCommand {
+struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write bulk encrypted data into the active cluster.")
     @OptionGroup var options: ControlOptions
     @Option(help: "How much, e.g. 1GiB.") var bytes: String
-    func run() throws {
+    func run() async throws {
         guard let n = parseSize(bytes) else { throw ValidationError("--bytes must look like 1GiB") }
-        try options.call("POST", "/seed", body: ["bytes": n])
+        try await options.call("POST", "/seed", body: ["bytes": n])
     }
 }

@@ -27,7 +27,20 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
-    @Test(arguments: [0o644, 0o640, 0o604, 0o660, 0o602])
+    /// 0640 is accepted only from one of the process's own groups (a Kubernetes Secret with fsGroup): with a foreign
+    /// group it is refused like any mode others can read.
+    @Test func groupReadableKeyFilesNeedTheProcessesGroup() throws {
+        let dir = try makeTemporaryDirectory()
+        let path = dir + "/backup.key"
+        try ArchiveKey.generate().write(to: path)
+        chmod(path, 0o640)
+        _ = try ArchiveKey.load(path: path)
+        if chown(path, getuid(), getgid() &+ 4242) == 0 {  // root can give the file a foreign group
+            #expect(throws: KeyFileError.tooOpen(path: path, mode: 0o640)) { try ArchiveKey.load(path: path) }
+        }
+    }
+
+    @Test(arguments: [0o644, 0o604, 0o660, 0o602])
     func refusesKeyFilesOthersCanAccess(mode: Int) throws {
         let dir = try makeTemporaryDirectory()
         let path = dir + "/backup.key"

@@ -30,7 +30,7 @@ final class SeriesCluster: @unchecked Sendable {
         for node in sim.nodes where node.sealed { try sim.unseal(node.id, keys: result.keysBase64) }
         let client = try VaultClient(configuration: try VaultClientConfiguration(
             addresses: sim.nodes.map(\.apiAddress), authentication: .token(VaultSecret(result.rootToken))))
-        _ = try await sim.waitForActive()
+        _ = try await sim.waitForActive(timeout: .seconds(60))  // generous: a loaded machine elects late
         let health = try await client.health(at: sim.nodes[0].apiAddress).health
         guard let name = health.clusterName else { throw E2EError("vault-sim reported no cluster_name") }
         return SeriesCluster(sim: sim, client: client, directory: directory, name: name)

@@ -1,7 +1,8 @@
 // Every `--flag` that README.md and docs/**/*.md name must exist: on the command that names it (`lifeboat restore
 // --plan`, `prune --dry-run`, `vault-sim fault fail --status`), checked against that command's real `--help` as the
 // built binaries print it; a flag named without a command must exist on at least one command. Flags of other
-// programs (curl, docker, restic, ...) are recognised by the program named before them.
+// programs (curl, docker, restic, python3, ...) are recognised by the program named before them; a repository script
+// (scripts/fuzz.sh, Tests/.../x.py) must mention the flag it is documented with.
 
 import Foundation
 import Testing
@@ -91,7 +92,7 @@ struct FlagMention: Equatable {
 /// Finds flags in Markdown: in code spans, and in every line of fenced code blocks (a line ending in `\` continues).
 enum FlagMentions {
     /// Programs whose flags are not Lifeboat's.
-    static let foreignPrograms: Set<String> = ["curl", "docker", "vault", "bao", "restic", "systemctl", "sh", "git", "jq", "swift", "kubectl", "openssl"]
+    static let foreignPrograms: Set<String> = ["curl", "docker", "vault", "bao", "restic", "systemctl", "sh", "git", "jq", "swift", "kubectl", "openssl", "python3"]
     /// The subcommands of lifeboat and vault-sim: `"lifeboat"` -> its commands, `"lifeboat key"` -> `generate`, `id`.
     struct CommandTree {
         var children: [String: Set<String>]
@@ -168,7 +169,7 @@ enum FlagMentions {
                 command = []
                 continue
             }
-            if foreignPrograms.contains(token) {
+            if foreignPrograms.contains(token) || token.hasSuffix(".sh") || token.hasSuffix(".py") {
                 program = token
                 command = []
                 continue

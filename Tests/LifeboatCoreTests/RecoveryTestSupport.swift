@@ -132,7 +132,7 @@ final class RecoveryFixture: @unchecked Sendable {
         var archiver = try SnapshotArchiver(secret: .key(archiveKey))
         var archive: [UInt8] = []
         try r.body.withUnsafeBytes { try archiver.consume($0, into: &archive) }
-        let summary = try archiver.finish(into: &archive)
+        let summary = try await archiver.finish(into: &archive)
         var generator = SystemRandomNumberGenerator()
         let id = BackupID.generate(at: date, using: &generator)
         let pending = try await repository.begin(id)

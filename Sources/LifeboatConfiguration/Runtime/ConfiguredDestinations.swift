@@ -47,7 +47,12 @@ public struct OpenedDestination: Sendable {
     public func lock(_ mode: LockMode, operation: String) async throws -> any DestinationLock {
         switch configuration.storage {
         case .local:
-            return try await RepositoryLock.acquire(directory: lockDirectory, mode: mode, operation: operation, wait: lockWait)
+            let lock = try await RepositoryLock.acquire(directory: lockDirectory, mode: mode, operation: operation, wait: lockWait)
+            // The previous holder was killed: say so and, holding the lock that excludes writers, remove what it left.
+            if let previous = lock.previousHolder, mode != .shared {
+                FileHandle.standardError.write(Data((Self.interruptedRunNotice(previous, store: repository.store) + "\n").utf8))
+            }
+            return lock
         case .s3(let s3):
             let timing = StoreLockTiming(staleAfter: s3.lockStaleAfter, wait: lockWait, clock: lockClock)
             return try await StoreLock.acquire(store: repository.store, mode: mode, operation: operation, timing: timing)
@@ -62,6 +67,26 @@ public struct OpenedDestination: Sendable {
         } catch let error as StoreError where error.kind == .permissionDenied {
             return nil
         }
+    }
+
+    /// `lifeboat: warning: the previous run (pid N, started T) was interrupted; ...`, after removing what it left.
+    static func interruptedRunNotice(_ previous: RepositoryLock.Holder, store: any BackupStore) -> String {
+        let operation = previous.operation.isEmpty ? "" : " \(previous.operation)"
+        var text = "lifeboat: warning: the previous\(operation) run (pid \(previous.pid), started \(previous.startedAt.utcDescription)) was interrupted"
+        if let local = store as? LocalStore {
+            do {
+                let removed = try local.removeAbandonedPendingObjects()
+                if removed.names.isEmpty {
+                    text += "; it left no temporary files"
+                } else {
+                    let megabytes = String(format: "%.1f", Double(removed.bytes) / 1_048_576)
+                    text += "; removed the \(removed.names.count) temporary file\(removed.names.count == 1 ? "" : "s") it left (\(megabytes) MB)"
+                }
+            } catch {
+                text += "; its temporary files could not be removed (\(error))"
+            }
+        }
+        return text
     }
 
     /// Releases the store's connections (S3); local stores hold none.
