@@ -1,7 +1,8 @@
 // Every `--flag` that README.md and docs/**/*.md name must exist: on the command that names it (`lifeboat restore
 // --plan`, `prune --dry-run`, `vault-sim fault fail --status`), checked against that command's real `--help` as the
 // built binaries print it; a flag named without a command must exist on at least one command. Flags of other
-// programs (curl, docker, restic, python3, scripts/*.sh, ...) are recognised by the program named before them.
+// programs (curl, docker, restic, python3, ...) are recognised by the program named before them; a repository script
+// (scripts/fuzz.sh, Tests/.../x.py) must mention the flag it is documented with.
 
 import Foundation
 import Testing
@@ -39,6 +40,7 @@ struct DocumentedFlagsTests {
               --scratch-node a=http://x
             swift run vault-sim serve --nodes 3 && curl --data-binary @f http://x
             vault-sim fault fail --path p --status 500
+            python3 Tests/x.py --vault-sim .build/debug/vault-sim --seed 1
             ```
             | `lifeboat verify --latest\\|--all\\|ID` | `--config PATH` |
             """
@@ -48,7 +50,8 @@ struct DocumentedFlagsTests {
             "3 lifeboat drill --key-file", "3 lifeboat drill --scratch-node",
             "5 vault-sim serve --nodes", "5 curl  --data-binary",
             "6 vault-sim fault --path", "6 vault-sim fault --status",
-            "8 lifeboat verify --latest", "8 lifeboat verify --all", "8 -  --config",
+            "7 script:Tests/x.py  --vault-sim", "7 script:Tests/x.py  --seed",
+            "9 lifeboat verify --latest", "9 lifeboat verify --all", "9 -  --config",
         ])
     }
 
@@ -153,8 +156,16 @@ enum FlagMentions {
                 command = []
                 continue
             }
-            if token == "lifeboat" || token == "vault-sim" {
-                program = token
+            let previous = position > 0 ? tokens[position - 1] : ""
+            let isValue = previous.hasPrefix("--") && !token.hasPrefix("-")  // `--vault-sim .build/debug/vault-sim`
+            let base = token.split(separator: "/").last.map(String.init) ?? token
+            if !isValue, base == "lifeboat" || base == "vault-sim" {  // also .build/debug/vault-sim
+                program = base
+                command = []
+                continue
+            }
+            if !isValue, token.contains("/"), token.hasSuffix(".sh") || token.hasSuffix(".py") {
+                program = "script:" + token  // a script in the repository: its flags are checked against its text
                 command = []
                 continue
             }
@@ -250,7 +261,10 @@ final class HelpCatalog {
     ]
 
     /// Flags of other programs named in prose without their program.
-    static let foreignFlags: Set<String> = ["--group-by"]  // restic forget, compared in docs/retention.md
+    static let foreignFlags: Set<String> = [
+        "--group-by",  // restic forget, compared in docs/retention.md
+        "--defsym",  // the linker's, in docs/fuzzing.md
+    ]
 
     /// Nil when the mention is fine, else what is wrong.
     func problem(with mention: FlagMention) throws -> String? {
@@ -268,6 +282,12 @@ final class HelpCatalog {
             if mention.flag == "--keep-*" { return accepted.contains { $0.hasPrefix("--keep-") } ? nil : "`\(key)` has no --keep-* flags" }
             if accepted.contains(mention.flag) || Self.awaited[key]?.contains(mention.flag) == true { return nil }
             return "`\(key)` has no \(mention.flag) (it has \(accepted.sorted().joined(separator: " ")))"
+        case let program? where program.hasPrefix("script:"):
+            let path = String(program.dropFirst("script:".count))
+            guard let text = try? String(contentsOf: DocumentedFlagsTests.root.appendingPathComponent(path), encoding: .utf8) else {
+                return "\(path) does not exist in the repository"
+            }
+            return text.contains(mention.flag) ? nil : "\(path) does not handle \(mention.flag)"
         default:
             return nil  // another program's flag
         }
