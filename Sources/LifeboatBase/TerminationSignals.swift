@@ -6,7 +6,6 @@
 // policy (graceful shutdown, reload on SIGHUP) through `setHandler`.
 
 import Foundation
-import Synchronization
 import LifeboatArchive
 
 /// How the process reacts to SIGINT, SIGTERM and SIGHUP.
@@ -32,7 +31,7 @@ public enum TerminationSignals {
         var nextToken = 0
     }
 
-    private static let state = Mutex(State())
+    private static let state = PThreadLocked(State())
 
     /// Installs the signal handlers and starts the signal thread (once per process; later calls do nothing). Call it
     /// first thing in `main`, before anything else can be interrupted.

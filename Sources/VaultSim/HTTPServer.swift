@@ -78,8 +78,10 @@ final class SimHTTPHandler: ChannelInboundHandler {
                 let loop = context.eventLoop
                 let boundSelf = NIOLoopBound(self, eventLoop: loop)
                 let boundContext = NIOLoopBound(context, eventLoop: loop)
+                // A copy: the channel's pooled receive buffer is reused by the loop once it looks uniquely owned.
+                let bytes = [UInt8](buf.readableBytesView)
                 files.async {
-                    spool.write(buf)
+                    spool.write(bytes)
                     loop.execute { boundSelf.value.spooled(count, context: boundContext.value) }
                 }
             } else if body.count + buf.readableBytes > maxInMemoryBody {
@@ -358,9 +360,9 @@ final class SpoolFile: @unchecked Sendable {
         failed = fd < 0
     }
 
-    func write(_ buffer: ByteBuffer) {
+    func write(_ buffer: [UInt8]) {
         guard fd >= 0, !failed else { return }
-        buffer.withUnsafeReadableBytes { bytes in
+        buffer.withUnsafeBytes { bytes in
             if (try? ValueStore.pwriteAll(fd, bytes, offset: offset)) != nil { offset += Int64(bytes.count) } else { failed = true }
         }
     }
