@@ -382,7 +382,7 @@ final class WriteBehind: @unchecked Sendable {
 
     // Invariant: every `var` is read and written only with `condition` locked; `writer` is used only by the thread
     // (it publishes or removes the file itself before exiting).
-    private let condition = NSCondition()
+    private let condition = AsyncCondition()
     private let writer: AtomicFileWriter
     private var queued: [[UInt8]] = []
     private var ended = false
@@ -393,8 +393,6 @@ final class WriteBehind: @unchecked Sendable {
     /// Publish the file once the queue is written (`exclusive`: never replace), and how that failed.
     private var commitRequest: Bool?
     private var commitFailure: FileIOError?
-    /// Tasks suspended until the queue has room or the thread has exited.
-    private var waiters: [CheckedContinuation<Bool, Never>] = []
 
     init(_ writer: AtomicFileWriter) {
         self.writer = writer
@@ -410,25 +408,9 @@ final class WriteBehind: @unchecked Sendable {
         return failure != nil
     }
 
-    /// Suspends until `ready` holds (checked with the lock held; the thread wakes the waiters after every change).
+    /// Suspends until `ready` holds (checked with the lock held; the thread broadcasts after every change).
     private func wait(until ready: () -> Bool) async {
-        while true {
-            let satisfied: Bool = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-                register(c, unless: ready)
-            }
-            if satisfied { return }
-        }
-    }
-
-    /// Resumes `c` at once if `ready` holds, else keeps it for the thread to resume after its next change.
-    private func register(_ c: CheckedContinuation<Bool, Never>, unless ready: () -> Bool) {
-        condition.lock()
-        defer { condition.unlock() }
-        if ready() {
-            c.resume(returning: true)
-        } else {
-            waiters.append(c)
-        }
+        await condition.wait(until: ready)
     }
 
     /// Queues `bytes` (suspending while `depth` buffers are queued); throws the first write error.
@@ -489,13 +471,6 @@ final class WriteBehind: @unchecked Sendable {
         await wait { !running }
     }
 
-    /// Resumes every waiting task (called with the lock held; they re-check their condition).
-    private func wakeWaiters() -> [CheckedContinuation<Bool, Never>] {
-        let woken = waiters
-        waiters.removeAll()
-        return woken
-    }
-
     private func run() {
         while true {
             condition.lock()
@@ -517,15 +492,13 @@ final class WriteBehind: @unchecked Sendable {
                 condition.lock()
                 commitFailure = commitError
                 running = false
-                let woken = wakeWaiters()
+                condition.broadcast()
                 condition.unlock()
-                for waiter in woken { waiter.resume(returning: false) }
                 return
             }
             let bytes = queued.removeFirst()
-            let woken = wakeWaiters()
+            condition.broadcast()
             condition.unlock()
-            for waiter in woken { waiter.resume(returning: false) }
             do {
                 try writer.write(bytes)
             } catch {
@@ -534,9 +507,8 @@ final class WriteBehind: @unchecked Sendable {
                 failure = (error as? FileIOError) ?? FileIOError(path: writer.temporaryPath, operation: "write", code: EIO)
                 queued.removeAll()
                 running = false
-                let woken = wakeWaiters()
+                condition.broadcast()
                 condition.unlock()
-                for waiter in woken { waiter.resume(returning: false) }
                 return
             }
         }

@@ -153,7 +153,7 @@ private final class VerifierBox: @unchecked Sendable {
 /// The queue between the caller and the worker.
 private final class Channel: @unchecked Sendable {
     // Invariant: every `var` below is read and written only with `condition` locked.
-    private let condition = NSCondition()
+    private let condition = AsyncCondition()
     private let depth: Int
     /// Batches waiting for the worker, oldest first.
     private var queued: [[UInt8]] = []
@@ -169,8 +169,6 @@ private final class Channel: @unchecked Sendable {
     private var summary: SnapshotSummary?
     /// The worker has exited.
     private var done = false
-    /// Async callers suspended until the worker changes something (resumed with the lock held; they re-check).
-    private var waiters: [CheckedContinuation<Bool, Never>] = []
 
     init(depth: Int) {
         self.depth = depth
@@ -183,31 +181,11 @@ private final class Channel: @unchecked Sendable {
     }
 
     /// Wakes the blocked caller and every suspended one (lock held).
-    private func notify() {
-        condition.broadcast()
-        for waiter in waiters { waiter.resume(returning: false) }
-        waiters.removeAll()
-    }
+    private func notify() { condition.broadcast() }
 
     /// Suspends until `ready` holds (checked with the lock held after every change the worker makes).
     private func wait(until ready: () -> Bool) async {
-        while true {
-            let satisfied: Bool = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-                register(c, unless: ready)
-            }
-            if satisfied { return }
-        }
-    }
-
-    /// Resumes `c` at once if `ready` holds, else keeps it for the worker to resume after its next change.
-    private func register(_ c: CheckedContinuation<Bool, Never>, unless ready: () -> Bool) {
-        condition.lock()
-        defer { condition.unlock() }
-        if ready() {
-            c.resume(returning: true)
-        } else {
-            waiters.append(c)
-        }
+        await condition.wait(until: ready)
     }
 
     /// `handOver` without blocking: suspends while `depth` batches are in flight.

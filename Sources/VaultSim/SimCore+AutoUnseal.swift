@@ -35,22 +35,13 @@ extension SimCore {
 
     /// `sys/init` on a transit-sealed node (called under the lock; talks to the KMS).
     func initializeTransit(_ n: SimNode, body: JSONValue, client: TransitSealClient) -> SimResponse {
-        let notApplicable = ["secret_shares", "secret_threshold", "pgp_keys"].filter {
-            if let v = body[$0] { return !(v == .null || v == .int(0) || v == .array([])) }
-            return false
-        }
-        if !notApplicable.isEmpty {
-            return .errors(400, ["parameters \(notApplicable.joined(separator: ",")) not applicable to seal type transit"])
+        if let refused = Self.inapplicableInitParameters(body, ["secret_shares", "secret_threshold", "pgp_keys"], sealType: "transit") {
+            return refused
         }
         let shares = body["recovery_shares"]?.intValue ?? 0
         let threshold = body["recovery_threshold"]?.intValue ?? 0
         func invalid(_ m: String) -> SimResponse { .errors(400, ["invalid recovery configuration: \(m)"]) }
-        if shares < 1 { return invalid("shares must be at least one") }
-        if threshold < 1 { return invalid("threshold must be at least one") }
-        if shares > 1 && threshold == 1 { return invalid("threshold must be greater than one for multiple shares") }
-        if shares > 255 { return invalid("shares must be less than 256") }
-        if threshold > 255 { return invalid("threshold must be less than 256") }
-        if threshold > shares { return invalid("threshold cannot be larger than shares") }
+        if let problem = Self.shareRuleViolation(shares: shares, threshold: threshold) { return invalid(problem) }
         if !(body["recovery_pgp_keys"]?.arrayValue ?? []).isEmpty {
             return invalid("count mismatch between number of provided PGP keys and number of shares")
         }

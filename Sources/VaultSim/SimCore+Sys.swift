@@ -122,24 +122,15 @@ extension SimCore {
         }
         if isInitialized(n) { return .errors(400, ["Vault is already initialized"]) }
         if let client = transitSeal { return initializeTransit(n, body: body, client: client) }
-        let recovery = ["recovery_shares", "recovery_threshold", "recovery_pgp_keys"].filter {
-            if let v = body[$0] { return !(v == .null || v == .int(0) || v == .array([])) }
-            return false
-        }
-        if !recovery.isEmpty {
-            return .errors(400, ["parameters \(recovery.joined(separator: ",")) not applicable to seal type shamir"])
+        if let refused = Self.inapplicableInitParameters(body, ["recovery_shares", "recovery_threshold", "recovery_pgp_keys"], sealType: "shamir") {
+            return refused
         }
         let shares = body["secret_shares"]?.intValue ?? 0
         let threshold = body["secret_threshold"]?.intValue ?? 0
         let stored = body["stored_shares"]?.intValue ?? 0
         let pgp = body["pgp_keys"]?.arrayValue ?? []
         func invalid(_ m: String) -> SimResponse { .errors(400, ["invalid seal configuration: \(m)"]) }
-        if shares < 1 { return invalid("shares must be at least one") }
-        if threshold < 1 { return invalid("threshold must be at least one") }
-        if shares > 1 && threshold == 1 { return invalid("threshold must be greater than one for multiple shares") }
-        if shares > 255 { return invalid("shares must be less than 256") }
-        if threshold > 255 { return invalid("threshold must be less than 256") }
-        if threshold > shares { return invalid("threshold cannot be larger than shares") }
+        if let problem = Self.shareRuleViolation(shares: shares, threshold: threshold) { return invalid(problem) }
         if stored > 1 { return invalid("stored keys cannot be larger than 1") }
         if !pgp.isEmpty { return invalid("count mismatch between number of provided PGP keys and number of shares") }
 
@@ -446,6 +437,28 @@ extension SimCore {
         g.persist()
         n.groupID = joining
         n.removed = false
+        return nil
+    }
+}
+
+extension SimCore {
+    /// Vault's 400 for `sys/init` parameters that belong to the other kind of seal (set to a non-empty value).
+    static func inapplicableInitParameters(_ body: JSONValue, _ names: [String], sealType: String) -> SimResponse? {
+        let given = names.filter {
+            if let v = body[$0] { return !(v == .null || v == .int(0) || v == .array([])) }
+            return false
+        }
+        return given.isEmpty ? nil : .errors(400, ["parameters \(given.joined(separator: ",")) not applicable to seal type \(sealType)"])
+    }
+
+    /// Vault's rule for a share/threshold pair (unseal or recovery keys); nil when it holds.
+    static func shareRuleViolation(shares: Int, threshold: Int) -> String? {
+        if shares < 1 { return "shares must be at least one" }
+        if threshold < 1 { return "threshold must be at least one" }
+        if shares > 1 && threshold == 1 { return "threshold must be greater than one for multiple shares" }
+        if shares > 255 { return "shares must be less than 256" }
+        if threshold > 255 { return "threshold must be less than 256" }
+        if threshold > shares { return "threshold cannot be larger than shares" }
         return nil
     }
 }

@@ -119,7 +119,8 @@ struct AgentCommand: AsyncParsableCommand {
     /// The configuration with this command's flags on top, and the agent settings made from it.
     func load() throws -> (CommandContext, AgentConfiguration) {
         var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
-            onlyIfLeader: onlyIfLeader ? true : nil, listen: listen, logFormat: logFormat, timeZone: timeZone))
+            onlyIfLeader: onlyIfLeader ? true : nil, listen: listen, logFormat: logFormat, timeZone: timeZone),
+            flags: [vaultAndArchive, noCompression])
         var configuration = context.configuration
         typealias Agent = LifeboatConfiguration.Agent
         if let schedule { configuration.agent.schedules.backup = Agent.scheduleSetting(schedule) }

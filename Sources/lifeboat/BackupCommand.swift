@@ -69,7 +69,8 @@ struct BackupCommand: AsyncParsableCommand {
         let report: ConfiguredBackupReport
         do {
             var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
-                onlyIfLeader: onlyIfLeader ? true : nil, tags: tags, compression: noCompression ? false : nil))
+                onlyIfLeader: onlyIfLeader ? true : nil, tags: tags, compression: noCompression ? false : nil),
+                flags: [vaultAndArchive])
             var configuration = context.configuration
             do {
                 if let snapshotTimeout { configuration.vault.timeouts.snapshot = try Schedule.parseDuration(snapshotTimeout) }

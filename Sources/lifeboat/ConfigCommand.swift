@@ -54,7 +54,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() async throws {
             var overrides = ConfigurationOverrides(repository: repository)
-            CommandLineOverrides.merge(into: &overrides)
+            vault.apply(to: &overrides)
             let result = ConfigurationCheck.run(loader: ConfigurationLoader(), configFlag: config, overrides: overrides)
             printStatus(result.file.map { "configuration: \($0)" } ?? "configuration: none found, built-in defaults")
             if !result.text.isEmpty { print(result.text, terminator: result.text.hasSuffix("\n") ? "" : "\n") }

@@ -47,7 +47,7 @@ struct DrillCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides())
+            let context = try repository.context(secrets: secrets, flags: [vault])
             try await context.withVaultClient { client in
                 let runner = try drill.runner(client: client, context: context)
                 let report = try await context.withDestinations(create: false) { destinations in

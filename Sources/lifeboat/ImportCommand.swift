@@ -48,7 +48,8 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(tags: tags))
+            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(tags: tags),
+                                                  flags: [archive, noCompression])
             let secret = try context.encryptionSecret()
             let backup = context.configuration.backup
             let report = try await context.withDestinations(create: true) { destinations in

@@ -43,10 +43,12 @@ struct RepositoryOptions: ParsableArguments {
         return Double(duration.components.seconds)
     }
 
-    /// Loads the configuration with these flags, the secret flags and any command-specific `overrides` on top.
-    func context(secrets: SecretOptions? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides()) throws -> CommandContext {
+    /// Loads the configuration with these flags, the secret flags, the option groups' `flags` and any
+    /// command-specific `overrides` on top (those win over the groups).
+    func context(secrets: SecretOptions? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides(),
+                 flags: [any ConfigurationFlags] = []) throws -> CommandContext {
         var overrides = overrides
-        CommandLineOverrides.merge(into: &overrides)
+        for group in flags { group.apply(to: &overrides) }
         overrides.repository = repository
         overrides.destinations = destinations
         if let secrets { try secrets.apply(to: &overrides) }

@@ -90,7 +90,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(unsealKeysFile: unsealKeysFile))
+            let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(unsealKeysFile: unsealKeysFile),
+                                                  flags: [vault])
             try await context.withVaultClient { client in
                 let executor = RestoreExecutor(vault: VaultRecoveryClient(client: client), options: try options(client: client, context: context),
                                                logger: quietLogger("lifeboat.restore"))

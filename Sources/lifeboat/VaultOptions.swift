@@ -1,39 +1,22 @@
 // Option groups shared by the commands that talk to Vault (VaultOptions: --vault-addr, --token-file, --namespace,
 // --ca-cert, --tls-skip-verify, --openbao) and by those that write archives (ArchiveOptions: --compression,
-// --chunk-size). A command adds them with one `@OptionGroup` line; ArgumentParser validates each group while it
-// parses the command line, the group records its flags in `CommandLineOverrides`, and `RepositoryOptions.context`
-// puts them over the configuration like every other flag (docs/configuration.md, "Command-line flags").
+// --chunk-size). A command adds them with an `@OptionGroup` line and hands them to `RepositoryOptions.context(flags:)`,
+// which puts them over the configuration like every other flag (docs/configuration.md, "Command-line flags"); a
+// command's own flags win.
 
 import ArgumentParser
 import Foundation
 import LifeboatConfiguration
-import Synchronization
 
-/// The configuration flags recorded by option groups while the command line is parsed (one command per process).
-enum CommandLineOverrides {
-    private static let recorded = Mutex(ConfigurationOverrides())
-
-    static func record(_ change: (inout ConfigurationOverrides) -> Void) {
-        recorded.withLock { change(&$0) }
-    }
-
-    /// Fills what `overrides` leaves unset from the recorded group flags (a command's own flags win).
-    static func merge(into overrides: inout ConfigurationOverrides) {
-        let groups = recorded.withLock { $0 }
-        overrides.vaultAddress = overrides.vaultAddress ?? groups.vaultAddress
-        overrides.namespace = overrides.namespace ?? groups.namespace
-        overrides.caCert = overrides.caCert ?? groups.caCert
-        overrides.tlsSkipVerify = overrides.tlsSkipVerify ?? groups.tlsSkipVerify
-        overrides.tokenFile = overrides.tokenFile ?? groups.tokenFile
-        overrides.openbao = overrides.openbao ?? groups.openbao
-        overrides.compression = overrides.compression ?? groups.compression
-        overrides.chunkSize = overrides.chunkSize ?? groups.chunkSize
-    }
+/// An option group whose flags override the configuration.
+protocol ConfigurationFlags {
+    /// Sets what these flags give where `overrides` leaves it unset (a command's own flags win).
+    func apply(to overrides: inout ConfigurationOverrides)
 }
 
 /// Where Vault is and how to reach it: the flags Vault's own CLI users expect. No flag takes a token: the token
 /// comes from a file (`--token-file`), the environment or the configuration.
-struct VaultOptions: ParsableArguments {
+struct VaultOptions: ParsableArguments, ConfigurationFlags {
     @Option(name: .customLong("vault-addr"), help: ArgumentHelp(
         "The local Vault node's address, http(s)://host:port (vault.address; default $VAULT_ADDR).", valueName: "url"))
     var vaultAddress: String?
@@ -55,21 +38,18 @@ struct VaultOptions: ParsableArguments {
     @Flag(help: "The cluster is OpenBao: messages name OpenBao and `bao` (vault.openbao).")
     var openbao = false
 
-    func validate() throws {
-        let options = self
-        CommandLineOverrides.record { overrides in
-            overrides.vaultAddress = options.vaultAddress
-            overrides.tokenFile = options.tokenFile
-            overrides.namespace = options.namespace
-            overrides.caCert = options.caCert
-            overrides.tlsSkipVerify = options.tlsSkipVerify ? true : nil
-            overrides.openbao = options.openbao ? true : nil
-        }
+    func apply(to overrides: inout ConfigurationOverrides) {
+        overrides.vaultAddress = overrides.vaultAddress ?? vaultAddress
+        overrides.tokenFile = overrides.tokenFile ?? tokenFile
+        overrides.namespace = overrides.namespace ?? namespace
+        overrides.caCert = overrides.caCert ?? caCert
+        overrides.tlsSkipVerify = overrides.tlsSkipVerify ?? (tlsSkipVerify ? true : nil)
+        overrides.openbao = overrides.openbao ?? (openbao ? true : nil)
     }
 }
 
 /// How new archives are written.
-struct ArchiveOptions: ParsableArguments {
+struct ArchiveOptions: ParsableArguments, ConfigurationFlags {
     @Flag(help: "Deflate each chunk and keep it where it is smaller (backup.compression; the default).")
     var compression = false
 
@@ -79,33 +59,34 @@ struct ArchiveOptions: ParsableArguments {
     var chunkSize: String?
 
     func validate() throws {
-        var size: Int?
-        if let chunkSize {
-            guard let bytes = ConfigurationSize.parse(chunkSize) else {
-                throw ValidationError("--chunk-size \(chunkSize): expected a size in bytes, e.g. 1048576, 1MiB or 256KiB")
-            }
-            size = bytes
+        if let chunkSize, ConfigurationSize.parse(chunkSize) == nil {
+            throw ValidationError("--chunk-size \(chunkSize): expected a size in bytes, e.g. 1048576, 1MiB or 256KiB")
         }
-        let compression = self.compression
-        CommandLineOverrides.record { overrides in
-            if compression { overrides.compression = true }
-            overrides.chunkSize = size
-        }
+    }
+
+    func apply(to overrides: inout ConfigurationOverrides) {
+        overrides.compression = overrides.compression ?? (compression ? true : nil)
+        overrides.chunkSize = overrides.chunkSize ?? chunkSize.flatMap(ConfigurationSize.parse)
     }
 }
 
 /// `--no-compression` for the commands other than `backup` that write archives (`backup` declares its own).
-struct NoCompressionOption: ParsableArguments {
+struct NoCompressionOption: ParsableArguments, ConfigurationFlags {
     @Flag(name: .customLong("no-compression"), help: "Never deflate chunks (backup.compression: false).")
     var noCompression = false
 
-    func validate() throws {
-        if noCompression { CommandLineOverrides.record { $0.compression = false } }
+    func apply(to overrides: inout ConfigurationOverrides) {
+        if noCompression { overrides.compression = overrides.compression ?? false }
     }
 }
 
 /// VaultOptions and ArchiveOptions together, for the commands that take backups (`backup`, `agent`).
-struct VaultAndArchiveOptions: ParsableArguments {
+struct VaultAndArchiveOptions: ParsableArguments, ConfigurationFlags {
     @OptionGroup var vault: VaultOptions
     @OptionGroup var archive: ArchiveOptions
+
+    func apply(to overrides: inout ConfigurationOverrides) {
+        vault.apply(to: &overrides)
+        archive.apply(to: &overrides)
+    }
 }
