@@ -69,22 +69,10 @@ extension RecoveryVaultAPI {
 }
 
 extension VaultRecoveryClient {
-    /// `POST sys/capabilities-self` with `{"paths": [...]}`: the token's capabilities on each path.
+    /// `POST sys/capabilities-self` with `{"paths": [...]}`: the token's capabilities on each path (the client's
+    /// one implementation, with this explicit token).
     public func capabilitiesSelf(at address: String, token: VaultSecret, paths: [String]) async throws -> [String: [String]]? {
-        let body = try JSONSerialization.data(withJSONObject: ["paths": paths])
-        let (r, _) = try await client.requester.send(.POST, "sys/capabilities-self", body: Array(body), token: token, at: address)
-        guard r.status == 200 else {
-            throw VaultError.fromResponse(status: r.status, body: r.body, method: "POST", path: "sys/capabilities-self", address: address)
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
-            throw VaultError.unexpected("sys/capabilities-self did not answer a JSON object", status: r.status, body: [], address: address, path: "sys/capabilities-self")
-        }
-        let data = object["data"] as? [String: Any] ?? object
-        var result: [String: [String]] = [:]
-        for path in paths {
-            result[path] = (data[path] as? [String]) ?? (object[path] as? [String]) ?? []
-        }
-        return result
+        try await client.capabilitiesSelf(paths, at: address, token: token)
     }
 }
 
