@@ -386,9 +386,9 @@ enum ConfigurationParser {
             for (item, itemPath) in items {
                 switch item {
                 case .scalar:
-                    // restic's form: "a,b" means a backup carrying both a and b.
-                    if let text = reader.nonEmptyString(item, at: itemPath, what: "a tag") {
-                        policy.keepTags.append(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                    // restic's form: "a,b" means a backup carrying both a and b; "" means a backup without tags.
+                    if let text = reader.string(item, at: itemPath) {
+                        policy.keepTags.append(RetentionPolicy.tagList(parsing: text))
                     }
                 case .sequence:
                     if let tags = reader.stringList(item, at: itemPath, example: "[weekly, verified]") {

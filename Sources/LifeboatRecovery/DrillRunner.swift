@@ -72,7 +72,7 @@ public struct DrillReport: Sendable, Codable, Equatable {
 
     /// The report as JSON.
     public func json() throws -> [UInt8] {
-        try RecoveryJSON.encode(self)
+        try OutputJSON.encode(self)
     }
 
     /// The report as Markdown (for a ticket, a wiki page, an auditor).

@@ -126,7 +126,7 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
         try SnapshotStager.makePrivateDirectory(stateDirectory)
         do {
             let writer = try AtomicFileWriter(path: Self.path(in: stateDirectory), mode: 0o600)
-            try writer.write(try RecoveryJSON.encode(self))
+            try writer.write(try OutputJSON.encode(self))
             try writer.commit()
         } catch {
             throw RecoveryError(.journal, "cannot write the restore journal in \(stateDirectory): \(error)")

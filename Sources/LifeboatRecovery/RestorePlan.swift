@@ -264,7 +264,7 @@ public struct RestorePlan: Sendable, Codable, Equatable {
 
     /// The plan as JSON (sorted keys, ISO-8601 dates).
     public func json() throws -> [UInt8] {
-        try RecoveryJSON.encode(self)
+        try OutputJSON.encode(self)
     }
 }
 

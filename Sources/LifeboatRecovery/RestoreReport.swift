@@ -78,6 +78,6 @@ public struct RestoreReport: Sendable, Codable, Equatable {
 
     /// The report as JSON.
     public func json() throws -> [UInt8] {
-        try RecoveryJSON.encode(self)
+        try OutputJSON.encode(self)
     }
 }

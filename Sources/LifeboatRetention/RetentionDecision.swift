@@ -17,6 +17,12 @@ public struct RetentionCandidate: Hashable, Sendable, Codable, Identifiable {
     /// True when the backup passed verification; the newest verified backup is never removed.
     public var verified: Bool
 
+    /// JSON keys (`prune --json`, docs/retention.md §5): snake_case like the rest of Lifeboat's JSON.
+    enum CodingKeys: String, CodingKey {
+        case id, time, tags, verified
+        case utcOffsetSeconds = "utc_offset_seconds"
+    }
+
     public init(id: String, time: Date, utcOffsetSeconds: Int = 0, tags: [String] = [], verified: Bool = false) {
         self.id = id
         self.time = time
@@ -56,6 +62,11 @@ public struct RetentionReason: Hashable, Sendable, Codable, CustomStringConverti
     /// True when the backup is kept only because it is the oldest backup and the rule still had budget (restic's
     /// "oldest ..." reasons): it shares its bucket with a newer kept backup.
     public var isOldest: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case rule, bucket, window, tags
+        case isOldest = "oldest"
+    }
 
     public init(
         rule: RetentionRule,
@@ -109,6 +120,12 @@ public struct RetentionDecision: Hashable, Sendable, Codable {
     /// True when the backup's time is later than the planning `now` (clock skew). Such backups take part in the
     /// bucket rules like any other (restic does the same) but do not anchor keep-within windows.
     public var isFutureDated: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case action, reasons
+        case candidate = "backup"
+        case isFutureDated = "future_dated"
+    }
 
     public init(candidate: RetentionCandidate, action: Action, reasons: [RetentionReason], isFutureDated: Bool) {
         self.candidate = candidate

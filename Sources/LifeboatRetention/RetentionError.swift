@@ -1,9 +1,11 @@
 // Errors of the retention planner: invalid policies, invalid durations and inputs the planner refuses.
 // Every message names the failing rule or value and says what to do about it.
 
+import LifeboatBase
+
 /// Why a retention policy, a duration or a plan was refused.
 
-public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible {
+public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible, ExitCodeProviding {
     /// The policy has no active rule. restic would keep every backup here; Lifeboat refuses instead.
     case emptyPolicy
     /// A count rule (e.g. `keep-daily`) was given a negative number other than the "unlimited" convention.
@@ -12,7 +14,7 @@ public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible {
     case durationOutOfRange(rule: String, duration: RetentionDuration)
     /// A duration string could not be parsed; `problem` says which part is wrong.
     case invalidDuration(input: String, problem: String)
-    /// A `keep-tags` entry is an empty list, or contains an empty tag; it would match every backup.
+    /// A `keep-tags` entry is an empty list (from a configuration's `[]`); it would match every backup.
     case emptyTagList(index: Int)
     /// A policy document contains a key the policy does not know (probably a typo).
     case unknownPolicyKey(String)
@@ -22,9 +24,17 @@ public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidBackupTime(backupID: String)
     /// Two backups share one id; decisions could not be told apart.
     case duplicateBackupID(String)
-    /// The plan would remove every backup (for example a keep-tags rule that matches no backup and no verified
-    /// backup to protect). Lifeboat refuses to prune everything.
+    /// The policy's rules keep none of the backups (for example a misspelt keep-tags rule). Refused before the
+    /// newest-verified rail is applied, so a verified backup cannot make a typo look like a working policy.
     case planRemovesEveryBackup(count: Int)
+
+    /// Policies and plans are refused as usage errors (64); backups the planner cannot place are bad data (65).
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .invalidUTCOffset, .invalidBackupTime, .duplicateBackupID: return .dataError
+        default: return .usage
+        }
+    }
 
     public var description: String {
         switch self {
@@ -41,8 +51,8 @@ public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible {
             return "invalid retention duration \"\(input)\": \(problem); write numbers followed by units y, m, d or h, "
                 + "e.g. \"1y2m3d3h\", \"7d\" or \"48h\""
         case .emptyTagList(let index):
-            return "keep-tags entry \(index) is empty or contains an empty tag: it would match every backup; "
-                + "list the tags a backup must carry, e.g. [\"pre-upgrade\"]"
+            return "keep-tags entry \(index) is an empty list: it would match every backup; "
+                + "list the tags a backup must carry, e.g. [\"pre-upgrade\"] (\"\" matches backups without tags)"
         case .unknownPolicyKey(let key):
             return "unknown retention policy key \"\(key)\": known keys are \(RetentionPolicy.knownKeys.joined(separator: ", "))"
         case .invalidUTCOffset(let backupID, let seconds):
@@ -52,8 +62,8 @@ public enum RetentionError: Error, Hashable, Sendable, CustomStringConvertible {
         case .duplicateBackupID(let id):
             return "backup id \(id) appears more than once in the listing: list each backup once before planning"
         case .planRemovesEveryBackup(let count):
-            return "the retention policy would remove all \(count) backups: refusing to prune everything; "
-                + "add a keep-last or keep-within rule, or check the keep-tags rules"
+            return "the retention rules keep none of the \(count) backups: refusing to prune (is a keep-tag misspelt?); "
+                + "check the keep-tags rules against `lifeboat list`, or add a keep-last or keep-within rule"
         }
     }
 }

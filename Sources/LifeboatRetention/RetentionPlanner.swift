@@ -16,11 +16,13 @@ import Foundation
 ///   rule inside that window without counting (and also keeps the oldest backup when it is inside the window).
 ///   The anchor is the newest backup taken before `now` (future-dated backups do not anchor the window); when no
 ///   backup is older than `now`, the anchor is `now`.
-/// - keep-tags keeps every backup carrying all tags of one of the lists.
+/// - keep-tags keeps every backup carrying all tags of one of the lists; an empty tag matches backups without tags
+///   (``RetentionPolicy/carries(_:all:)``).
 /// - Rules are ORed; a backup kept by several rules spends budget from each count rule that keeps it.
 ///
-/// Safety rails on top: an empty policy is refused, the newest backup with `verified == true` is never removed, and
-/// a plan that would remove every backup is refused.
+/// Safety rails on top: an empty policy is refused, rules that keep none of the backups are refused (before the next
+/// rail, so that a misspelt keep-tag cannot hide behind it), and the newest backup with `verified == true` is never
+/// removed.
 public enum RetentionPlanner {
     /// Plans retention for `backups`.
     /// - Parameters:
@@ -47,7 +49,6 @@ public enum RetentionPlanner {
         let within: (duration: RetentionDuration, cutoff: Date)? = policy.keepWithin.flatMap { duration in
             duration.isZero ? nil : (duration, cutoff(for: duration, backups: sorted, now: now))
         }
-        let tagRules = policy.keepTags.map { (list: $0, required: Set($0)) }
 
         var decisions: [RetentionDecision] = []
         decisions.reserveCapacity(sorted.count)
@@ -56,11 +57,8 @@ public enum RetentionPlanner {
             var reasons: [RetentionReason] = []
             let isOldest = position == lastIndex
 
-            if !tagRules.isEmpty {
-                let carried = Set(backup.tags)
-                for rule in tagRules where rule.required.isSubset(of: carried) {
-                    reasons.append(RetentionReason(rule: .tags, tags: rule.list))
-                }
+            for list in policy.keepTags where RetentionPolicy.carries(backup.tags, all: list) {
+                reasons.append(RetentionReason(rule: .tags, tags: list))
             }
 
             if let within, backup.time > within.cutoff {
@@ -108,6 +106,11 @@ public enum RetentionPlanner {
             )
         }
 
+        // The typo rail comes before the verified rail: rules that keep nothing (a misspelt keep-tag) are refused
+        // even when the newest verified backup would be kept by the rail below.
+        guard decisions.contains(where: \.isKept) else {
+            throw RetentionError.planRemovesEveryBackup(count: decisions.count)
+        }
         if let newestVerified = decisions.firstIndex(where: { $0.candidate.verified }),
             decisions[newestVerified].action == .remove
         {
@@ -115,9 +118,6 @@ public enum RetentionPlanner {
             decisions[newestVerified].reasons = [RetentionReason(rule: .newestVerified)]
         }
 
-        guard decisions.contains(where: \.isKept) else {
-            throw RetentionError.planRemovesEveryBackup(count: decisions.count)
-        }
         return decisions
     }
 

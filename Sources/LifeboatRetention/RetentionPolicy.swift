@@ -13,6 +13,14 @@ public enum RetentionCount: Hashable, Sendable, Codable, ExpressibleByIntegerLit
         self = value == -1 ? .unlimited : .limited(value)
     }
 
+    /// Reads a count as written on a command line or in a configuration: a whole number of 0 or more, `-1`
+    /// (restic's "unlimited") or `unlimited`; nil for anything else.
+    public init?(parsing text: String) {
+        if text == "unlimited" { self = .unlimited; return }
+        guard let value = Int(text), value >= -1 else { return nil }
+        self = RetentionCount(integerLiteral: value)
+    }
+
     /// True when the rule keeps anything at all (`unlimited` or a positive count).
     public var isActive: Bool {
         switch self {
@@ -137,6 +145,24 @@ public struct RetentionPolicy: Hashable, Sendable, Codable, CustomStringConverti
             && durations.allSatisfy { $0?.isZero ?? true }
     }
 
+    /// Splits one `--keep-tag` value (or a configuration `keep_tags` string) into a tag list as restic does: at each
+    /// comma, each part trimmed of white space, empty parts kept (`""` is the list `[""]`, which matches backups
+    /// without tags; `"a,"` is `["a", ""]`).
+    public static func tagList(parsing text: String) -> [String] {
+        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// True when a backup carrying `tags` satisfies the tag list `list`, with restic's rule (`Snapshot.HasTags`):
+    /// the list is walked in order; an empty tag matches a backup without tags (and ends the walk); every other tag
+    /// must be carried.
+    public static func carries(_ tags: [String], all list: [String]) -> Bool {
+        for tag in list {
+            if tag.isEmpty && tags.isEmpty { return true }
+            if !tags.contains(tag) { return false }
+        }
+        return true
+    }
+
     /// Checks the policy: counts are not negative, durations are in range, tag lists are not empty, and at least one
     /// rule is set.
     /// - Throws: ``RetentionError`` naming the rule to fix.
@@ -160,7 +186,7 @@ public struct RetentionPolicy: Hashable, Sendable, Codable, CustomStringConverti
                 throw RetentionError.durationOutOfRange(rule: rule, duration: duration)
             }
         }
-        for (index, tags) in keepTags.enumerated() where tags.isEmpty || tags.contains(where: \.isEmpty) {
+        for (index, tags) in keepTags.enumerated() where tags.isEmpty {
             throw RetentionError.emptyTagList(index: index)
         }
         if isEmpty {

@@ -56,11 +56,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Random delay up to this long before each run, e.g. 5m (agent.jitter).", valueName: "duration"))
     var jitter: String?
 
-    @Option(name: .customLong("keep-last"), help: "Replace every destination's retention with these --keep-* counts.") var keepLast: Int?
-    @Option(name: .customLong("keep-hourly")) var keepHourly: Int?
-    @Option(name: .customLong("keep-daily")) var keepDaily: Int?
-    @Option(name: .customLong("keep-weekly")) var keepWeekly: Int?
-    @Option(name: .customLong("keep-monthly")) var keepMonthly: Int?
+    @OptionGroup(title: "Retention rules (replace every destination's `retention`)") var rules: RetentionFlags
 
     @Flag(name: .customLong("only-if-leader"), help: "Back up only while the first Vault address is the active node.")
     var onlyIfLeader = false
@@ -132,10 +128,7 @@ struct AgentCommand: AsyncParsableCommand {
                 throw UsageError(description: problem)
             }
         }
-        let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly].map { $0.map(RetentionCount.limited) }
-        if counts.contains(where: { $0 != nil }) {
-            let policy = RetentionPolicy(keepLast: counts[0], keepHourly: counts[1], keepDaily: counts[2], keepWeekly: counts[3], keepMonthly: counts[4])
-            try policy.validate()
+        if let policy = try rules.policy() {
             for index in configuration.destinations.indices { configuration.destinations[index].retention = policy }
         }
         let webhookURLs = webhookFiles.map { SecretReference.file(URL(fileURLWithPath: $0).standardized.path) }

@@ -172,9 +172,7 @@ enum BackupTable {
 
 /// Pretty, stable JSON on stdout.
 func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(String(decoding: try OutputJSON.encode(value), as: UTF8.self), terminator: "")
 }
 
 extension BackupManifest {

@@ -31,15 +31,7 @@ struct PruneCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
-    @Option(name: .customLong("keep-last")) var keepLast: String?
-    @Option(name: .customLong("keep-hourly")) var keepHourly: String?
-    @Option(name: .customLong("keep-daily")) var keepDaily: String?
-    @Option(name: .customLong("keep-weekly")) var keepWeekly: String?
-    @Option(name: .customLong("keep-monthly")) var keepMonthly: String?
-    @Option(name: .customLong("keep-yearly")) var keepYearly: String?
-    @Option(name: .customLong("keep-within"), help: "Keep everything newer than this before the newest backup.") var keepWithin: String?
-    @Option(name: .customLong("keep-tag"), help: ArgumentHelp("Keep backups carrying all of these comma-separated tags (repeatable).", valueName: "tags"))
-    var keepTags: [String] = []
+    @OptionGroup(title: "Retention rules (replace each destination's `retention` for this run)") var rules: RetentionFlags
 
     @Option(name: .customLong("group-by"), help: ArgumentHelp(
         "Apply the policy to each cluster's series (`cluster`) or to all backups of a destination as one (`none`); default: the destination's `group_by`, else cluster.",
@@ -51,26 +43,6 @@ struct PruneCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the decisions as JSON.")
     var json = false
-
-    /// The policy from the --keep-* flags; nil when none was given (each destination's configured policy applies).
-    func flagPolicy() throws -> RetentionPolicy? {
-        func count(_ text: String?, _ flag: String) throws -> RetentionCount? {
-            guard let text else { return nil }
-            if text == "unlimited" { return .unlimited }
-            guard let n = Int(text), n >= 0 else { throw UsageError(description: "--\(flag) takes a number of 0 or more, or `unlimited`") }
-            return .limited(n)
-        }
-        let policy = RetentionPolicy(
-            keepLast: try count(keepLast, "keep-last"), keepHourly: try count(keepHourly, "keep-hourly"),
-            keepDaily: try count(keepDaily, "keep-daily"), keepWeekly: try count(keepWeekly, "keep-weekly"),
-            keepMonthly: try count(keepMonthly, "keep-monthly"), keepYearly: try count(keepYearly, "keep-yearly"),
-            keepWithin: try keepWithin.map { try RetentionDuration(parsing: $0) },
-            keepTags: keepTags.map { $0.split(separator: ",").map(String.init) })
-        let anyFlag = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin].contains { $0 != nil } || !keepTags.isEmpty
-        guard anyFlag else { return nil }
-        try policy.validate()
-        return policy
-    }
 
     struct DestinationResult: Encodable {
         var destination: String
@@ -93,7 +65,7 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let flags = try flagPolicy()
+            let flags = try rules.policy()
             let groupingFlag = try grouping()
             let context = try repository.context()
             let results = try await context.withDestinations(create: false) { destinations in

@@ -65,6 +65,58 @@ struct OperatorExperienceTests {
         #expect(mode == 0o600)
     }
 
+    // MARK: prune flags
+
+    @Test("prune: a misspelt --keep-tag is refused although a backup is verified; flags take the configuration's values; --json in RFC 3339")
+    func pruneFlags() throws {
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let repo = ["--repo", workspace.repository, "--key-file", workspace.keyFile]
+        for (file, tags) in [("backup.snap", ["--tag", "pre-upgrade"]), ("ellie.snap", []), ("backup.snap", [])] {
+            let imported = try lifeboat(["import", fixturesDirectory.appendingPathComponent(file).path] + repo + tags)
+            #expect(imported.status == 0, "\(imported.stderr)")
+        }
+        #expect(try lifeboat(["verify", "--latest"] + repo).status == 0)
+        let listed = try lifeboat(["list", "--repo", workspace.repository])
+        let before = listed.stdout
+
+        // The typo: without the rail order, the verified backup would be "kept" and the other two removed.
+        let typo = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "pre-upgarde"])
+        #expect(typo.status == 64, "\(typo.stderr)")
+        #expect(typo.stderr.contains("keep none of the 3 backups"), "\(typo.stderr)")
+        #expect(try lifeboat(["list", "--repo", workspace.repository]).stdout == before, "a refused prune removes nothing")
+
+        // restic's parsing: parts trimmed, "" keeps the untagged backups.
+        let trimmed = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade , ", "--dry-run"])
+        #expect(trimmed.status == 64, "'pre-upgrade,' is [pre-upgrade, \"\"], which matches nothing, as in restic: \(trimmed.stderr)")
+        let spaced = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade ", "--dry-run"])
+        #expect(spaced.status == 0, "\(spaced.stderr)")
+        #expect(spaced.stdout.contains("tag pre-upgrade"), "\(spaced.stdout)")
+        #expect(spaced.stdout.contains("1 of 3 backups would be removed"), "\(spaced.stdout)")
+        let untagged = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "", "--dry-run"])
+        #expect(untagged.stdout.contains("2 of 3") == false && untagged.stdout.contains("1 of 3 backups would be removed"), "\(untagged.stdout)")
+
+        // -1 and keep-within-* are flags as they are configuration values.
+        let unlimited = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-1", "--keep-within-daily", "7d", "--dry-run"])
+        #expect(unlimited.status == 0, "\(unlimited.stderr)")
+        #expect(unlimited.stdout.contains("0 of 3 backups would be removed"), "\(unlimited.stdout)")
+        let negative = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-2"])
+        #expect(negative.status == 64)
+        #expect(negative.stderr.contains("--keep-last takes a number of 0 or more, -1 or `unlimited`"), "\(negative.stderr)")
+
+        let json = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "1", "--dry-run", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let groups = try #require(document.first?["groups"] as? [[String: Any]])
+        let decisions = groups.flatMap { $0["decisions"] as? [[String: Any]] ?? [] }
+        #expect(decisions.count == 3)
+        let backup = try #require(decisions.first?["backup"] as? [String: Any])
+        let time = try #require(backup["time"] as? String)
+        #expect(time.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "RFC 3339, not seconds since 2001: \(time)")
+        #expect(backup["utc_offset_seconds"] as? Int == 0)
+        #expect(decisions.first?["future_dated"] as? Bool == false)
+    }
+
     @Test("a world-readable passphrase file is reported as a passphrase file")
     func passphraseFileMessage() throws {
         let workspace = try E2EWorkspace()

@@ -377,17 +377,43 @@ struct RetentionGoldenTests {
         #expect(try RetentionPlanner.plan([], policy: RetentionPolicy(keepLast: 1), now: farFuture).isEmpty)
     }
 
-    @Test("a plan that removes every backup is refused; a verified backup rescues it")
+    @Test("rules that keep nothing are refused, also when a verified backup would be kept by the rail (the typo rail comes first)")
     func removesEverything() throws {
-        let backups = [T.backup("a", "2026-11-27T10:00:00Z"), T.backup("b", "2026-11-26T10:00:00Z")]
-        let policy = RetentionPolicy(keepTags: [["pre-upgrade"]])
+        var backups = [T.backup("a", "2026-11-27T10:00:00Z"), T.backup("b", "2026-11-26T10:00:00Z", tags: ["pre-upgrade"])]
+        let typo = RetentionPolicy(keepTags: [["pre-upgarde"]])
         #expect(throws: RetentionError.planRemovesEveryBackup(count: 2)) {
-            try RetentionPlanner.plan(backups, policy: policy, now: farFuture)
+            try RetentionPlanner.plan(backups, policy: typo, now: farFuture)
         }
-        var verified = backups
-        verified[1].verified = true
-        let plan = try RetentionPlanner.plan(verified, policy: policy, now: farFuture)
-        #expect(T.summary(plan) == ["a: remove", "b: newest verified backup (safety rail)"])
+        backups[0].verified = true
+        let refused = #expect(throws: RetentionError.self) { try RetentionPlanner.plan(backups, policy: typo, now: farFuture) }
+        #expect(refused == .planRemovesEveryBackup(count: 2))
+        #expect(refused?.exitStatus == .usage)
+        // Spelt right, the rule keeps b and the rail still keeps the newest verified backup.
+        let plan = try RetentionPlanner.plan(backups, policy: RetentionPolicy(keepTags: [["pre-upgrade"]]), now: farFuture)
+        #expect(T.summary(plan) == ["a: newest verified backup (safety rail)", "b: tag pre-upgrade"])
+    }
+
+    @Test("tags follow restic: \"\" keeps untagged backups, parts are trimmed, \"a,\" matches nothing")
+    func resticTagRules() throws {
+        #expect(RetentionPolicy.tagList(parsing: " a , b ") == ["a", "b"])
+        #expect(RetentionPolicy.tagList(parsing: "") == [""])
+        #expect(RetentionPolicy.tagList(parsing: "a,") == ["a", ""])
+        let backups = [
+            T.backup("untagged", "2026-11-27T10:00:00Z"),
+            T.backup("a", "2026-11-26T10:00:00Z", tags: ["a"]),
+            T.backup("ab", "2026-11-25T10:00:00Z", tags: ["a", "b"]),
+        ]
+        func kept(_ flag: String) throws -> [String] {
+            let policy = RetentionPolicy(keepTags: [RetentionPolicy.tagList(parsing: flag)])
+            return try RetentionPlanner.plan(backups, policy: policy, now: farFuture).filter(\.isKept).map(\.candidate.id)
+        }
+        #expect(try kept("") == ["untagged"])
+        #expect(try kept(" a , b ") == ["ab"])
+        #expect(try kept("a") == ["a", "ab"])
+        #expect(throws: RetentionError.planRemovesEveryBackup(count: 3)) { try kept("a,") }
+        // restic walks the list in order: an empty tag first matches an untagged backup.
+        #expect(RetentionPolicy.carries([], all: ["", "a"]))
+        #expect(!RetentionPolicy.carries([], all: ["a", ""]))
     }
 
     @Test("invalid planner inputs are refused with the backup named")

@@ -103,9 +103,8 @@ struct RetentionPolicyTests {
         #expect(throws: RetentionError.emptyTagList(index: 1)) {
             try RetentionPolicy(keepTags: [["pre-upgrade"], []]).validate()
         }
-        #expect(throws: RetentionError.emptyTagList(index: 0)) {
-            try RetentionPolicy(keepTags: [[""]]).validate()
-        }
+        // An empty tag is restic's "untagged" and valid; only an empty list is refused.
+        #expect(throws: Never.self) { try RetentionPolicy(keepTags: [[""]]).validate() }
         let huge = RetentionDuration(days: 2_000_000)
         #expect(throws: RetentionError.durationOutOfRange(rule: "keep-within-weekly", duration: huge)) {
             try RetentionPolicy(keepWithinWeekly: huge).validate()

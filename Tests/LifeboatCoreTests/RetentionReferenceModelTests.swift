@@ -99,6 +99,8 @@ private struct ReferenceModel {
             result.append((backup.id, reasons))
             kept.append(!reasons.isEmpty)
         }
+        // The typo rail: rules that keep nothing are refused before the verified rail (an empty result).
+        guard kept.contains(true) else { return [] }
         if let newest = sorted.firstIndex(where: \.verified), !kept[newest] {
             result[newest].1 = [RetentionRule.newestVerified.rawValue]
         }
