@@ -34,14 +34,14 @@ public struct CanarySecret: Sendable, Codable, Equatable, Hashable, CustomString
         } else {
             let parts = text.trimmingCharacters(in: CharacterSet(charactersIn: "/")).split(separator: "/", maxSplits: 1).map(String.init)
             guard parts.count == 2 else {
-                throw RecoveryError(.configuration, "canary \"\(text)\" needs a mount and a path, e.g. secret/lifeboat/canary/prod")
+                throw RecoveryError(.configuration, "canary \"\(text)\" needs a mount and a path, e.g. secret/data/lifeboat/canary/prod")
             }
             var rest = parts[1]
             if rest.hasPrefix("data/") { rest.removeFirst(5) }
             self.init(mount: parts[0], path: rest)
         }
         guard !mount.isEmpty, !path.isEmpty else {
-            throw RecoveryError(.configuration, "canary \"\(text)\" needs a mount and a path, e.g. secret/lifeboat/canary/prod")
+            throw RecoveryError(.configuration, "canary \"\(text)\" needs a mount and a path, e.g. secret/data/lifeboat/canary/prod")
         }
     }
 

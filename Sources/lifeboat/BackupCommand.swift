@@ -47,8 +47,7 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .customLong("only-if-leader"), help: "Run only when the first Vault address is the active node; on an unsealed standby of an active cluster exit 0 and touch nothing (one job per Vault node); a sealed, uninitialized or unreachable node exits 69.")
     var onlyIfLeader = false
 
-    @Flag(name: .customLong("no-compression"), help: "Never deflate chunks.")
-    var noCompression = false
+    @OptionGroup var noCompression: NoCompressionOption
 
     @Flag(name: .customLong("no-prune"), help: "Do not apply the destinations' retention policies after the backup.")
     var noPrune = false
@@ -69,8 +68,8 @@ struct BackupCommand: AsyncParsableCommand {
         let report: ConfiguredBackupReport
         do {
             var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
-                onlyIfLeader: onlyIfLeader ? true : nil, tags: tags, compression: noCompression ? false : nil),
-                flags: [vaultAndArchive])
+                onlyIfLeader: onlyIfLeader ? true : nil, tags: tags),
+                flags: [vaultAndArchive, noCompression])
             var configuration = context.configuration
             do {
                 if let snapshotTimeout { configuration.vault.timeouts.snapshot = try Schedule.parseDuration(snapshotTimeout) }

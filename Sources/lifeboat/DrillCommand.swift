@@ -29,7 +29,7 @@ struct DrillCommand: AsyncParsableCommand {
                 --create-command 'docker compose -p drill up -d' --destroy-command 'docker compose -p drill down -v' \\
                 --reset-command 'scripts/cluster/reset-node.sh {node}' \\
                 --scratch-node vault_1=http://127.0.0.1:18200 --scratch-node vault_2=http://127.0.0.1:18202 --scratch-node vault_3=http://127.0.0.1:18204 \\
-                --canary secret/lifeboat/canary/drill --report-dir /var/lib/lifeboat/drills
+                --canary secret/data/lifeboat/canary/drill --report-dir /var/lib/lifeboat/drills
             """
     )
 
@@ -85,7 +85,7 @@ struct DrillSettings: ParsableArguments {
     @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp("The original cluster's unseal keys (mode 0600).", valueName: "path"))
     var unsealKeysFile: String?
 
-    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster (repeatable).", valueName: "path"))
+    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable in the restored cluster, as its API path, e.g. secret/data/lifeboat/canary/drill (repeatable).", valueName: "path"))
     var canaries: [String] = []
 
     @Option(name: .customLong("report-dir"), help: ArgumentHelp("Where the JSON and Markdown reports go (default: drill.report_directory, else the current directory).", valueName: "path"))

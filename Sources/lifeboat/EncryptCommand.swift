@@ -22,15 +22,14 @@ struct EncryptCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Archive to write, or - for standard output. A file appears only when complete.", valueName: "path"))
     var output: String
 
-    @Flag(name: .customLong("no-compression"), help: "Never deflate chunks.")
-    var noCompression = false
+    @OptionGroup var noCompression: NoCompressionOption
 
     func run() throws {
         do {
             let secret = try secrets.encryptionSecret()
             let result = try withInput(input) { fd in
                 try ArchiveStreams.encrypt(input: fd, inputPath: input, destination: destination(output),
-                                           secret: secret, compression: !noCompression)
+                                           secret: secret, compression: !noCompression.noCompression)
             }
             if output != "-" {
                 printStatus("encrypted \(result.plaintextBytes) bytes into \(result.archiveBytes) bytes with key \(result.keyID)")

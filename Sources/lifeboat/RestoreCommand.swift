@@ -34,7 +34,7 @@ struct RestoreCommand: AsyncParsableCommand {
               lifeboat restore latest --force --key-file /etc/lifeboat/backup.key \\
                 --unseal-keys-file /secure/init.json \\
                 --node vault_1=http://127.0.0.1:8200 --node vault_2=http://127.0.0.1:8202 --node vault_3=http://127.0.0.1:8204 \\
-                --reset-command 'scripts/cluster/reset-node.sh {node}' --canary secret/lifeboat/canary/restore
+                --reset-command 'scripts/cluster/reset-node.sh {node}' --canary secret/data/lifeboat/canary/restore
             """
     )
 
@@ -78,7 +78,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(name: .customLong("auto-unseal"), help: "The cluster uses auto-unseal: no unseal keys are needed.")
     var autoUnseal = false
 
-    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable after the restore, e.g. secret/lifeboat/canary/a (repeatable).",
+    @Option(name: .customLong("canary"), help: ArgumentHelp("A KV v2 secret that must be readable after the restore, as its API path, e.g. secret/data/lifeboat/canary/a (repeatable).",
                                                             valueName: "path"))
     var canaries: [String] = []
 

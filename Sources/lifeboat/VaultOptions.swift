@@ -70,7 +70,7 @@ struct ArchiveOptions: ParsableArguments, ConfigurationFlags {
     }
 }
 
-/// `--no-compression` for the commands other than `backup` that write archives (`backup` declares its own).
+/// `--no-compression` for every command that writes archives (`backup`, `agent`, `import`, `encrypt`).
 struct NoCompressionOption: ParsableArguments, ConfigurationFlags {
     @Flag(name: .customLong("no-compression"), help: "Never deflate chunks (backup.compression: false).")
     var noCompression = false
