@@ -488,7 +488,7 @@ enum ConfigurationParser {
             restore.nodes = items.compactMap { parseNode($0.node, at: $0.path, m.reader) }
         }
         if let hooks = m.mapping("hooks", allowed: restoreHookKeys) {
-            let perNode = LifeboatConfiguration.HookCommand.placeholders
+            let perNode = HookPlaceholders.perNode
             restore.hooks.resetAll = hooks.node("reset_all").map {
                 parseCommands($0, at: hooks.childPath("reset_all"), placeholders: [], m.reader,
                     why: "reset_all runs once for the whole cluster")
@@ -522,7 +522,7 @@ enum ConfigurationParser {
                 parseCommands($0, at: hooks.childPath("destroy"), placeholders: [], m.reader, why: "destroy runs once")
             } ?? []
             drill.hooks.wipeNode = hooks.node("wipe_node").map {
-                parseCommands($0, at: hooks.childPath("wipe_node"), placeholders: LifeboatConfiguration.HookCommand.placeholders,
+                parseCommands($0, at: hooks.childPath("wipe_node"), placeholders: HookPlaceholders.perNode,
                               m.reader, why: "")
             } ?? []
             drill.hooks.timeout = hooks.duration("timeout") ?? drill.hooks.timeout
@@ -576,7 +576,7 @@ enum ConfigurationParser {
                 continue
             }
             for argument in arguments {
-                for placeholder in placeholderNames(in: argument) where !placeholders.contains(placeholder) {
+                for placeholder in HookPlaceholders.unknown(in: argument, allowed: placeholders) {
                     let allowed = placeholders.isEmpty
                         ? "no placeholders are available here (\(why))"
                         : "allowed here: \(placeholders.joined(separator: ", "))"
@@ -589,29 +589,6 @@ enum ConfigurationParser {
             result.append(.init(resolved))
         }
         return result
-    }
-
-    /// `{word}` occurrences in a hook argument.
-    static func placeholderNames(in text: String) -> [String] {
-        var names: [String] = []
-        var current: String?
-        for character in text {
-            if character == "{" {
-                current = "{"
-            } else if var open = current {
-                if character == "}" {
-                    open.append("}")
-                    if open.count > 2 { names.append(open) }
-                    current = nil
-                } else if character.isLetter || character == "_" {
-                    open.append(character)
-                    current = open
-                } else {
-                    current = nil
-                }
-            }
-        }
-        return names
     }
 
     private static func parseCanary(_ node: Node, at path: String, _ reader: ConfigurationReader) -> LifeboatConfiguration.Canary? {

@@ -446,22 +446,11 @@ extension LifeboatConfiguration {
 
     /// A command run by a hook, as an argument vector (no shell unless you call one: `[sh, -c, "..."]`).
     public struct HookCommand: Sendable, Equatable, CustomStringConvertible {
-        /// Placeholders hooks may contain; replaced by the node's values for per-node hooks.
-        public static let placeholders = ["{node}", "{api_addr}"]
-
         /// The program and its arguments.
         public var arguments: [String]
 
         public init(_ arguments: [String]) {
             self.arguments = arguments
-        }
-
-        /// The arguments with `{node}` and `{api_addr}` replaced by `node`'s values.
-        public func substituting(_ node: Node) -> [String] {
-            arguments.map {
-                $0.replacingOccurrences(of: "{node}", with: node.name).replacingOccurrences(
-                    of: "{api_addr}", with: node.apiAddress)
-            }
         }
 
         public var description: String { arguments.joined(separator: " ") }

@@ -1,5 +1,5 @@
 // ResetHook: how a restore wipes a node (stop it, delete its raft data, start it again empty). Lifeboat cannot do
-// this through Vault's API, so the operator configures commands (argv arrays with {node} / {addr} placeholders,
+// this through Vault's API, so the operator configures commands (argv arrays with {node} / {api_addr} placeholders,
 // e.g. `docker compose stop {node}`, `docker compose run --rm {node} rm -rf /vault/raft`, `docker compose start
 // {node}`); tests and the demo use an in-process implementation. The command runner is CommandRunner (HookProcess.swift
 // underneath), shared with the drill's scratch-cluster hooks.
@@ -23,7 +23,7 @@ public protocol ResetHook: Sendable {
 /// A reset hook made of commands run in order for each node; any non-zero exit stops it with an error.
 ///
 /// Each command is an argv array (no shell involved). In every argument `{node}` is replaced by the node's name
-/// and `{addr}` by its API address. The first element is looked up in `PATH` when it holds no `/`.
+/// and `{api_addr}` by its API address (``HookPlaceholders``). The first element is looked up in `PATH` when it holds no `/`.
 public struct CommandResetHook: ResetHook {
     public var commands: [[String]]
     /// Each command (and every process it started) is killed after this long.
@@ -46,7 +46,7 @@ public struct CommandResetHook: ResetHook {
     public func reset(_ node: RecoveryNode) async throws -> String {
         var transcript = ""
         for command in commands {
-            let argv = command.map { Self.substitute($0, node: node) }
+            let argv = command.map { HookPlaceholders.substitute($0, node: node) }
             let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "reset \(node.name)")
             transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
             guard result.exitCode == 0 else {
@@ -56,9 +56,46 @@ public struct CommandResetHook: ResetHook {
         return transcript
     }
 
-    /// Replaces `{node}` and `{addr}` in one argument.
+}
+
+/// The placeholders of hooks run for one node — `{node}` (its name) and `{api_addr}` (its API address), the keys of
+/// a node in the configuration — with their one substitution and their one check, for the configuration's hooks and
+/// the command line's `--reset-command` alike.
+public enum HookPlaceholders {
+    /// The placeholders a per-node hook may contain.
+    public static let perNode = ["{node}", "{api_addr}"]
+
+    /// Replaces `{node}` and `{api_addr}` in one argument.
     public static func substitute(_ argument: String, node: RecoveryNode) -> String {
-        argument.replacingOccurrences(of: "{node}", with: node.name).replacingOccurrences(of: "{addr}", with: node.apiAddress)
+        argument.replacingOccurrences(of: "{node}", with: node.name).replacingOccurrences(of: "{api_addr}", with: node.apiAddress)
+    }
+
+    /// The `{word}` occurrences in `text` that are not in `allowed`, in order.
+    public static func unknown(in text: String, allowed: [String]) -> [String] {
+        names(in: text).filter { !allowed.contains($0) }
+    }
+
+    /// `{word}` occurrences (letters and `_`) in `text`.
+    static func names(in text: String) -> [String] {
+        var names: [String] = []
+        var current: String?
+        for character in text {
+            if character == "{" {
+                current = "{"
+            } else if var open = current {
+                if character == "}" {
+                    open.append("}")
+                    if open.count > 2 { names.append(open) }
+                    current = nil
+                } else if character.isLetter || character == "_" {
+                    open.append(character)
+                    current = open
+                } else {
+                    current = nil
+                }
+            }
+        }
+        return names
     }
 }
 

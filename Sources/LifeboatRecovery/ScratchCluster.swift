@@ -33,7 +33,7 @@ public protocol ScratchCluster: Sendable {
 }
 
 /// A scratch cluster driven by commands (argv arrays, no shell): `create` brings the nodes up, `destroy` removes
-/// them, `reset` (with `{node}` / `{addr}` placeholders) wipes one node. The node addresses are configured.
+/// them, `reset` (with `{node}` / `{api_addr}` placeholders) wipes one node. The node addresses are configured.
 public struct CommandScratchCluster: ScratchCluster {
     public var createCommands: [[String]]
     public var destroyCommands: [[String]]

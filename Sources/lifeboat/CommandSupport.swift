@@ -20,6 +20,19 @@ func fail(_ error: any Error) -> ExitCode {
     return ExitCode(ExitStatus.forError(error).rawValue)
 }
 
+/// Hook flags (`--reset-command`, `--create-command`, ...): each value is one shell line, run with `sh -c`. Their
+/// placeholders are checked as the configuration's hooks are: `{node}` and `{api_addr}` where the hook runs per
+/// node, none where it runs once; anything else is refused before anything runs.
+func shellHooks(_ commands: [String], flag: String, placeholders: [String] = HookPlaceholders.perNode) throws -> [[String]] {
+    for command in commands {
+        if let unknown = HookPlaceholders.unknown(in: command, allowed: placeholders).first {
+            let allowed = placeholders.isEmpty ? "it runs once, so no placeholders are available" : "use \(placeholders.joined(separator: " or "))"
+            throw UsageError(description: "unknown placeholder \(unknown) in \(flag) \"\(command)\": \(allowed)")
+        }
+    }
+    return commands.map { ["sh", "-c", $0] }
+}
+
 /// A problem with the options themselves, reported as a usage error.
 struct UsageError: Error, ExitCodeProviding, CustomStringConvertible {
     let description: String

@@ -79,7 +79,7 @@ struct DrillSettings: ParsableArguments {
     @Option(name: .customLong("destroy-command"), help: ArgumentHelp("Destroys the scratch cluster (shell command, repeatable).", valueName: "command"))
     var destroyCommands: [String] = []
 
-    @Option(name: .customLong("reset-command"), help: ArgumentHelp("Wipes one scratch node; {node} and {addr} are replaced (repeatable).", valueName: "command"))
+    @Option(name: .customLong("reset-command"), help: ArgumentHelp("Wipes one scratch node; {node} and {api_addr} are replaced (repeatable).", valueName: "command"))
     var resetCommands: [String] = []
 
     @Option(name: .customLong("unseal-keys-file"), help: ArgumentHelp("The original cluster's unseal keys (mode 0600).", valueName: "path"))
@@ -103,9 +103,9 @@ struct DrillSettings: ParsableArguments {
         if givesScratchCluster {
             guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
             guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
-            let shell = { (commands: [String]) in commands.map { ["sh", "-c", $0] } }
-            scratch = CommandScratchCluster(createCommands: shell(createCommands), destroyCommands: shell(destroyCommands),
-                                            resetCommands: shell(resetCommands),
+            scratch = CommandScratchCluster(createCommands: try shellHooks(createCommands, flag: "--create-command", placeholders: []),
+                                            destroyCommands: try shellHooks(destroyCommands, flag: "--destroy-command", placeholders: []),
+                                            resetCommands: try shellHooks(resetCommands, flag: "--reset-command"),
                                             nodes: try nodes.map { try parseNode($0, flag: "--scratch-node") })
         } else if let configured = configuration.drill.scratchCluster {
             scratch = configured

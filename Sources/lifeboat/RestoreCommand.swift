@@ -66,7 +66,7 @@ struct RestoreCommand: AsyncParsableCommand {
     var nodes: [String] = []
 
     @Option(name: .customLong("reset-command"), help: ArgumentHelp(
-        "A shell command that stops, wipes (raft data) and starts one node; {node} and {addr} are replaced. Repeatable, run in order.",
+        "A shell command that stops, wipes (raft data) and starts one node; {node} and {api_addr} are replaced. Repeatable, run in order.",
         valueName: "command"))
     var resetCommands: [String] = []
 
@@ -157,7 +157,7 @@ struct RestoreCommand: AsyncParsableCommand {
         } else {
             throw UsageError(description: "no unseal keys: give --unseal-keys-file PATH or set restore.unseal_keys_file (or --auto-unseal for auto-unseal clusters)")
         }
-        let hook: (any ResetHook)? = resetCommands.isEmpty ? restore.resetHook : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
+        let hook: (any ResetHook)? = resetCommands.isEmpty ? restore.resetHook : CommandResetHook(commands: try shellHooks(resetCommands, flag: "--reset-command"))
         if force && hook == nil && !resume {
             throw UsageError(description: "--force needs --reset-command or restore.hooks in the configuration (how to stop, wipe and start a node); see scripts/cluster/reset-node.sh")
         }

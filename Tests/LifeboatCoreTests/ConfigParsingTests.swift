@@ -75,7 +75,7 @@ struct ConfigParsingTests {
             C.HookCommand(["sh", "-c", "rm -rf /srv/vault/data/vault-*/raft"]),
         ])
         #expect(c.restore.hooks.wipeNode == [C.HookCommand(["sh", "-c", "rm -rf /srv/vault/data/{node}/raft"])])
-        #expect(c.restore.hooks.wipeNode[0].substituting(c.restore.nodes[1])
+        #expect(c.restore.hooks.wipeNode[0].arguments.map { HookPlaceholders.substitute($0, node: c.restore.nodes[1].recoveryNode) }
             == ["sh", "-c", "rm -rf /srv/vault/data/vault-2/raft"])
         #expect(c.restore.hooks.start.count == 1)
         #expect(c.restore.hooks.timeout == .seconds(300))

@@ -117,6 +117,24 @@ struct OperatorExperienceTests {
         #expect(decisions.first?["future_dated"] as? Bool == false)
     }
 
+    @Test("hook flags speak the configuration's placeholders: {addr} is refused before anything runs")
+    func hookPlaceholders() throws {
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        let marker = workspace.directory + "/created"
+        let refused = try lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+                                    "--scratch-node", "d1=http://127.0.0.1:9", "--create-command", "touch \(marker)",
+                                    "--reset-command", "wipe {addr}", "--unseal-keys-file", workspace.directory + "/keys.json"])
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.contains("unknown placeholder {addr} in --reset-command \"wipe {addr}\": use {node} or {api_addr}"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "nothing ran")
+        let once = try lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+                                 "--scratch-node", "d1=http://127.0.0.1:9", "--create-command", "make {node}",
+                                 "--reset-command", "wipe {node}", "--unseal-keys-file", workspace.directory + "/keys.json"])
+        #expect(once.status == 64)
+        #expect(once.stderr.contains("it runs once, so no placeholders are available"), "\(once.stderr)")
+    }
+
     @Test("a world-readable passphrase file is reported as a passphrase file")
     func passphraseFileMessage() throws {
         let workspace = try E2EWorkspace()

@@ -19,11 +19,6 @@ extension LifeboatConfiguration.Node {
     public var recoveryNode: RecoveryNode { RecoveryNode(name: name, apiAddress: apiAddress) }
 }
 
-extension LifeboatConfiguration.HookCommand {
-    /// The argument vector with the configuration's `{api_addr}` written as the engine's `{addr}`.
-    var engineArguments: [String] { arguments.map { $0.replacingOccurrences(of: "{api_addr}", with: "{addr}") } }
-}
-
 extension LifeboatConfiguration.Canary {
     /// The engine's canaries: one per field (it must exist, and hold the expected value when one is given; values
     /// are compared, never logged), or one that only has to be readable.
@@ -39,8 +34,8 @@ extension LifeboatConfiguration.Restore {
     public var resetHook: (any ResetHook)? {
         guard !(hooks.resetAll.isEmpty && hooks.wipeNode.isEmpty && hooks.start.isEmpty) else { return nil }
         return ConfiguredResetHook(
-            resetAll: hooks.resetAll.map(\.engineArguments),
-            perNode: CommandResetHook(commands: (hooks.wipeNode + hooks.start).map(\.engineArguments), timeout: hooks.timeout),
+            resetAll: hooks.resetAll.map(\.arguments),
+            perNode: CommandResetHook(commands: (hooks.wipeNode + hooks.start).map(\.arguments), timeout: hooks.timeout),
             timeout: hooks.timeout)
     }
 }
@@ -85,7 +80,7 @@ extension LifeboatConfiguration.Drill {
     public var scratchCluster: CommandScratchCluster? {
         guard !hooks.create.isEmpty else { return nil }
         return CommandScratchCluster(
-            createCommands: hooks.create.map(\.engineArguments), destroyCommands: hooks.destroy.map(\.engineArguments),
-            resetCommands: hooks.wipeNode.map(\.engineArguments), nodes: nodes.map(\.recoveryNode), timeout: hooks.timeout)
+            createCommands: hooks.create.map(\.arguments), destroyCommands: hooks.destroy.map(\.arguments),
+            resetCommands: hooks.wipeNode.map(\.arguments), nodes: nodes.map(\.recoveryNode), timeout: hooks.timeout)
     }
 }
