@@ -275,10 +275,10 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     public static func decode(_ bytes: [UInt8], object: String) throws -> BackupManifest {
         let manifest: BackupManifest
         do {
-            manifest = try BackupManifest(json: try ManifestJSONParser.parse(bytes))
+            manifest = try BackupManifest(json: try JSONDocumentParser.parse(bytes))
         } catch ManifestError.unsupportedVersion(_, let version, let supported) {
             throw ManifestError.unsupportedVersion(object: object, version: version, supported: supported)
-        } catch let error as ManifestJSONParser.SyntaxError {
+        } catch let error as JSONDocumentParser.SyntaxError {
             throw ManifestError.unreadable(object: object, reason: "not valid JSON: \(error)")
         } catch let error as ManifestJSONObject.FieldError {
             throw ManifestError.unreadable(object: object, reason: error.reason)

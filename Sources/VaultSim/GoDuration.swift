@@ -1,4 +1,7 @@
 // Go-style durations: parsing Vault TTL parameters ("1h", "90s", 3600) and rendering "768h0m0s" / "516.49ms".
+// Not Lifeboat's duration parser (Schedule.parseDuration) on purpose: that one reads Lifeboat's own strict syntax
+// (whole d/h/m/s, largest first, at most 3650d); this one must accept what Vault's parseutil accepts from a client
+// ("1.5h", "500ms", bare seconds) and print what Go prints, so vault-sim answers like Vault.
 
 import Foundation
 

@@ -117,142 +117,43 @@ enum JSONValue: Equatable, Sendable {
         out += GoJSON.quoted(s)
     }
 
-    /// Parses JSON bytes; nil when they are not valid JSON (objects keep their key order).
+    /// Parses JSON bytes; nil when they are not valid JSON (objects keep their key order). The package's one
+    /// parser (JSONDocument), reading as Go's encoding/json does: unpaired surrogates become U+FFFD; integers that
+    /// fit 64 bits stay integers, other numbers are doubles, and a number beyond Double's range is an error.
     static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        var p = JSONParser(bytes: bytes)
-        guard let v = p.value() else { return nil }
-        p.skipSpace()
-        return p.i == bytes.count ? v : nil
-    }
-}
-
-/// A small strict JSON parser (RFC 8259) producing `JSONValue`.
-struct JSONParser {
-    let bytes: [UInt8]
-    var i = 0
-    var depth = 0
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func skipSpace() {
-        while i < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[i]) { i += 1 }
+        guard let document = try? JSONDocumentParser.parse(bytes, maximumDepth: 512, surrogates: .replaceAsGo) else { return nil }
+        return JSONValue(document)
     }
 
-    mutating func value() -> JSONValue? {
-        skipSpace()
-        guard i < bytes.count, depth < 512 else { return nil }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            i += 1; depth += 1; defer { depth -= 1 }
-            var pairs: [(String, JSONValue)] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-            while true {
-                skipSpace()
-                guard let k = string() else { return nil }
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-                i += 1
-                guard let v = value() else { return nil }
-                pairs.append((k, v))
-                skipSpace()
-                guard i < bytes.count else { return nil }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-                return nil
-            }
-        case UInt8(ascii: "["):
-            i += 1; depth += 1; defer { depth -= 1 }
-            var items: [JSONValue] = []
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            while true {
-                guard let v = value() else { return nil }
-                items.append(v)
-                skipSpace()
-                guard i < bytes.count else { return nil }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-                return nil
-            }
-        case UInt8(ascii: "\""):
-            return string().map { .string($0) }
-        case UInt8(ascii: "t"): return literal("true", .bool(true))
-        case UInt8(ascii: "f"): return literal("false", .bool(false))
-        case UInt8(ascii: "n"): return literal("null", .null)
-        default: return number()
-        }
-    }
-
-    mutating func literal(_ word: String, _ v: JSONValue) -> JSONValue? {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { return nil }
-        i += w.count
-        return v
-    }
-
-    mutating func number() -> JSONValue? {
-        let start = i
-        var isInt = true
-        while i < bytes.count {
-            let c = bytes[i]
-            if (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") { i += 1; continue }
-            if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") {
-                isInt = false; i += 1; continue
-            }
-            break
-        }
-        guard i > start, let text = String(bytes: bytes[start..<i], encoding: .utf8) else { return nil }
-        if isInt, let n = Int64(text) { return .int(n) }
-        // Out of Double's range (1e999) is an error, as in Go; infinity would serialize as `inf`, which is not JSON.
-        return Double(text).flatMap { $0.isFinite ? .double($0) : nil }
-    }
-
-    mutating func string() -> String? {
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return nil }
-        i += 1
-        var out = [UInt8]()
-        while i < bytes.count {
-            let c = bytes[i]
-            i += 1
-            if c == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
-            if c == UInt8(ascii: "\\") {
-                guard i < bytes.count else { return nil }
-                let e = bytes[i]; i += 1
-                switch e {
-                case UInt8(ascii: "n"): out.append(0x0a)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0d)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0c)
-                case UInt8(ascii: "u"):
-                    guard var scalar = hex4() else { return nil }
-                    // Go's encoding/json: a high surrogate followed by an escaped low surrogate is one rune; any
-                    // other surrogate is U+FFFD and the following escape is decoded on its own ("\uD800\u0041").
-                    if scalar >= 0xD800 && scalar < 0xDC00, i + 5 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
-                       bytes[i + 1] == UInt8(ascii: "u") {
-                        let save = i
-                        i += 2
-                        if let low = hex4(), low >= 0xDC00 && low < 0xE000 {
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            i = save
-                        }
-                    }
-                    out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map { Character($0) } ?? "\u{FFFD}").utf8))
-                default: out.append(e)
-                }
+    private init?(_ document: JSONDocument) {
+        switch document {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .string(let text): self = .string(text)
+        case .number(let text):
+            if let integer = Int64(text) {
+                self = .int(integer)
+            } else if let value = Double(text), value.isFinite {
+                self = .double(value)
             } else {
-                out.append(c)
+                return nil
             }
+        case .array(let elements):
+            var items: [JSONValue] = []
+            items.reserveCapacity(elements.count)
+            for element in elements {
+                guard let item = JSONValue(element) else { return nil }
+                items.append(item)
+            }
+            self = .array(items)
+        case .object(let members):
+            var pairs: [(String, JSONValue)] = []
+            pairs.reserveCapacity(members.members.count)
+            for member in members.members {
+                guard let value = JSONValue(member.value) else { return nil }
+                pairs.append((member.key, value))
+            }
+            self = .object(pairs)
         }
-        return nil
-    }
-
-    mutating func hex4() -> UInt32? {
-        guard i + 4 <= bytes.count, let s = String(bytes: bytes[i..<(i + 4)], encoding: .ascii), let v = UInt32(s, radix: 16)
-        else { return nil }
-        i += 4
-        return v
     }
 }

@@ -131,9 +131,11 @@ enum SnapshotUploadValidator {
                     throw Failure(status: 500, message: "failed to read snapshot file: failed reading snapshot: \(f.message)")
                 }
                 if block.allSatisfy({ $0 == 0 }) { break readLoop }
-                guard let (name, size, typeflag) = parseHeader(block) else {
+                // The one tar header parser (LifeboatSnapshot): it accepts what Go's archive/tar accepts for plain files.
+                guard let header = try? block.withUnsafeBytes({ try TarMemberHeader.parse($0, memberNumber: 0) }) else {
                     throw Failure(status: 500, message: "failed to read snapshot file: failed reading snapshot: archive/tar: invalid tar header")
                 }
+                let (name, size, typeflag) = (header.name, header.size, header.typeflag)
                 let padded = (size + 511) / 512 * 512
                 func small() throws -> [UInt8] {
                     guard size < SnapshotMeta.maximumSmallMemberSize else {
@@ -194,28 +196,6 @@ enum SnapshotUploadValidator {
         } catch {
             return .failure(status: 500, message: "failed to read snapshot file: \(error)")
         }
-    }
-
-    /// (name, size, typeflag) from a ustar/GNU header block; nil when its checksum is wrong.
-    static func parseHeader(_ b: [UInt8]) -> (String, Int64, UInt8)? {
-        func field(_ r: Range<Int>) -> String {
-            let bytes = b[r].prefix { $0 != 0 }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        func octal(_ r: Range<Int>) -> Int64? {
-            let s = field(r).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
-            return s.isEmpty ? 0 : Int64(s, radix: 8)
-        }
-        guard let chk = octal(148..<156) else { return nil }
-        var sum: Int64 = 0
-        for (i, v) in b.enumerated() { sum += (148..<156).contains(i) ? 32 : Int64(v) }
-        guard sum == chk, let size = octal(124..<136) else { return nil }
-        var name = field(0..<100)
-        if field(257..<263) == "ustar" {
-            let prefix = field(345..<500)
-            if !prefix.isEmpty { name = prefix + "/" + name }
-        }
-        return (name, size, b[156])
     }
 
     /// Go raft-snapshot's `hashList.DecodeAndVerify`; returns its error text or nil.
