@@ -7,6 +7,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import LifeboatArchive
+import LifeboatBase
 import LifeboatRepository
 
 /// An object as listed or headed.
@@ -278,13 +279,8 @@ public struct S3Client: Sendable {
         if u[19] == UInt8(ascii: "."), u.count > 21 {
             fraction = Double("0." + String(decoding: u[20..<(u.count - 1)], as: UTF8.self)) ?? 0
         }
-        // Days from civil (Howard Hinnant).
-        let yy = mo <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        guard (0...23).contains(h), (0...59).contains(mi), (0...60).contains(s) else { return nil }
+        let days = CivilTime.days(year: Int(y), month: Int(mo), day: Int(d))
         return Date(timeIntervalSince1970: Double(days * 86_400 + h * 3600 + mi * 60 + s) + fraction)
     }
 }

@@ -3,7 +3,7 @@
 // Numbers keep their text, so integers convert exactly; objects keep their members in document order.
 
 /// A parsed JSON value. Numbers keep their text so integers convert exactly.
-package enum JSONDocument: Equatable, Sendable {
+public enum JSONDocument: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)
@@ -15,36 +15,36 @@ package enum JSONDocument: Equatable, Sendable {
 /// An object's members in document order. A manifest has a few dozen members, so a linear search beats hashing
 /// every key into a dictionary (which dominated `list` for large repositories). With a repeated name the last one
 /// counts, as with a dictionary.
-package struct JSONMembers: Equatable, Sendable {
-    package struct Member: Equatable, Sendable {
-        package var key: String
-        package var value: JSONDocument
+public struct JSONMembers: Equatable, Sendable {
+    public struct Member: Equatable, Sendable {
+        public var key: String
+        public var value: JSONDocument
     }
 
-    package var members: [Member] = []
+    public var members: [Member] = []
 
-    package init() {}
+    public init() {}
 
-    package subscript(key: String) -> JSONDocument? {
+    public subscript(key: String) -> JSONDocument? {
         for member in members.reversed() where member.key == key { return member.value }
         return nil
     }
 
-    package mutating func append(_ key: String, _ value: JSONDocument) {
+    public mutating func append(_ key: String, _ value: JSONDocument) {
         members.append(Member(key: key, value: value))
     }
 }
 
 /// RFC 8259 JSON, the whole input, nesting at most `maximumDepth` deep. Errors carry the byte offset.
-package struct JSONDocumentParser {
-    package struct SyntaxError: Error, CustomStringConvertible {
-        package let offset: Int
-        package let message: String
-        package var description: String { "\(message) at byte \(offset)" }
+public struct JSONDocumentParser {
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public let offset: Int
+        public let message: String
+        public var description: String { "\(message) at byte \(offset)" }
     }
 
     /// What an unpaired UTF-16 surrogate escape (`"\uD800"`) becomes.
-    package enum Surrogates: Sendable {
+    public enum Surrogates: Sendable {
         /// A syntax error (Lifeboat's own documents).
         case refuse
         /// U+FFFD, with the next escape decoded on its own, as Go's encoding/json does (vault-sim reading what a
@@ -59,7 +59,7 @@ package struct JSONDocumentParser {
 
     /// Parses `bytes` as one JSON value.
     /// - Throws: ``SyntaxError`` naming the byte offset of the first problem.
-    package static func parse(_ bytes: [UInt8], maximumDepth: Int = 64, surrogates: Surrogates = .refuse) throws -> JSONDocument {
+    public static func parse(_ bytes: [UInt8], maximumDepth: Int = 64, surrogates: Surrogates = .refuse) throws -> JSONDocument {
         var parser = JSONDocumentParser(bytes: bytes, maximumDepth: maximumDepth, surrogates: surrogates)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)

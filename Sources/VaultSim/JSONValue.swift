@@ -1,5 +1,5 @@
-// An ordered JSON value: the simulator writes objects with keys in Vault's struct-field order and parses request
-// bodies leniently (like Go's encoding/json into map[string]interface{}).
+// An ordered JSON value: the simulator writes objects with keys in Vault's struct-field order and reads request
+// bodies with the package's one JSON parser, as Go's encoding/json reads them into map[string]interface{}.
 
 import Foundation
 import LifeboatSnapshot
