@@ -273,6 +273,8 @@ public enum BackupRunner {
                         }
                     }
                     manifest = finished
+                    // The lock is this destination's own (none on a store without Object Lock).
+                    finished.objectLock = object.lock
                     do {
                         try await target.admit?(finished)
                         try await target.repository.commit(finished)

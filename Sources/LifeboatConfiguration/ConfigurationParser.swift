@@ -42,9 +42,10 @@ enum ConfigurationParser {
     static let localKeys = ["path"]
     static let s3Keys = [
         "endpoint", "region", "bucket", "prefix", "path_style", "ca_cert", "access_key_id", "secret_access_key",
-        "session_token", "profile", "sse", "lock_stale_after",
+        "session_token", "profile", "sse", "lock_stale_after", "object_lock",
     ]
     static let sseKeys = ["type", "kms_key_id"]
+    static let objectLockKeys = ["mode", "days"]
     static let backupKeys = ["compression", "chunk_size", "tags", "only_if_leader"]
     static let agentKeys = [
         "listen", "schedules", "time_zone", "jitter", "log_format", "state_file", "health_max_age", "shutdown_grace_period",
@@ -316,6 +317,13 @@ enum ConfigurationParser {
                     let kind = sse.choice("type", as: LifeboatConfiguration.ServerSideEncryption.Kind.self)
                 {
                     s3.sse = .init(type: kind, kmsKeyID: sse.string("kms_key_id"))
+                }
+            }
+            if let lock = m.mapping("object_lock", allowed: objectLockKeys, example: "{mode: compliance, days: 30}") {
+                if lock.require("mode", "days", context: "object_lock needs a mode (governance or compliance) and days"),
+                    let mode = lock.choice("mode", as: StoreObjectLock.Mode.self), let days = lock.int("days")
+                {
+                    s3.objectLock = .init(mode: mode, days: days)
                 }
             }
             storage = .s3(s3)

@@ -158,6 +158,11 @@ enum ConfigurationRenderer {
                 writer.string(3, "type", sse.type.rawValue, path: "\(path).sse.type")
                 writer.optionalString(3, "kms_key_id", sse.kmsKeyID, path: "\(path).sse.kms_key_id")
             }
+            if let lock = s3.objectLock {
+                writer.key(2, "object_lock")
+                writer.string(3, "mode", lock.mode.rawValue, path: "\(path).object_lock.mode")
+                writer.value(3, "days", String(lock.days), path: "\(path).object_lock.days")
+            }
         }
         if let retention = destination.retention {
             writer.key(2, "retention", note: retention.description)

@@ -263,6 +263,9 @@ struct ConfigurationValidator {
         if let sse = s3.sse, sse.kmsKeyID != nil, sse.type != .kms {
             error("\(path).sse.kms_key_id", "kms_key_id needs type aws:kms (type is \(sse.type.rawValue))")
         }
+        if let lock = s3.objectLock, !(1...36_500).contains(lock.days) {
+            error("\(path).object_lock.days", "object_lock days must be between 1 and 36500 (each object is locked that many days after it is written)")
+        }
     }
 
     /// Negative counts with the key at fault, then the planner's own policy check (an empty policy, empty tags).

@@ -389,5 +389,12 @@ extension BackupManifest {
             return Verification(verifiedAt: try record.timestamp("verified_at"), result: result, detail: try record.optionalString("detail"))
         }
         dataObject = try root.string("data_object")
+        if let lock = try root.optionalObject("object_lock") {
+            let modeText = try lock.string("mode")
+            guard let mode = StoreObjectLock.Mode(rawValue: modeText) else {
+                throw ManifestJSONObject.FieldError(reason: "\(lock.path).mode: unknown object lock mode \"\(modeText)\" (governance or compliance)")
+            }
+            objectLock = StoreObjectLock(mode: mode, retainUntil: try lock.timestamp("retain_until").date)
+        }
     }
 }

@@ -19,8 +19,9 @@ import Foundation
 /// - keep-tags keeps every backup carrying all tags of one of the lists.
 /// - Rules are ORed; a backup kept by several rules spends budget from each count rule that keeps it.
 ///
-/// Safety rails on top: an empty policy is refused, the newest backup with `verified == true` is never removed, and
-/// a plan that would remove every backup is refused.
+/// Safety rails on top: an empty policy is refused, the newest backup with `verified == true` is never removed, a
+/// plan that would remove every backup is refused, and a backup whose `lockedUntil` is after `now` is kept (reason
+/// `locked`; the store would refuse to remove it).
 public enum RetentionPlanner {
     /// Plans retention for `backups`.
     /// - Parameters:
@@ -117,6 +118,14 @@ public enum RetentionPlanner {
 
         guard decisions.contains(where: \.isKept) else {
             throw RetentionError.planRemovesEveryBackup(count: decisions.count)
+        }
+        // The store's rail: a backup locked at `now` cannot be removed, so the plan keeps it and says until when. It
+        // spends no budget, so the rest of the plan is what it would be without the lock.
+        for index in decisions.indices where decisions[index].action == .remove {
+            if let until = decisions[index].candidate.lockedUntil, until > now {
+                decisions[index].action = .keep
+                decisions[index].reasons = [RetentionReason(rule: .locked, until: until)]
+            }
         }
         return decisions
     }

@@ -50,6 +50,8 @@ struct VerifyCommand: AsyncParsableCommand {
         var destination: String
         var ok: Bool
         var detail: String?
+        /// The store's write-once lock on the backup now (`compliance until T`); nil when it is not locked.
+        var lock: String?
     }
 
     func run() async throws {
@@ -103,7 +105,8 @@ struct VerifyCommand: AsyncParsableCommand {
         } else {
             for result in results {
                 let place = several ? "  (\(result.destination))" : ""
-                print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(place)\(result.detail.map { ": \($0)" } ?? "")")
+                let lock = result.lock.map { "  [object lock: \($0)]" } ?? ""
+                print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(place)\(lock)\(result.detail.map { ": \($0)" } ?? "")")
             }
         }
         if results.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.dataError.rawValue) }
@@ -144,7 +147,12 @@ struct VerifyCommand: AsyncParsableCommand {
             result = Result(id: manifest.id.rawValue, destination: destination.name, ok: false, detail: "\(error)")
         }
         _ = try? await destination.repository.recordVerification(record, for: manifest.id)
-        return result
+        var reported = result
+        // Object Lock state as the store reports it now (HeadObject on S3); nothing on stores that cannot lock.
+        if let lock = try? await destination.repository.objectLock(of: manifest) {
+            reported.lock = lock.holds(at: Date()) ? lock.description : "expired (was \(lock.description))"
+        }
+        return reported
     }
 }
 
