@@ -37,7 +37,7 @@ enum ConfigurationParser {
     static let tlsKeys = ["ca_cert", "ca_path", "client_cert", "client_key", "server_name", "skip_verify"]
     static let authKeys = ["method", "token", "token_file", "sink_path", "role_id", "secret_id", "mount"]
     static let timeoutKeys = ["request", "snapshot", "stall"]
-    static let keysKeys = ["key_files", "passphrase"]
+    static let keysKeys = ["key_files", "passphrase", "recipients"]
     static let destinationCommonKeys = ["name", "type", "retention", "schedule", "cluster", "group_by"]
     static let localKeys = ["path"]
     static let s3Keys = [
@@ -102,7 +102,8 @@ enum ConfigurationParser {
                 keyFiles: keys.node("key_files").flatMap {
                     pathList($0, at: keys.childPath("key_files"), reader, example: "[/etc/lifeboat/backup.key]")
                 } ?? [],
-                passphrase: keys.secret("passphrase"))
+                passphrase: keys.secret("passphrase"),
+                recipients: keys.stringList("recipients", example: "[lifeboat-recipient-1:<64 hex digits>, /etc/lifeboat/offline.pub]") ?? [])
         }
         if top.node("repository") != nil && top.node("destinations") != nil {
             reader.error("repository", at: top.mark(of: "repository"),

@@ -60,6 +60,7 @@ enum ConfigurationRenderer {
         writer.key(0, "keys")
         writer.list(1, "key_files", c.keys.keyFiles, path: "keys.key_files")
         writer.secret(1, "passphrase", c.keys.passphrase, path: "keys.passphrase", status: status)
+        if !c.keys.recipients.isEmpty { writer.list(1, "recipients", c.keys.recipients, path: "keys.recipients") }
 
         writer.key(0, "destinations")
         for (index, destination) in c.destinations.enumerated() {
