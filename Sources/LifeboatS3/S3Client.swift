@@ -92,7 +92,9 @@ public struct S3Client: Sendable {
         let versioningResponse = try await transport.send(S3Request(operation: "GetBucketVersioning", method: .GET,
                                                                     query: [("versioning", "")]))
         try await expectSuccess(versioningResponse, operation: "GetBucketVersioning", key: nil)
-        let versioning = try await parseBody(versioningResponse, operation: "GetBucketVersioning", expecting: "VersioningConfiguration")
+        // AWS answers <VersioningConfiguration>; moto <GetBucketVersioningResponse> with the same children.
+        let versioning = try await parseBody(versioningResponse, operation: "GetBucketVersioning",
+                                             expecting: "VersioningConfiguration", or: "GetBucketVersioningResponse")
         let lockResponse = try await transport.send(S3Request(operation: "GetObjectLockConfiguration", method: .GET,
                                                               query: [("object-lock", "")]))
         var lockEnabled = false
@@ -356,7 +358,8 @@ public struct S3Client: Sendable {
         throw S3Error.fromResponse(status: response.status, body: body, operation: operation, bucket: bucket, key: key)
     }
 
-    private func parseBody(_ response: S3Response, operation: String, expecting root: String) async throws -> S3XMLElement {
+    private func parseBody(_ response: S3Response, operation: String, expecting root: String,
+                           or alternative: String? = nil) async throws -> S3XMLElement {
         let body = try await response.collect()
         let xml: S3XMLElement
         do {
@@ -367,7 +370,7 @@ public struct S3Client: Sendable {
         if xml.name == "Error" {
             throw S3Error.fromResponse(status: response.status, body: body, operation: operation, bucket: bucket, key: nil)
         }
-        guard xml.name == root else {
+        guard xml.name == root || xml.name == alternative else {
             throw S3Error(kind: .invalidResponse, operation: operation, bucket: bucket,
                           detail: "expected <\(root)>, got <\(xml.name)>")
         }

@@ -124,8 +124,8 @@ import LifeboatArchive
             let repository = BackupRepository(store: store)
             let old = try await storeBackup(repository, at: written.addingTimeInterval(-60), size: 1024)
             let new = try await storeBackup(repository, at: written, size: 2048)
-            let until = written.addingTimeInterval(86_400)
-            #expect(old.objectLock == StoreObjectLock(mode: .governance, retainUntil: until))
+            let until = try #require(old.objectLock).retainUntil  // whole seconds
+            #expect(old.objectLock == StoreObjectLock(mode: .governance, retainUntil: written.addingTimeInterval(86_400)))
 
             // A prune planned before the expiry keeps the old backup: "locked until T".
             let policy = RetentionPolicy(keepLast: .limited(1))
