@@ -321,10 +321,19 @@ enum ConfigurationParser {
                 }
             }
             if let lock = m.mapping("object_lock", allowed: objectLockKeys, example: "{mode: compliance, days: 30}") {
-                if lock.require("mode", "days", context: "object_lock needs a mode (governance or compliance) and days"),
-                    let mode = lock.choice("mode", as: StoreObjectLock.Mode.self), let days = lock.int("days")
+                if lock.require("mode", context: "object_lock needs a mode: governance or compliance"),
+                    let mode = lock.choice("mode", as: StoreObjectLock.Mode.self)
                 {
-                    s3.objectLock = .init(mode: mode, days: days)
+                    if lock.contains("days") {
+                        if let days = lock.int("days") { s3.objectLock = .init(mode: mode, days: days) }
+                    } else if let days = retention?.longestKeepDays {
+                        // Aligned with the retention policy: a backup is locked for as long as the policy can keep it.
+                        s3.objectLock = .init(mode: mode, days: days, daysFromRetention: true)
+                    } else {
+                        reader.error(lock.childPath("days"), at: lock.mark,
+                                     "object_lock needs days: this destination's retention does not bound how long a backup is kept "
+                                        + "(none, or only keep_last, keep_tags or an unlimited count), so give days explicitly, e.g. days: 35")
+                    }
                 }
             }
             storage = .s3(s3)

@@ -162,7 +162,8 @@ enum ConfigurationRenderer {
             if let lock = s3.objectLock {
                 writer.key(2, "object_lock")
                 writer.string(3, "mode", lock.mode.rawValue, path: "\(path).object_lock.mode")
-                writer.value(3, "days", String(lock.days), path: "\(path).object_lock.days")
+                writer.value(3, "days", String(lock.days), path: "\(path).object_lock.days",
+                             note: lock.daysFromRetention ? "from retention (its longest keep)" : nil)
             }
         }
         if let retention = destination.retention {

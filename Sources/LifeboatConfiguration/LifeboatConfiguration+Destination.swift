@@ -132,10 +132,13 @@ extension LifeboatConfiguration {
         public var mode: StoreObjectLock.Mode
         /// How long each object stays locked after it is written (`days`, 1 ... 36500).
         public var days: Int
+        /// `days` was left out and taken from the destination's retention (``RetentionPolicy/longestKeepDays``).
+        public var daysFromRetention: Bool
 
-        public init(mode: StoreObjectLock.Mode, days: Int) {
+        public init(mode: StoreObjectLock.Mode, days: Int, daysFromRetention: Bool = false) {
             self.mode = mode
             self.days = days
+            self.daysFromRetention = daysFromRetention
         }
     }
 

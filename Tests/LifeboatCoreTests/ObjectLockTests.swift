@@ -91,8 +91,44 @@ struct ObjectLockTests {
         #expect(rendered.contains("object_lock:\n      mode: compliance\n      days: 35"))
     }
 
+    @Test("the longest keep of a policy, for aligning object_lock.days", arguments: [
+        (RetentionPolicy(keepDaily: .limited(30)), 30),
+        (RetentionPolicy(keepHourly: .limited(48), keepDaily: .limited(7), keepWeekly: .limited(5)), 35),
+        (RetentionPolicy(keepHourly: .limited(25)), 2),
+        (RetentionPolicy(keepMonthly: .limited(12), keepYearly: .limited(2)), 732),
+        (RetentionPolicy(keepWithin: RetentionDuration(days: 3, hours: 1)), 4),
+        (RetentionPolicy(keepDaily: .limited(7), keepWithinMonthly: RetentionDuration(years: 1)), 366),
+        (RetentionPolicy(keepYearly: .limited(Int.max)), 36_500),
+    ] as [(RetentionPolicy, Int)])
+    func longestKeep(_ policy: RetentionPolicy, _ days: Int) {
+        #expect(policy.longestKeepDays == days)
+    }
+
+    @Test("no time bound, no longest keep", arguments: [
+        RetentionPolicy(keepLast: .limited(10)), RetentionPolicy(keepTags: [["pre-upgrade"]]),
+        RetentionPolicy(keepDaily: .limited(7), keepMonthly: .unlimited),
+    ])
+    func unboundedKeep(_ policy: RetentionPolicy) {
+        #expect(policy.longestKeepDays == nil)
+    }
+
+    @Test("object_lock without days takes the retention's longest keep, and says so when rendered")
+    func daysFromRetention() throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "object_lock: {mode: compliance, days: 35}",
+                                                  with: "object_lock: {mode: governance}\n    retention: {keep_daily: 7, keep_weekly: 5}")
+        let loaded = try #require(ConfigTestSupport.load(yaml))
+        guard case .s3(let s3) = loaded.configuration.destinations.first?.storage else {
+            Issue.record("not an s3 destination")
+            return
+        }
+        #expect(s3.objectLock == .init(mode: .governance, days: 35, daysFromRetention: true))
+        #expect(ConfigurationRenderer.render(loaded, status: { _ in nil }).contains("from retention (its longest keep)"))
+    }
+
     @Test("object_lock errors name the key and the fix", arguments: [
-        ("object_lock: {mode: compliance}", "missing key `days`"),
+        ("object_lock: {mode: compliance}", "does not bound how long a backup is kept"),
+        ("object_lock: {mode: compliance}\n    retention: {keep_last: 3}", "give days explicitly"),
+        ("object_lock: {days: 3}", "missing key `mode`"),
         ("object_lock: {mode: legal, days: 3}", "mode"),
         ("object_lock: {mode: governance, days: 0}", "between 1 and 36500"),
         ("object_lock: {mode: governance, days: 3, years: 1}", "years"),
