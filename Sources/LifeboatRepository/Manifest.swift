@@ -200,6 +200,9 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     /// The write-once lock the destination applied to the data object (`object_lock`: mode and `retain_until`, UTC);
     /// nil when the destination does not lock. Recorded per destination: copies on different stores differ here.
     public var objectLock: StoreObjectLock?
+    /// For an archive encrypted to X25519 recipients: their recipient ids (hex, header order), the identities that
+    /// can decrypt it (`archive_recipients`; absent otherwise). `archive_key_id` is then the archive's own file key.
+    public var archiveRecipients: [String] = []
 
     public init(id: BackupID, createdAt: ManifestTimestamp, cluster: Cluster = Cluster(), leader: Leader = Leader(),
                 vaultVersion: String? = nil, raft: Raft, entryCount: Int, originalSize: Int64, originalSHA256: String,
@@ -311,6 +314,7 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         case tags, verifications
         case dataObject = "data_object"
         case objectLock = "object_lock"
+        case archiveRecipients = "archive_recipients"
     }
 
     private enum ObjectLockKeys: String, CodingKey {
@@ -342,6 +346,7 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
         verifications = try c.decodeIfPresent([Verification].self, forKey: .verifications) ?? []
         dataObject = try c.decode(String.self, forKey: .dataObject)
+        archiveRecipients = try c.decodeIfPresent([String].self, forKey: .archiveRecipients) ?? []
         if c.contains(.objectLock) {
             let lock = try c.nestedContainer(keyedBy: ObjectLockKeys.self, forKey: .objectLock)
             let modeText = try lock.decode(String.self, forKey: .mode)
@@ -373,6 +378,7 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         try c.encode(tags, forKey: .tags)
         try c.encode(verifications, forKey: .verifications)
         try c.encode(dataObject, forKey: .dataObject)
+        if !archiveRecipients.isEmpty { try c.encode(archiveRecipients, forKey: .archiveRecipients) }
         if let objectLock {
             var lock = c.nestedContainer(keyedBy: ObjectLockKeys.self, forKey: .objectLock)
             try lock.encode(objectLock.mode.rawValue, forKey: .mode)

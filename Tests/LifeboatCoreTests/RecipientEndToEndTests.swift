@@ -32,6 +32,14 @@ import Testing
         let backup = try lifeboat(["backup", "--repo", workspace.repository, "--recipient", identity + ".pub"], environment: environment)
         #expect(backup.status == 0, "\(backup.stderr)")
 
+        // The manifest names the recipients; `key id` on the identity prints the same recipient id.
+        let show = try lifeboat(["show", "latest", "--repo", workspace.repository], environment: [:])
+        #expect(show.status == 0, "\(show.stderr)")
+        let id = try lifeboat(["key", "id", identity], environment: [:])
+        let recipientID = try #require(id.stdout.split(separator: " ").last.map { String($0.dropLast(2)) })
+        #expect(id.stdout.hasPrefix(publicKey.trimmingCharacters(in: .newlines)), "\(id.stdout)")
+        #expect(show.stdout.contains("Recipients:     \(recipientID) (any one's identity decrypts)"), "\(show.stdout) / \(recipientID)")
+
         // Without the identity: no full verification (78, naming what is needed), but the structure checks out.
         let blind = try lifeboat(["verify", "--latest", "--repo", workspace.repository, "--recipient", identity + ".pub"], environment: [:])
         #expect(blind.status == 78, "\(blind.stdout) \(blind.stderr)")
