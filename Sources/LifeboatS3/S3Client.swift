@@ -159,8 +159,8 @@ public struct S3Client: Sendable {
     }
 
     /// `Content-MD5` (base64 of the body's MD5), which S3 requires on every upload to a bucket with Object Lock.
-    static func contentMD5(_ body: ByteBuffer) -> (String, String) {
-        let digest = body.withUnsafeReadableBytes { MD5Digest.hash(bytes: $0) }
+    static func contentMD5(_ body: ByteBuffer) throws -> (String, String) {
+        let digest = try body.withUnsafeReadableBytes { try MD5Digest.hash(bytes: $0) }
         return ("content-md5", Data(digest).base64EncodedString())
     }
 
@@ -170,7 +170,7 @@ public struct S3Client: Sendable {
             + "<RetainUntilDate>\(S3Client.formatISO8601(lock.retainUntil))</RetainUntilDate></Retention>")
         let response = try await transport.send(S3Request(operation: "PutObjectRetention", method: .PUT, key: key,
                                                           query: [("retention", "")],
-                                                          headers: [("content-type", "application/xml"), S3Client.contentMD5(body)],
+                                                          headers: [("content-type", "application/xml"), try S3Client.contentMD5(body)],
                                                           body: body))
         try await expectSuccess(response, operation: "PutObjectRetention", key: key)
         _ = try await response.collect(limit: 1024 * 1024)

@@ -102,7 +102,7 @@ actor S3PendingObject: PendingObject {
                 let body = buffer
                 buffer = ByteBufferAllocator().buffer(capacity: 0)
                 try await client.putObject(key: key, body: body,
-                                           headers: uploadHeaders + (lock == nil ? [] : [S3Client.contentMD5(body)]),
+                                           headers: uploadHeaders + (lock == nil ? [] : [try S3Client.contentMD5(body)]),
                                            ifNoneMatch: conditional)
             } else {
                 if buffer.readableBytes > 0 { try await flushPart() }
@@ -163,7 +163,7 @@ actor S3PendingObject: PendingObject {
         let partNumber = nextPartNumber
         nextPartNumber += 1
         let client = self.client, key = self.key, uploadID = self.uploadID!
-        let partHeaders = lock == nil ? [] : [S3Client.contentMD5(part)]
+        let partHeaders = lock == nil ? [] : [try S3Client.contentMD5(part)]
         inFlight[partNumber] = Task {
             let etag = try await client.uploadPart(key: key, uploadID: uploadID, partNumber: partNumber, body: part,
                                                    headers: partHeaders)
