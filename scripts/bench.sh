@@ -183,7 +183,7 @@ run_size() {
         sleep 0.2
     done
 
-    measure "lifeboat restore" "$snap_bytes" "'$lifeboat' restore latest --yes --repo '$dir/repo' --key-file '$dir/backup.key' --unseal-keys-file '$dir/keys.json' ${nodes[*]} --state-dir '$dir/restore-state'"
+    measure "lifeboat restore" "$snap_bytes" "'$lifeboat' restore latest --yes --overwrite-newer --repo '$dir/repo' --key-file '$dir/backup.key' --unseal-keys-file '$dir/keys.json' ${nodes[*]} --state-dir '$dir/restore-state'"
     local preflight
     preflight=$(awk '/preflight done in/ {print $(NF - 1)}' "$work/err.txt" | head -n1)
     rows+=("| \`lifeboat restore\` (same cluster, whole command) | $secs | $mbs | $(ratio "$mbs" "$pipe_mbs") | $(ratio "$mbs" "$copy_mbs") | $rss_mib | $cpu | - |")

@@ -8,6 +8,7 @@ by record and memory stays bounded by one chunk (at most 16 MiB + 16 bytes), wha
 Usage:
     lifeboat-decode.py --key-file K [--key-file K2 ...] [--input IN|-] [--output OUT|-]
     lifeboat-decode.py --passphrase-env NAME            [--input IN|-] [--output OUT|-]
+    lifeboat-decode.py --identity-file I [--identity-file I2 ...] [--input IN|-] [--output OUT|-]
 
 The input and output default to stdin and stdout. With --output FILE the plaintext goes to a temporary file in
 the same directory, which is renamed into place only after the final chunk authenticated and the input ended,
@@ -20,7 +21,7 @@ naming the failing check, and an exit status:
     74 I/O error     78 key-file or passphrase configuration problem
 Secrets (key bytes, the passphrase, derived keys) are never printed. Key ids are printed: they are not secret.
 
-Requires the `cryptography` package (AES-256-GCM, HKDF-SHA256, scrypt); HMAC-SHA256 and zlib are from the stdlib.
+Requires the `cryptography` package (AES-256-GCM, HKDF-SHA256, scrypt, X25519); HMAC-SHA256 and zlib are from the stdlib.
 """
 
 import argparse
@@ -34,6 +35,7 @@ import zlib
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -52,6 +54,12 @@ VERSION = 0x01
 CIPHER_AES_256_GCM = 0x01
 KDF_KEY_FILE = 0x01
 KDF_PASSPHRASE = 0x02
+KDF_RECIPIENTS = 0x03
+STANZA_LENGTH = 88            # §2.1: recipient id 8, ephemeral public key 32, wrapped file key 48
+MAX_RECIPIENTS = 64
+IDENTITY_FILE_PREFIX = "lifeboat-identity-1:"
+RECIPIENT_ID_PREFIX = b"lifeboat-v1 recipient id"
+WRAP_KEY_INFO = b"lifeboat-v1 x25519 wrap"
 HEADER_LENGTH = 97            # §2: offsets 0 ... 96 (format.md's opening diagram says 105; the §2 table adds up to 97)
 HEADER_MAC_OFFSET = 65        # the MAC covers bytes 0 ... 64
 MIN_CHUNK_SIZE = 1024
@@ -87,8 +95,10 @@ def key_id(master_key):
     return hmac.new(master_key, KEY_ID_MESSAGE, hashlib.sha256).digest()[:8]
 
 
-def load_key_file(path):
-    """Reads a key file (KDF id 1) and returns the 32-byte master key; exits 78 on any problem with the file."""
+def load_key_file(path, prefix=KEY_FILE_PREFIX):
+    """Reads a key file (KDF id 1; or with `prefix` an identity file, §1.1) and returns its 32 bytes; exits 78 on
+    any problem with the file."""
+    KEY_FILE_PREFIX = prefix  # noqa: N806 (the messages below name the prefix of the kind of file read)
     try:
         info = os.stat(path)
     except OSError as error:
@@ -136,6 +146,19 @@ def load_passphrase(name):
     except UnicodeDecodeError:
         fail(EX_CONFIG, f"passphrase: environment variable {name} is not valid UTF-8")
     return value
+
+
+def recipient_id(public_key):
+    """§1.1: the first 8 bytes of SHA-256("lifeboat-v1 recipient id" || public key)."""
+    return hashlib.sha256(RECIPIENT_ID_PREFIX + public_key).digest()[:8]
+
+
+def load_identity_file(path):
+    """Reads an identity file (§1.1); returns (private key object, public key bytes)."""
+    private_bytes = load_key_file(path, IDENTITY_FILE_PREFIX)
+    private_key = X25519PrivateKey.from_private_bytes(private_bytes)
+    public_bytes = private_key.public_key().public_bytes_raw()
+    return private_key, public_bytes
 
 
 def hkdf_sha256(master_key, salt, info):
@@ -187,6 +210,7 @@ class Header:
         self.scrypt_r = int.from_bytes(raw[57:61], "big")
         self.scrypt_p = int.from_bytes(raw[61:65], "big")
         self.mac = raw[65:97]
+        self.stanzas = b""    # §2.1, read after the fixed header for key derivation 03
 
 
 def read_header(source):
@@ -216,8 +240,9 @@ def check_header_fields(header):
     """Header check 3: cipher, key derivation, compression, chunk size, scrypt fields."""
     if header.cipher != CIPHER_AES_256_GCM:
         fail(EX_DATAERR, f"malformed header: unknown cipher {header.cipher:02x} (only 01, AES-256-GCM, exists)")
-    if header.kdf not in (KDF_KEY_FILE, KDF_PASSPHRASE):
-        fail(EX_DATAERR, f"malformed header: unknown key derivation {header.kdf:02x} (01 key file, 02 passphrase)")
+    if header.kdf not in (KDF_KEY_FILE, KDF_PASSPHRASE, KDF_RECIPIENTS):
+        fail(EX_DATAERR, f"malformed header: unknown key derivation {header.kdf:02x} "
+                         "(01 key file, 02 passphrase, 03 recipients)")
     if header.compression not in (0x00, 0x01):
         fail(EX_DATAERR, f"malformed header: unknown compression byte {header.compression:02x} (00 or 01)")
     if not MIN_CHUNK_SIZE <= header.chunk_size <= MAX_CHUNK_SIZE:
@@ -227,6 +252,10 @@ def check_header_fields(header):
     if header.kdf == KDF_KEY_FILE and scrypt_fields != (0, 0, 0):
         fail(EX_DATAERR, "malformed header: a key-file archive has nonzero scrypt parameters "
                          f"(log2N {header.log2n}, r {header.scrypt_r}, p {header.scrypt_p})")
+    if header.kdf == KDF_RECIPIENTS and (header.log2n, header.scrypt_r) != (0, 0):
+        fail(EX_DATAERR, "malformed header: a recipients archive has nonzero scrypt log2N or r")
+    if header.kdf == KDF_RECIPIENTS and not 1 <= header.scrypt_p <= MAX_RECIPIENTS:
+        fail(EX_DATAERR, f"malformed header: recipient count {header.scrypt_p} outside 1 ... {MAX_RECIPIENTS}")
     if header.kdf == KDF_PASSPHRASE and not (10 <= header.log2n <= 22 and 1 <= header.scrypt_r <= 32
                                              and 1 <= header.scrypt_p <= 16
                                              and 128 * header.scrypt_r * (1 << header.log2n) * header.scrypt_p
@@ -238,9 +267,54 @@ def check_header_fields(header):
                          "log2N < 16*r (RFC 7914)")
 
 
-def select_master_key(header, key_files, passphrase):
-    """Header check 4: find the master key (key file by key id, or scrypt of the passphrase)."""
+def read_stanzas(source, header):
+    """§2.1: the recipient count's stanzas follow the fixed header; no recipient may appear twice."""
+    wanted = header.scrypt_p * STANZA_LENGTH
+    header.stanzas = source.read(wanted)
+    if len(header.stanzas) < wanted:
+        fail(EX_DATAERR, f"truncated: the input ends inside the recipient stanzas of the header, after "
+                         f"{len(header.stanzas)} of {wanted} bytes")
+    ids = [header.stanzas[i:i + 8] for i in range(0, wanted, STANZA_LENGTH)]
+    if len(set(ids)) != len(ids):
+        fail(EX_DATAERR, "malformed header: a recipient has two stanzas")
+
+
+def unwrap_file_key(header, identities):
+    """§2.1 check 4 for key derivation 03: the stanza of a given identity opens to the file key."""
+    stanzas = {header.stanzas[i:i + 8]: header.stanzas[i:i + STANZA_LENGTH]
+               for i in range(0, len(header.stanzas), STANZA_LENGTH)}
+    if not identities:
+        fail(EX_DATAERR, "wrong key: the archive is encrypted to X25519 recipients "
+                         f"{', '.join(k.hex() for k in stanzas)}; pass --identity-file")
+    for private_key, public_bytes in identities:
+        rid = recipient_id(public_bytes)
+        stanza = stanzas.get(rid)
+        if stanza is None:
+            continue
+        ephemeral = stanza[8:40]
+        try:
+            shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        except ValueError:  # an all-zero shared secret (low-order ephemeral key)
+            fail(EX_DATAERR, f"recipient stanza for {rid.hex()} failed authentication (bad ephemeral key)")
+        wrap_key = HKDF(algorithm=hashes.SHA256(), length=KEY_LENGTH, salt=ephemeral + public_bytes,
+                        info=WRAP_KEY_INFO).derive(shared)
+        try:
+            file_key = AESGCM(wrap_key).decrypt(b"\x00" * 12, stanza[40:88], rid)
+        except InvalidTag:
+            fail(EX_DATAERR, f"recipient stanza for {rid.hex()} failed authentication (tampered header)")
+        if not hmac.compare_digest(key_id(file_key), header.key_id):
+            fail(EX_DATAERR, "header authentication failed: the file key's id does not match the header's key id")
+        return file_key
+    given = ", ".join(recipient_id(public).hex() for _, public in identities)
+    fail(EX_DATAERR, f"wrong key: the archive is encrypted to recipients {', '.join(k.hex() for k in stanzas)}, "
+                     f"but the identities given are for {given}")
+
+
+def select_master_key(header, key_files, passphrase, identities=()):
+    """Header check 4: find the master key (key file by key id, scrypt of the passphrase, or a recipient stanza)."""
     archive_id = header.key_id.hex()
+    if header.kdf == KDF_RECIPIENTS:
+        return unwrap_file_key(header, identities)
     if header.kdf == KDF_KEY_FILE:
         if passphrase is not None:
             fail(EX_DATAERR, f"wrong key: the archive is encrypted with a key file (key id {archive_id}), "
@@ -269,7 +343,8 @@ def select_master_key(header, key_files, passphrase):
 def authenticate_header(header, master):
     """Header check 5: the header MAC, compared in constant time. Returns the payload key."""
     header_key = hkdf_sha256(master, header.salt, HEADER_KEY_INFO)
-    expected = hmac.new(header_key, header.raw[:HEADER_MAC_OFFSET], hashlib.sha256).digest()
+    # The MAC covers bytes 0 ... 64 and, for key derivation 03, every stanza after the fixed header (§2.1).
+    expected = hmac.new(header_key, header.raw[:HEADER_MAC_OFFSET] + header.stanzas, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, header.mac):
         fail(EX_DATAERR, "header authentication failed: the header MAC does not verify "
                          "(the header was corrupted or tampered with)")
@@ -465,6 +540,8 @@ def parse_arguments(argv):
                         help="a Lifeboat key file (mode 0600); repeat to offer several keys")
     secret.add_argument("--passphrase-env", metavar="NAME",
                         help="name of the environment variable holding the passphrase")
+    secret.add_argument("--identity-file", action="append", metavar="PATH",
+                        help="a Lifeboat identity file (X25519 private key, mode 0600); repeatable")
     parser.add_argument("--input", default="-", metavar="IN", help="the archive (default: - for stdin)")
     parser.add_argument("--output", default="-", metavar="OUT",
                         help="where the plaintext goes (default: - for stdout)")
@@ -474,6 +551,7 @@ def parse_arguments(argv):
 def run(arguments):
     key_files = [(path, load_key_file(path)) for path in arguments.key_file or []]
     passphrase = load_passphrase(arguments.passphrase_env) if arguments.passphrase_env is not None else None
+    identities = [load_identity_file(path) for path in arguments.identity_file or []]
 
     if arguments.input == "-":
         input_stream = sys.stdin.buffer
@@ -487,7 +565,9 @@ def run(arguments):
         source = Input(input_stream)
         header = read_header(source)
         check_header_fields(header)
-        master = select_master_key(header, key_files, passphrase)
+        if header.kdf == KDF_RECIPIENTS:
+            read_stanzas(source, header)
+        master = select_master_key(header, key_files, passphrase, identities)
         payload_key = authenticate_header(header, master)
         decode_chunks(source, header, payload_key, output.write)
         output.commit()

@@ -16,6 +16,10 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongPassphrase
     /// The archive needs a passphrase (or a key file) that was not supplied.
     case missingSecret(String)
+    /// The archive is encrypted to X25519 recipients and none of the configured identities is one of them.
+    case wrongIdentity(archiveRecipients: [String], configuredRecipients: [String])
+    /// The stanza for a configured identity does not authenticate: the header was changed.
+    case recipientStanzaAuthenticationFailed(recipient: String)
     /// The header's MAC does not verify: a header byte was changed.
     case headerAuthenticationFailed
     /// The input ended before the final chunk.
@@ -48,6 +52,11 @@ public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
             return "wrong passphrase: the archive was encrypted with a different passphrase; supply the passphrase used at backup time"
         case .missingSecret(let what):
             return "the archive was encrypted with \(what); supply it"
+        case .wrongIdentity(let recipients, let configured):
+            return "wrong identity: the archive is encrypted to recipients \(recipients.joined(separator: ", ")), but the configured "
+                + "identities are for \(configured.joined(separator: ", ")); supply the identity file of one of those recipients"
+        case .recipientStanzaAuthenticationFailed(let recipient):
+            return "the archive header's stanza for recipient \(recipient) failed authentication (tampering or corruption); use another copy of this backup"
         case .headerAuthenticationFailed:
             return "archive header failed authentication: a header byte was changed (tampering or corruption); use another copy of this backup"
         case .truncated(let offset, let detail):

@@ -6,6 +6,8 @@ public enum KeyDerivationKind: UInt8, Sendable {
     case keyFile = 1
     /// scrypt over a passphrase, with the parameters stored in the header.
     case passphrase = 2
+    /// A random file key wrapped for each of 1 ... 64 X25519 recipients in stanzas after the fixed header.
+    case recipients = 3
 }
 
 /// The archive header. Every field is covered by `mac`.
@@ -15,7 +17,10 @@ public struct ArchiveHeader: Equatable, Sendable {
     public static let aeadAES256GCM: UInt8 = 1
     public static let compressionZlib: UInt8 = 1
     public static let compressionNone: UInt8 = 0
+    /// Length of the fixed header; a recipients header is followed by `recipientCount` stanzas of 88 bytes.
     public static let length = 97
+    /// Recipients an archive may be encrypted to.
+    public static let recipientCountRange = 1...64
     public static let chunkSizeRange = 1024...(16 * 1024 * 1024)
     public static let defaultChunkSize = 1024 * 1024
 
@@ -27,12 +32,25 @@ public struct ArchiveHeader: Equatable, Sendable {
     public var salt: [UInt8]
     public var scrypt: ScryptParameters?
     public var mac: [UInt8]
+    /// For ``KeyDerivationKind/recipients``: how many stanzas follow the fixed header (bytes 61-64); 0 otherwise.
+    public var recipientCount: Int = 0
+    /// The recipient stanzas, once read (``KeyDerivationKind/recipients`` only).
+    var stanzas: [RecipientStanza] = []
+
+    /// The ids of the recipients the archive is encrypted to (hex), in header order.
+    public var recipientIDs: [String] { stanzas.map { Hex.encode($0.recipientID) } }
+
+    /// Bytes of the stanzas that follow the fixed header.
+    public var stanzaBytes: Int { recipientCount * RecipientStanza.length }
 
     /// The first 8 bytes of the salt, repeated in every chunk record to detect splicing.
     var archiveTag: ArraySlice<UInt8> { salt[0..<8] }
 
-    /// The 65 bytes the MAC covers.
-    var authenticatedBytes: [UInt8] {
+    /// What the MAC covers: the 65 fixed bytes, then every stanza.
+    var authenticatedBytes: [UInt8] { fixedBytes + stanzas.flatMap(\.encoded) }
+
+    /// Bytes 0-64 of the header.
+    var fixedBytes: [UInt8] {
         var out = Self.magic
         out.append(Self.currentVersion)
         out.append(Self.aeadAES256GCM)
@@ -43,11 +61,12 @@ public struct ArchiveHeader: Equatable, Sendable {
         out.append(contentsOf: salt)
         out.append(scrypt?.log2N ?? 0)
         out.appendBigEndian(scrypt?.r ?? 0)
-        out.appendBigEndian(scrypt?.p ?? 0)
+        out.appendBigEndian(kdf == .recipients ? UInt32(recipientCount) : scrypt?.p ?? 0)
         return out
     }
 
-    var encoded: [UInt8] { authenticatedBytes + mac }
+    /// The header as stored: fixed bytes, MAC, then the stanzas.
+    var encoded: [UInt8] { fixedBytes + mac + stanzas.flatMap(\.encoded) }
 
     /// Checks magic and version from the first 9 bytes, so an unknown version is reported even if the rest differs.
     static func checkPrefix(_ bytes: ArraySlice<UInt8>) throws {
@@ -90,6 +109,11 @@ public struct ArchiveHeader: Equatable, Sendable {
         switch kdf {
         case .keyFile:
             guard log2N == 0, r == 0, p == 0 else { throw ArchiveError.malformedHeader("scrypt parameters set for a key-file archive") }
+        case .recipients:
+            guard log2N == 0, r == 0 else { throw ArchiveError.malformedHeader("scrypt parameters set for a recipients archive") }
+            guard recipientCountRange.contains(Int(p)) else {
+                throw ArchiveError.malformedHeader("recipient count \(p) is outside \(recipientCountRange)")
+            }
         case .passphrase:
             let params = ScryptParameters(log2N: log2N, r: r, p: p)
             guard params.isAcceptable else {
@@ -99,7 +123,26 @@ public struct ArchiveHeader: Equatable, Sendable {
         }
         let mac = reader.bytes(32)
         return ArchiveHeader(kdf: kdf, compression: compression, chunkSize: chunkSize, keyID: keyID, salt: salt,
-                             scrypt: scrypt, mac: mac)
+                             scrypt: scrypt, mac: mac, recipientCount: kdf == .recipients ? Int(p) : 0)
+    }
+
+    /// Reads the `recipientCount` stanzas that follow the fixed header (exactly ``stanzaBytes`` bytes). Two stanzas
+    /// for the same recipient are refused.
+    mutating func parseStanzas(_ bytes: ArraySlice<UInt8>) throws {
+        guard bytes.count == stanzaBytes else {
+            throw ArchiveError.malformedHeader("the recipient stanzas are \(bytes.count) bytes, not \(stanzaBytes)")
+        }
+        var parsed: [RecipientStanza] = []
+        var ids = Set<[UInt8]>()
+        for index in 0..<recipientCount {
+            let start = bytes.startIndex + index * RecipientStanza.length
+            let stanza = RecipientStanza(parsing: bytes[start..<start + RecipientStanza.length])
+            guard ids.insert(stanza.recipientID).inserted else {
+                throw ArchiveError.malformedHeader("recipient \(Hex.encode(stanza.recipientID)) has two stanzas")
+            }
+            parsed.append(stanza)
+        }
+        stanzas = parsed
     }
 }
 
@@ -121,12 +164,28 @@ struct ArchiveKeys {
     }
 
     /// Derives the master key for `secret` and a fresh salt and builds the header of a new archive.
+    /// `fileKey` and `ephemeralKeys` (one per recipient) fix the random choices of a recipients archive, for
+    /// known-answer vectors only.
     static func create(secret: EncryptionSecret, chunkSize: Int, compression: Bool,
-                       salt: [UInt8] = SecureRandom.bytes(32)) throws -> (ArchiveHeader, ArchiveKeys) {
+                       salt: [UInt8] = SecureRandom.bytes(32), fileKey: SecureBytes? = nil,
+                       ephemeralKeys: [SecureBytes]? = nil) throws -> (ArchiveHeader, ArchiveKeys) {
         let master: SecureBytes
         let kdf: KeyDerivationKind
         var scrypt: ScryptParameters?
+        var stanzas: [RecipientStanza] = []
         switch secret {
+        case .recipients(let recipients):
+            guard ArchiveHeader.recipientCountRange.contains(recipients.count) else {
+                throw CryptoParameterError("an archive is encrypted to \(ArchiveHeader.recipientCountRange) recipients, not \(recipients.count)")
+            }
+            guard Set(recipients).count == recipients.count else {
+                throw CryptoParameterError("a recipient is listed twice")
+            }
+            master = fileKey ?? SecureBytes(count: 32) { SecureRandom.fill($0) }
+            kdf = .recipients
+            stanzas = try recipients.enumerated().map { index, recipient in
+                try RecipientStanza(wrapping: master, for: recipient, ephemeralPrivateKey: ephemeralKeys?[index])
+            }
         case .key(let key):
             master = key.material
             kdf = .keyFile
@@ -138,7 +197,7 @@ struct ArchiveKeys {
         let keys = try ArchiveKeys(master: master, salt: salt)
         var header = ArchiveHeader(kdf: kdf, compression: compression ? ArchiveHeader.compressionZlib : ArchiveHeader.compressionNone,
                                    chunkSize: chunkSize, keyID: ArchiveKey.keyID(for: master), salt: salt, scrypt: scrypt,
-                                   mac: [])
+                                   mac: [], recipientCount: stanzas.count, stanzas: stanzas)
         header.mac = keys.mac(for: header)
         return (header, keys)
     }
@@ -147,6 +206,23 @@ struct ArchiveKeys {
     static func open(header: ArchiveHeader, keyRing: KeyRing) throws -> ArchiveKeys {
         let master: SecureBytes
         switch header.kdf {
+        case .recipients:
+            let available = Dictionary(header.stanzas.map { ($0.recipientID, $0) }, uniquingKeysWith: { a, _ in a })
+            guard let (identity, stanza) = keyRing.identities.lazy.compactMap({ identity in
+                available[identity.recipient.id].map { (identity, $0) }
+            }).first else {
+                if keyRing.identities.isEmpty {
+                    throw ArchiveError.missingSecret("X25519 recipients \(header.recipientIDs.joined(separator: ", ")), not a key file or "
+                        + "passphrase: the identity file (private key) of one of them")
+                }
+                throw ArchiveError.wrongIdentity(archiveRecipients: header.recipientIDs,
+                                                 configuredRecipients: keyRing.identities.map(\.recipient.idString))
+            }
+            guard let fileKey = stanza.unwrap(with: identity) else {
+                throw ArchiveError.recipientStanzaAuthenticationFailed(recipient: identity.recipient.idString)
+            }
+            guard ArchiveKey.keyID(for: fileKey) == header.keyID else { throw ArchiveError.headerAuthenticationFailed }
+            master = fileKey
         case .keyFile:
             guard let key = keyRing.key(withID: header.keyID) else {
                 if keyRing.keys.isEmpty && keyRing.passphrase != nil {

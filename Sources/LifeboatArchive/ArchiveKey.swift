@@ -69,38 +69,16 @@ public struct ArchiveKey: Sendable {
 
     /// Reads a key file, refusing one that group or others can read or write (as ssh does with private keys).
     public static func load(path: String) throws -> ArchiveKey {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw KeyFileError.unreadable(path: path, detail: String(cString: strerror(errno)))
-        }
-        guard SecretFileMode.isPrivate(info) else {
-            throw KeyFileError.tooOpen(path: path, mode: UInt32(info.st_mode & 0o777))
-        }
-        guard var data = FileManager.default.contents(atPath: path) else {
-            throw KeyFileError.unreadable(path: path, detail: "cannot read the file")
-        }
+        var data = try SecretFile.readPrivate(path: path)
         defer { data.resetBytes(in: 0..<data.count) }
         return try parse(fileContents: String(decoding: data, as: UTF8.self), path: path)
     }
 
     /// Writes the key file with mode 0600, refusing to overwrite an existing file, and fsyncs it.
     public func write(to path: String, created: Date = Date()) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            if errno == EEXIST { throw KeyFileError.exists(path: path) }
-            throw KeyFileError.unwritable(path: path, detail: String(cString: strerror(errno)))
-        }
         var bytes = Array(fileContents(created: created).utf8)
         defer { wipe(&bytes) }
-        do {
-            try FileDescriptorIO.writeAll(fd, bytes)
-            guard fsync(fd) == 0 else { throw KeyFileError.unwritable(path: path, detail: String(cString: strerror(errno))) }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(path)
-            throw error
-        }
+        try SecretFile.createExclusive(path: path, bytes: bytes)
     }
 }
 
@@ -144,19 +122,35 @@ public enum KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct KeyRing: Sendable {
     public var keys: [ArchiveKey]
     public var passphrase: SecureBytes?
+    /// X25519 identities (private keys) for archives encrypted to recipients.
+    public var identities: [RecipientIdentity]
 
-    public init(keys: [ArchiveKey] = [], passphrase: SecureBytes? = nil) {
+    public init(keys: [ArchiveKey] = [], passphrase: SecureBytes? = nil, identities: [RecipientIdentity] = []) {
         self.keys = keys
         self.passphrase = passphrase
+        self.identities = identities
+    }
+
+    /// A ring of the key and identity files at `paths` (each file is told apart by its contents).
+    public init(files paths: [String], passphrase: SecureBytes? = nil) throws {
+        self.init(passphrase: passphrase)
+        for path in paths {
+            switch try DecryptionKeyFile.load(path: path) {
+            case .key(let key): keys.append(key)
+            case .identity(let identity): identities.append(identity)
+            }
+        }
     }
 
     func key(withID id: [UInt8]) -> ArchiveKey? { keys.first { $0.id == id } }
 }
 
-/// What encrypts a new archive: the current key file, or a passphrase stretched with scrypt.
+/// What encrypts a new archive: the current key file, a passphrase stretched with scrypt, or X25519 recipients
+/// (public keys only: the host that encrypts cannot decrypt).
 public enum EncryptionSecret: Sendable {
     case key(ArchiveKey)
     case passphrase(SecureBytes, ScryptParameters = .standard)
+    case recipients([RecipientPublicKey])
 }
 
 /// A passphrase kept in a file: the first line, without its line ending. Same permission rule as key files.

@@ -8,6 +8,8 @@
 public struct ArchiveReader {
     private enum State {
         case header
+        /// The fixed header was read; its recipient stanzas come next.
+        case stanzas(ArchiveHeader)
         case chunkHeader
         case chunkBody(ChunkRecordHeader, recordOffset: UInt64)
         case done
@@ -32,9 +34,25 @@ public struct ArchiveReader {
         return false
     }
 
+    /// Without keys, only the structure is checked (``init(checkingStructureOnly:)``).
+    private let structureOnly: Bool
+
     public init(keyRing: KeyRing) {
         self.keyRing = keyRing
+        structureOnly = false
     }
+
+    /// A reader that checks everything that can be checked without a key (docs/format.md §5.1): magic, version,
+    /// header fields, recipient stanzas (count, no duplicates), and for every chunk record the archive tag, the index
+    /// sequence, the flags, the body length, a final record and nothing after it. Nothing is decrypted or
+    /// authenticated and no plaintext is produced: a changed byte inside a body or the header MAC goes unnoticed.
+    public init(checkingStructureOnly: Void) {
+        keyRing = KeyRing()
+        structureOnly = true
+    }
+
+    /// Records checked so far (with ``init(checkingStructureOnly:)``, records whose framing was checked).
+    public var chunkCount: UInt64 { nextIndex }
 
     /// Consumes archive bytes, appending the plaintext of every chunk that authenticates to `output`.
     ///
@@ -86,6 +104,7 @@ public struct ArchiveReader {
     private var elementLength: Int? {
         switch state {
         case .header: return ArchiveHeader.length
+        case .stanzas(let fixed): return fixed.stanzaBytes
         case .chunkHeader: return ChunkRecordHeader.length
         case .chunkBody(let record, _): return record.bodyLength
         case .done: return nil
@@ -99,10 +118,14 @@ public struct ArchiveReader {
             let bytes = Array(element)
             try ArchiveHeader.checkPrefix(bytes.prefix(9))
             let parsed = try ArchiveHeader.parse(bytes[...])
-            keys = try ArchiveKeys.open(header: parsed, keyRing: keyRing)
-            header = parsed
-            plain.reserveCapacity(parsed.chunkSize)
-            state = .chunkHeader
+            if parsed.kdf == .recipients {
+                state = .stanzas(parsed)
+            } else {
+                try accept(parsed)
+            }
+        case .stanzas(var parsed):
+            try parsed.parseStanzas(Array(element)[...])
+            try accept(parsed)
         case .chunkHeader:
             let record = ChunkRecordHeader.parse(Array(element)[...])
             try validate(record, offset: bufferOffset)
@@ -114,6 +137,14 @@ public struct ArchiveReader {
         case .done:
             throw ArchiveError.trailingData(offset: bufferOffset)
         }
+    }
+
+    /// The whole header was read: find the key and authenticate the header (unless only the structure is checked).
+    private mutating func accept(_ parsed: ArchiveHeader) throws {
+        if !structureOnly { keys = try ArchiveKeys.open(header: parsed, keyRing: keyRing) }
+        header = parsed
+        plain.reserveCapacity(parsed.chunkSize)
+        state = .chunkHeader
     }
 
     public mutating func consume(_ input: [UInt8], into output: inout [UInt8]) throws {
@@ -129,6 +160,8 @@ public struct ArchiveReader {
         case .header:
             if end == 0 { throw ArchiveError.truncated(offset: 0, detail: "the file is empty") }
             throw ArchiveError.truncated(offset: end, detail: "the file ends inside the \(ArchiveHeader.length)-byte header")
+        case .stanzas(let fixed):
+            throw ArchiveError.truncated(offset: end, detail: "the file ends inside the \(fixed.recipientCount) recipient stanzas of the header")
         case .chunkHeader:
             if buffer.isEmpty {
                 let after = nextIndex == 0 ? "at a chunk boundary right after the header" : "at a chunk boundary after chunk \(nextIndex - 1)"
@@ -161,7 +194,7 @@ public struct ArchiveReader {
     }
 
     private mutating func open(_ record: ChunkRecordHeader, body: UnsafeRawBufferPointer, offset: UInt64, into output: inout [UInt8]) throws {
-        guard let keys, let header else { return }
+        guard let keys, let header else { return }  // structure only: the framing was validated, the body is not opened
         let aad = record.encoded
         let nonce = ChunkRecordHeader.nonce(index: record.index, final: record.isFinal)
         let plainCount = record.bodyLength - AESGCMContext.tagLength

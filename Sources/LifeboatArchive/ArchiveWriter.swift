@@ -43,11 +43,14 @@ public struct ArchiveWriter {
     }
 
     /// With a fixed salt: for known-answer vectors only (a repeated salt repeats keys and nonces).
-    init(secret: EncryptionSecret, chunkSize: Int, compression: Bool, salt: [UInt8]) throws {
+    /// `fileKey` and `ephemeralKeys` also fix a recipients archive's random choices (known-answer vectors only).
+    init(secret: EncryptionSecret, chunkSize: Int, compression: Bool, salt: [UInt8], fileKey: SecureBytes? = nil,
+         ephemeralKeys: [SecureBytes]? = nil) throws {
         guard ArchiveHeader.chunkSizeRange.contains(chunkSize) else {
             throw CryptoParameterError("archive chunk size \(chunkSize) is outside \(ArchiveHeader.chunkSizeRange)")
         }
-        (header, keys) = try ArchiveKeys.create(secret: secret, chunkSize: chunkSize, compression: compression, salt: salt)
+        (header, keys) = try ArchiveKeys.create(secret: secret, chunkSize: chunkSize, compression: compression, salt: salt,
+                                                fileKey: fileKey, ephemeralKeys: ephemeralKeys)
         pending.reserveCapacity(chunkSize)
         if compression { deflater = try Deflater(format: .zlib, level: 1) }
     }
@@ -89,8 +92,9 @@ public struct ArchiveWriter {
     private mutating func emitHeaderIfNeeded(into output: inout [UInt8]) {
         guard !headerWritten else { return }
         headerWritten = true
-        output.append(contentsOf: header.encoded)
-        archiveBytes += UInt64(ArchiveHeader.length)
+        let encoded = header.encoded
+        output.append(contentsOf: encoded)
+        archiveBytes += UInt64(encoded.count)
     }
 
     private mutating func sealPending(final: Bool, into output: inout [UInt8]) throws {

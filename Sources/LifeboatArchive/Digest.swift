@@ -131,3 +131,23 @@ public enum SecureRandom {
                      "RAND_bytes failed: the system random source is unavailable")
     }
 }
+
+/// MD5, only for S3's `Content-MD5` header (an integrity check the server requires on Object Lock uploads; never
+/// used as a security primitive).
+public enum MD5Digest {
+    /// The 16-byte MD5 of `bytes`.
+    /// - Throws: ``OpenSSLError`` when libcrypto offers no MD5 (a FIPS-only provider).
+    public static func hash(bytes: UnsafeRawBufferPointer) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 16)
+        var length: UInt32 = 0
+        // Invariant: EVP_Digest reads `bytes.count` bytes from a live buffer and writes at most 16 bytes into `out`.
+        guard EVP_Digest(bytes.baseAddress, bytes.count, &out, &length, EVP_md5(), nil) == 1, length == 16 else {
+            throw OpenSSLError("EVP_Digest(MD5) for Content-MD5 (is MD5 disabled, e.g. by a FIPS-only provider?)")
+        }
+        return out
+    }
+
+    public static func hash(_ bytes: [UInt8]) throws -> [UInt8] {
+        try bytes.withUnsafeBytes { try hash(bytes: $0) }
+    }
+}

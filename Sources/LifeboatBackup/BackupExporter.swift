@@ -54,6 +54,25 @@ public enum BackupExporter {
         return summary
     }
 
+    /// Checks what can be checked of a backup without its key (docs/format.md §5.1): the archive's header and stanzas,
+    /// the framing of every record, that it is complete and that nothing follows; also the stored size. Decrypts
+    /// nothing. Returns the number of chunk records.
+    @discardableResult
+    public static func checkStructure(_ manifest: BackupManifest, from repository: BackupRepository) async throws -> UInt64 {
+        var reader = ArchiveReader(checkingStructureOnly: ())
+        var none: [UInt8] = []
+        var stored: Int64 = 0
+        for try await chunk in repository.dataChunks(of: manifest) {
+            try reader.consume(chunk, into: &none)
+            stored += Int64(chunk.count)
+        }
+        try reader.finish()
+        guard stored == manifest.storedSize else {
+            throw BackupIntegrityError.sizeMismatch(id: manifest.id, expected: manifest.storedSize, actual: stored)
+        }
+        return reader.chunkCount
+    }
+
     /// Writes the byte-exact snapshot Vault sent to `path` (0600), published only after everything verified.
     /// - Parameter replace: replace an existing file at `path` (atomically, by rename); otherwise an existing file
     ///   is never touched and the export fails with `FileIOError` `EEXIST`.

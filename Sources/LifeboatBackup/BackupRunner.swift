@@ -263,6 +263,7 @@ public enum BackupRunner {
                         vaultVersion: origin.vaultVersion, storedSize: object.size,
                         archiveKeyID: Hex.encode(archiver.header.keyID), durationSeconds: now().timeIntervalSince(started),
                         tags: options.tags)
+                    finished.archiveRecipients = archiver.header.recipientIDs
                     if manifest == nil, finished.clusterSeries == nil {
                         // The source does not say which cluster: the operator's --cluster, else what the snapshot's
                         // raft servers tell (identical on every target, so decided once).
@@ -273,6 +274,8 @@ public enum BackupRunner {
                         }
                     }
                     manifest = finished
+                    // The lock is this destination's own (none on a store without Object Lock).
+                    finished.objectLock = object.lock
                     do {
                         try await target.admit?(finished)
                         try await target.repository.commit(finished)

@@ -35,6 +35,8 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var keyFiles: [String]
     /// `--passphrase-env NAME` / `--passphrase-file PATH`: replaces `keys.passphrase`.
     public var passphrase: SecretReference?
+    /// `--recipient` (repeatable): replaces `keys.recipients`.
+    public var recipients: [String] = []
     /// `--only-if-leader`.
     public var onlyIfLeader: Bool?
     /// `--tag` (repeatable): added to `backup.tags` for this run.
@@ -112,6 +114,9 @@ public struct ConfigurationOverrides: Sendable, Equatable {
         }
         if let passphrase {
             loaded.set("keys.passphrase", .flag("--passphrase")) { $0.keys.passphrase = passphrase }
+        }
+        if !recipients.isEmpty {
+            loaded.set("keys.recipients", .flag("--recipient")) { $0.keys.recipients = recipients }
         }
         if let onlyIfLeader {
             loaded.set("backup.only_if_leader", .flag("--only-if-leader")) { $0.backup.onlyIfLeader = onlyIfLeader }

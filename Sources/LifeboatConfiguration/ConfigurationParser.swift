@@ -37,14 +37,15 @@ enum ConfigurationParser {
     static let tlsKeys = ["ca_cert", "ca_path", "client_cert", "client_key", "server_name", "skip_verify"]
     static let authKeys = ["method", "token", "token_file", "sink_path", "role_id", "secret_id", "mount"]
     static let timeoutKeys = ["request", "snapshot", "stall"]
-    static let keysKeys = ["key_files", "passphrase"]
+    static let keysKeys = ["key_files", "passphrase", "recipients"]
     static let destinationCommonKeys = ["name", "type", "retention", "schedule", "cluster", "group_by"]
     static let localKeys = ["path"]
     static let s3Keys = [
         "endpoint", "region", "bucket", "prefix", "path_style", "ca_cert", "access_key_id", "secret_access_key",
-        "session_token", "profile", "sse", "lock_stale_after",
+        "session_token", "profile", "sse", "lock_stale_after", "object_lock",
     ]
     static let sseKeys = ["type", "kms_key_id"]
+    static let objectLockKeys = ["mode", "days"]
     static let backupKeys = ["compression", "chunk_size", "tags", "only_if_leader"]
     static let agentKeys = [
         "listen", "schedules", "time_zone", "jitter", "log_format", "state_file", "health_max_age", "shutdown_grace_period",
@@ -101,7 +102,8 @@ enum ConfigurationParser {
                 keyFiles: keys.node("key_files").flatMap {
                     pathList($0, at: keys.childPath("key_files"), reader, example: "[/etc/lifeboat/backup.key]")
                 } ?? [],
-                passphrase: keys.secret("passphrase"))
+                passphrase: keys.secret("passphrase"),
+                recipients: keys.stringList("recipients", example: "[lifeboat-recipient-1:<64 hex digits>, /etc/lifeboat/offline.pub]") ?? [])
         }
         if top.node("repository") != nil && top.node("destinations") != nil {
             reader.error("repository", at: top.mark(of: "repository"),
@@ -316,6 +318,22 @@ enum ConfigurationParser {
                     let kind = sse.choice("type", as: LifeboatConfiguration.ServerSideEncryption.Kind.self)
                 {
                     s3.sse = .init(type: kind, kmsKeyID: sse.string("kms_key_id"))
+                }
+            }
+            if let lock = m.mapping("object_lock", allowed: objectLockKeys, example: "{mode: compliance, days: 30}") {
+                if lock.require("mode", context: "object_lock needs a mode: governance or compliance"),
+                    let mode = lock.choice("mode", as: StoreObjectLock.Mode.self)
+                {
+                    if lock.contains("days") {
+                        if let days = lock.int("days") { s3.objectLock = .init(mode: mode, days: days) }
+                    } else if let days = retention?.longestKeepDays {
+                        // Aligned with the retention policy: a backup is locked for as long as the policy can keep it.
+                        s3.objectLock = .init(mode: mode, days: days, daysFromRetention: true)
+                    } else {
+                        reader.error(lock.childPath("days"), at: lock.mark,
+                                     "object_lock needs days: this destination's retention does not bound how long a backup is kept "
+                                        + "(none, or only keep_last, keep_tags or an unlimited count), so give days explicitly, e.g. days: 35")
+                    }
                 }
             }
             storage = .s3(s3)

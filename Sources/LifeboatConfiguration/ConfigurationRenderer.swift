@@ -60,6 +60,7 @@ enum ConfigurationRenderer {
         writer.key(0, "keys")
         writer.list(1, "key_files", c.keys.keyFiles, path: "keys.key_files")
         writer.secret(1, "passphrase", c.keys.passphrase, path: "keys.passphrase", status: status)
+        if !c.keys.recipients.isEmpty { writer.list(1, "recipients", c.keys.recipients, path: "keys.recipients") }
 
         writer.key(0, "destinations")
         for (index, destination) in c.destinations.enumerated() {
@@ -157,6 +158,12 @@ enum ConfigurationRenderer {
                 writer.key(2, "sse")
                 writer.string(3, "type", sse.type.rawValue, path: "\(path).sse.type")
                 writer.optionalString(3, "kms_key_id", sse.kmsKeyID, path: "\(path).sse.kms_key_id")
+            }
+            if let lock = s3.objectLock {
+                writer.key(2, "object_lock")
+                writer.string(3, "mode", lock.mode.rawValue, path: "\(path).object_lock.mode")
+                writer.value(3, "days", String(lock.days), path: "\(path).object_lock.days",
+                             note: lock.daysFromRetention ? "from retention (its longest keep)" : nil)
             }
         }
         if let retention = destination.retention {

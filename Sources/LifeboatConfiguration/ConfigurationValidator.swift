@@ -178,6 +178,20 @@ struct ConfigurationValidator {
         for (index, file) in configuration.keys.keyFiles.enumerated() where !seen.insert(file).inserted {
             warning("keys.key_files[\(index)]", "\(file) is listed twice")
         }
+        // Recipients written inline are checked here; files named instead are read when a backup needs them.
+        var recipients = Set<String>()
+        for (index, value) in configuration.keys.recipients.enumerated() {
+            if value.hasPrefix(RecipientPublicKey.prefix) {
+                if (try? RecipientPublicKey(parsing: value, source: "keys.recipients[\(index)]")) == nil {
+                    error("keys.recipients[\(index)]", "not a recipient: \(RecipientPublicKey.prefix) must be followed by 64 hex digits "
+                        + "(copy the line `lifeboat key generate --recipient` printed, or name the .pub file it wrote)")
+                }
+            }
+            if !recipients.insert(value).inserted { warning("keys.recipients[\(index)]", "\(value) is listed twice") }
+        }
+        if configuration.keys.recipients.count > ArchiveHeader.recipientCountRange.upperBound {
+            error("keys.recipients", "an archive can be encrypted to at most \(ArchiveHeader.recipientCountRange.upperBound) recipients")
+        }
     }
 
     // MARK: destinations
@@ -262,6 +276,9 @@ struct ConfigurationValidator {
         }
         if let sse = s3.sse, sse.kmsKeyID != nil, sse.type != .kms {
             error("\(path).sse.kms_key_id", "kms_key_id needs type aws:kms (type is \(sse.type.rawValue))")
+        }
+        if let lock = s3.objectLock, !(1...36_500).contains(lock.days) {
+            error("\(path).object_lock.days", "object_lock days must be between 1 and 36500 (each object is locked that many days after it is written)")
         }
     }
 

@@ -102,6 +102,9 @@ extension LifeboatConfiguration {
         /// A lock object in the bucket not refreshed for this long is stale and may be taken over
         /// (`lock_stale_after`, default 15m; held locks are refreshed every fifth of it).
         public var lockStaleAfter: TimeInterval = StoreLockTiming.defaultStaleAfter
+        /// Write every data object and manifest as an S3 Object Lock version (`object_lock: {mode, days}`): nobody,
+        /// the agent included, can remove a backup for `days` days. The bucket needs versioning and Object Lock.
+        public var objectLock: ObjectLock?
 
         public init(
             endpoint: String? = nil, region: String = "us-east-1", bucket: String, prefix: String = "",
@@ -120,6 +123,22 @@ extension LifeboatConfiguration {
             self.sessionToken = sessionToken
             self.profile = profile
             self.sse = sse
+        }
+    }
+
+    /// S3 Object Lock on a destination (`object_lock`).
+    public struct ObjectLock: Sendable, Equatable {
+        /// `governance` or `compliance` (`mode`).
+        public var mode: StoreObjectLock.Mode
+        /// How long each object stays locked after it is written (`days`, 1 ... 36500).
+        public var days: Int
+        /// `days` was left out and taken from the destination's retention (``RetentionPolicy/longestKeepDays``).
+        public var daysFromRetention: Bool
+
+        public init(mode: StoreObjectLock.Mode, days: Int, daysFromRetention: Bool = false) {
+            self.mode = mode
+            self.days = days
+            self.daysFromRetention = daysFromRetention
         }
     }
 

@@ -255,14 +255,19 @@ extension LifeboatConfiguration {
         public var keyFiles: [String]
         /// A passphrase, stretched with scrypt (`passphrase`, a secret reference).
         public var passphrase: SecretReference?
+        /// X25519 recipients (`recipients`: `lifeboat-recipient-1:` lines, or files holding one). When set, new
+        /// backups are encrypted to every one of them instead of the first key file or the passphrase, and this host
+        /// needs no private key; restoring needs the identity file of one of them in `key_files` or `--key-file`.
+        public var recipients: [String]
 
-        public init(keyFiles: [String] = [], passphrase: SecretReference? = nil) {
+        public init(keyFiles: [String] = [], passphrase: SecretReference? = nil, recipients: [String] = []) {
             self.keyFiles = keyFiles
             self.passphrase = passphrase
+            self.recipients = recipients
         }
 
         /// True when nothing is configured to encrypt with.
-        public var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil }
+        public var isEmpty: Bool { keyFiles.isEmpty && passphrase == nil && recipients.isEmpty }
     }
 }
 

@@ -184,6 +184,16 @@ public struct BackupRepository: Sendable {
         return BackupListing(backups: backups, problems: problems)
     }
 
+    /// The write-once lock that keeps a backup from being removed, as the store reports it now: of its data object and
+    /// its manifest's current version, the one that lasts longer (a manifest rewritten with a verification record is
+    /// locked again from that moment). Nil when neither is locked.
+    public func objectLock(of manifest: BackupManifest) async throws -> StoreObjectLock? {
+        async let data = store.objectLock(of: manifest.dataObject)
+        async let current = store.objectLock(of: Self.manifestObjectName(for: manifest.id))
+        let locks = [try await data, try await current].compactMap { $0 }
+        return locks.max { $0.retainUntil < $1.retainUntil }
+    }
+
     /// The encrypted data of a backup as chunks read on demand (for verify, export, restore).
     public func dataChunks(of manifest: BackupManifest, chunkSize: Int = 1024 * 1024) -> StoreObjectChunks {
         store.chunks(of: manifest.dataObject, chunkSize: chunkSize)

@@ -72,6 +72,39 @@ public protocol BackupStore: Sendable {
     /// of each one removed (a path, an upload id). Pending objects started at or after `cutoff` are left alone: they may
     /// belong to a run still in progress.
     func cleanupOrphans(olderThan cutoff: Date) async throws -> [String]
+
+    /// The write-once lock (S3 Object Lock) that protects the current version of a committed object, or nil when it
+    /// has none or the store cannot lock objects (the default). ``StoreError/Kind-swift.enum/notFound`` when the
+    /// object does not exist. A locked object cannot be removed before ``StoreObjectLock/retainUntil``: ``delete(_:)``
+    /// of it fails with ``StoreError/Kind-swift.enum/permissionDenied``.
+    func objectLock(of name: String) async throws -> StoreObjectLock?
+}
+
+/// A write-once retention lock on a stored object (S3 Object Lock): nobody can remove the object before
+/// `retainUntil`, not even the credentials that wrote it (`compliance`), or only credentials allowed to bypass
+/// governance retention (`governance`, which Lifeboat never asks for).
+public struct StoreObjectLock: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public enum Mode: String, Sendable, Equatable, Hashable, CaseIterable {
+        case governance
+        case compliance
+    }
+
+    public var mode: Mode
+    /// The instant until which the object cannot be removed (whole seconds).
+    public var retainUntil: Date
+
+    public init(mode: Mode, retainUntil: Date) {
+        self.mode = mode
+        self.retainUntil = Date(timeIntervalSince1970: retainUntil.timeIntervalSince1970.rounded(.down))
+    }
+
+    /// True while the lock holds at `now`.
+    public func holds(at now: Date) -> Bool { retainUntil > now }
+
+    /// `compliance until 2026-12-04T10:00:00Z`
+    public var description: String {
+        "\(mode.rawValue) until \(ManifestTimestamp(date: retainUntil, utcOffsetSeconds: 0).utcDescription)"
+    }
 }
 
 /// What a commit does when the name already holds an object.
@@ -110,11 +143,14 @@ public struct StoreObjectInfo: Sendable, Equatable, Hashable {
     public var size: Int64
     /// When the object was last written (committed). Used for age thresholds, never for ordering backups.
     public var modified: Date
+    /// The write-once lock applied when the object was committed (stores with Object Lock), else nil.
+    public var lock: StoreObjectLock?
 
-    public init(name: String, size: Int64, modified: Date) {
+    public init(name: String, size: Int64, modified: Date, lock: StoreObjectLock? = nil) {
         self.name = name
         self.size = size
         self.modified = modified
+        self.lock = lock
     }
 }
 
@@ -163,6 +199,12 @@ extension BackupStore {
         }
         await reader.close()
         return bytes
+    }
+
+    /// Stores without write-once locks: every object is unlocked (after checking that it exists).
+    public func objectLock(of name: String) async throws -> StoreObjectLock? {
+        _ = try await stat(name)
+        return nil
     }
 
     /// The object's bytes as an async sequence of chunks of at most `chunkSize` bytes, read on demand.

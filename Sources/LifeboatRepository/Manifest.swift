@@ -197,6 +197,12 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     public var verifications: [Verification]
     /// The store object holding the encrypted snapshot.
     public var dataObject: String
+    /// The write-once lock the destination applied to the data object (`object_lock`: mode and `retain_until`, UTC);
+    /// nil when the destination does not lock. Recorded per destination: copies on different stores differ here.
+    public var objectLock: StoreObjectLock?
+    /// For an archive encrypted to X25519 recipients: their recipient ids (hex, header order), the identities that
+    /// can decrypt it (`archive_recipients`; absent otherwise). `archive_key_id` is then the archive's own file key.
+    public var archiveRecipients: [String] = []
 
     public init(id: BackupID, createdAt: ManifestTimestamp, cluster: Cluster = Cluster(), leader: Leader = Leader(),
                 vaultVersion: String? = nil, raft: Raft, entryCount: Int, originalSize: Int64, originalSHA256: String,
@@ -256,7 +262,7 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     /// The backup as the retention planner sees it: its time and offset, tags, and whether its last verification passed.
     public var retentionCandidate: RetentionCandidate {
         RetentionCandidate(id: id.rawValue, time: createdAt.date, utcOffsetSeconds: createdAt.utcOffsetSeconds,
-                           tags: tags, verified: lastVerification?.result == .ok)
+                           tags: tags, verified: lastVerification?.result == .ok, lockedUntil: objectLock?.retainUntil)
     }
 
     // MARK: JSON
@@ -307,6 +313,13 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         case durationSeconds = "duration_seconds"
         case tags, verifications
         case dataObject = "data_object"
+        case objectLock = "object_lock"
+        case archiveRecipients = "archive_recipients"
+    }
+
+    private enum ObjectLockKeys: String, CodingKey {
+        case mode
+        case retainUntil = "retain_until"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -333,6 +346,15 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
         verifications = try c.decodeIfPresent([Verification].self, forKey: .verifications) ?? []
         dataObject = try c.decode(String.self, forKey: .dataObject)
+        archiveRecipients = try c.decodeIfPresent([String].self, forKey: .archiveRecipients) ?? []
+        if c.contains(.objectLock) {
+            let lock = try c.nestedContainer(keyedBy: ObjectLockKeys.self, forKey: .objectLock)
+            let modeText = try lock.decode(String.self, forKey: .mode)
+            guard let mode = StoreObjectLock.Mode(rawValue: modeText) else {
+                throw DecodingError.dataCorruptedError(forKey: .mode, in: lock, debugDescription: "unknown object lock mode \"\(modeText)\"")
+            }
+            objectLock = StoreObjectLock(mode: mode, retainUntil: try lock.decode(ManifestTimestamp.self, forKey: .retainUntil).date)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -356,5 +378,11 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         try c.encode(tags, forKey: .tags)
         try c.encode(verifications, forKey: .verifications)
         try c.encode(dataObject, forKey: .dataObject)
+        if !archiveRecipients.isEmpty { try c.encode(archiveRecipients, forKey: .archiveRecipients) }
+        if let objectLock {
+            var lock = c.nestedContainer(keyedBy: ObjectLockKeys.self, forKey: .objectLock)
+            try lock.encode(objectLock.mode.rawValue, forKey: .mode)
+            try lock.encode(ManifestTimestamp(date: objectLock.retainUntil, utcOffsetSeconds: 0), forKey: .retainUntil)
+        }
     }
 }

@@ -142,5 +142,18 @@ extension BackupManifest {
             return Verification(verifiedAt: try record.timestamp("verified_at"), result: result, detail: try record.optionalString("detail"))
         }
         dataObject = try root.string("data_object")
+        archiveRecipients = try root.array("archive_recipients", optional: true).enumerated().map { index, element in
+            guard case .string(let id) = element else {
+                throw ManifestJSONObject.FieldError(reason: "\(root.elementPath("archive_recipients", index)): expected a string")
+            }
+            return id
+        }
+        if let lock = try root.optionalObject("object_lock") {
+            let modeText = try lock.string("mode")
+            guard let mode = StoreObjectLock.Mode(rawValue: modeText) else {
+                throw ManifestJSONObject.FieldError(reason: "\(lock.path).mode: unknown object lock mode \"\(modeText)\" (governance or compliance)")
+            }
+            objectLock = StoreObjectLock(mode: mode, retainUntil: try lock.timestamp("retain_until").date)
+        }
     }
 }

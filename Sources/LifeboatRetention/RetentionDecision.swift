@@ -16,19 +16,25 @@ public struct RetentionCandidate: Hashable, Sendable, Codable, Identifiable {
     public var tags: [String]
     /// True when the backup passed verification; the newest verified backup is never removed.
     public var verified: Bool
+    /// Until when the store refuses to remove the backup (S3 Object Lock); nil when it is not locked. A backup still
+    /// locked at `now` is kept ("locked until T") whatever the policy says, and removed by the first plan after.
+    public var lockedUntil: Date?
 
     /// JSON keys (`prune --json`, docs/retention.md §5): snake_case like the rest of Lifeboat's JSON.
     enum CodingKeys: String, CodingKey {
         case id, time, tags, verified
         case utcOffsetSeconds = "utc_offset_seconds"
+        case lockedUntil = "locked_until"
     }
 
-    public init(id: String, time: Date, utcOffsetSeconds: Int = 0, tags: [String] = [], verified: Bool = false) {
+    public init(id: String, time: Date, utcOffsetSeconds: Int = 0, tags: [String] = [], verified: Bool = false,
+                lockedUntil: Date? = nil) {
         self.id = id
         self.time = time
         self.utcOffsetSeconds = utcOffsetSeconds
         self.tags = tags
         self.verified = verified
+        self.lockedUntil = lockedUntil
     }
 }
 
@@ -44,6 +50,8 @@ public enum RetentionRule: String, Hashable, Sendable, Codable, CaseIterable {
     case tags
     /// The safety rail: the newest verified backup is never removed.
     case newestVerified = "newest-verified"
+    /// The store refuses to remove the backup yet (S3 Object Lock): kept until the lock expires.
+    case locked
 }
 
 /// Why a backup is kept. `description` gives the operator-facing text, e.g. "daily 2026-11-27",
@@ -62,9 +70,11 @@ public struct RetentionReason: Hashable, Sendable, Codable, CustomStringConverti
     /// True when the backup is kept only because it is the oldest backup and the rule still had budget (restic's
     /// "oldest ..." reasons): it shares its bucket with a newer kept backup.
     public var isOldest: Bool
+    /// For the `locked` rule: when the lock expires.
+    public var until: Date?
 
     enum CodingKeys: String, CodingKey {
-        case rule, bucket, window, tags
+        case rule, bucket, window, tags, until
         case isOldest = "oldest"
     }
 
@@ -73,13 +83,15 @@ public struct RetentionReason: Hashable, Sendable, Codable, CustomStringConverti
         bucket: String? = nil,
         window: RetentionDuration? = nil,
         tags: [String]? = nil,
-        isOldest: Bool = false
+        isOldest: Bool = false,
+        until: Date? = nil
     ) {
         self.rule = rule
         self.bucket = bucket
         self.window = window
         self.tags = tags
         self.isOldest = isOldest
+        self.until = until
     }
 
     public var description: String {
@@ -99,6 +111,9 @@ public struct RetentionReason: Hashable, Sendable, Codable, CustomStringConverti
             return (list.count == 1 ? "tag " : "tags ") + list.joined(separator: ", ")
         case .newestVerified:
             return "newest verified backup (safety rail)"
+        case .locked:
+            guard let until else { return "locked" }
+            return "locked until " + ISO8601DateFormatter().string(from: until)
         }
     }
 }

@@ -21,8 +21,9 @@ import Foundation
 /// - Rules are ORed; a backup kept by several rules spends budget from each count rule that keeps it.
 ///
 /// Safety rails on top: an empty policy is refused, rules that keep none of the backups are refused (before the next
-/// rail, so that a misspelt keep-tag cannot hide behind it), and the newest backup with `verified == true` is never
-/// removed.
+/// rail, so that a misspelt keep-tag cannot hide behind it), the newest backup with `verified == true` is never
+/// removed, and a backup whose `lockedUntil` is after `now` is kept (reason `locked`; the store would refuse to
+/// remove it).
 public enum RetentionPlanner {
     /// Plans retention for `backups`.
     /// - Parameters:
@@ -118,6 +119,14 @@ public enum RetentionPlanner {
             decisions[newestVerified].reasons = [RetentionReason(rule: .newestVerified)]
         }
 
+        // The store's rail: a backup locked at `now` cannot be removed, so the plan keeps it and says until when. It
+        // spends no budget, so the rest of the plan is what it would be without the lock.
+        for index in decisions.indices where decisions[index].action == .remove {
+            if let until = decisions[index].candidate.lockedUntil, until > now {
+                decisions[index].action = .keep
+                decisions[index].reasons = [RetentionReason(rule: .locked, until: until)]
+            }
+        }
         return decisions
     }
 

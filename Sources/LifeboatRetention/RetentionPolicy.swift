@@ -136,6 +136,37 @@ public struct RetentionPolicy: Hashable, Sendable, Codable, CustomStringConverti
         self.keepTags = keepTags
     }
 
+    /// How many days the policy's time rules keep a backup at most, for aligning an Object Lock with it: keep-within
+    /// and keep-within-<period> windows (a year counted as 366 days, a month as 31, hours rounded up to days) and the
+    /// bucket counts (keep-hourly N: N/24 days rounded up, daily N: N, weekly N: 7N, monthly N: 31N, yearly N: 366N),
+    /// the longest of them, at most 36500. Nil when no time rule bounds it: only keep-last or keep-tags, or an
+    /// `unlimited` bucket count (such backups are kept for as long as newer ones do not push them out).
+    public var longestKeepDays: Int? {
+        func days(_ d: RetentionDuration) -> Int {
+            let total = d.years.multipliedReportingOverflow(by: 366).partialValue
+                &+ d.months.multipliedReportingOverflow(by: 31).partialValue &+ d.days &+ (d.hours + 23) / 24
+            return min(max(total, 0), 36_500)
+        }
+        var longest: Int?
+        func take(_ value: Int) { longest = max(longest ?? 0, min(max(value, 0), 36_500)) }
+        let counts: [(RetentionCount?, Int, Int)] = [  // count, multiplier, divisor
+            (keepHourly, 1, 24), (keepDaily, 1, 1), (keepWeekly, 7, 1), (keepMonthly, 31, 1), (keepYearly, 366, 1),
+        ]
+        for (count, multiplier, divisor) in counts {
+            switch count {
+            case .unlimited?: return nil
+            case .limited(let n)? where n > 0:
+                let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)
+                take(overflow ? 36_500 : (product + divisor - 1) / divisor)
+            default: break
+            }
+        }
+        for duration in [keepWithin, keepWithinHourly, keepWithinDaily, keepWithinWeekly, keepWithinMonthly, keepWithinYearly] {
+            if let duration, !duration.isZero { take(days(duration)) }
+        }
+        return longest
+    }
+
     /// True when no rule is set: such a policy would keep nothing and is refused by ``validate()``.
     public var isEmpty: Bool {
         let counts = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly]

@@ -16,13 +16,32 @@ public struct S3ObjectInfo: Sendable, Equatable {
     public var size: Int64
     public var etag: String?
     public var lastModified: Date?
+    /// The Object Lock retention of the object's current version (HeadObject's `x-amz-object-lock-*` headers).
+    public var lock: StoreObjectLock?
 
-    public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil) {
+    public init(key: String, size: Int64, etag: String? = nil, lastModified: Date? = nil, lock: StoreObjectLock? = nil) {
         self.key = key
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
+        self.lock = lock
     }
+}
+
+/// One version (or delete marker) of a key in a versioned bucket, as ListObjectVersions lists it.
+public struct S3ObjectVersion: Sendable, Equatable {
+    public var key: String
+    public var versionID: String
+    public var isDeleteMarker: Bool
+    public var isLatest: Bool
+}
+
+/// What a bucket says about versioning and Object Lock (GetBucketVersioning, GetObjectLockConfiguration).
+public struct S3BucketProtection: Sendable, Equatable {
+    /// `Enabled`, `Suspended`, or nil when versioning was never turned on.
+    public var versioning: String?
+    /// True when the bucket was created with Object Lock (it can only be turned on at creation, or by AWS support).
+    public var objectLockEnabled: Bool
 }
 
 /// An in-progress multipart upload as listed by ListMultipartUploads.
@@ -51,13 +70,14 @@ public struct S3Client: Sendable {
     // MARK: - Bucket
 
     /// CreateBucket (setup and tests). An existing bucket owned by the caller is not an error.
-    public func createBucket(region: String) async throws {
+    public func createBucket(region: String, objectLockEnabled: Bool = false) async throws {
         var body: ByteBuffer?
+        let headers = objectLockEnabled ? [("x-amz-bucket-object-lock-enabled", "true")] : []
         if region != "us-east-1" {
             body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                 + "<LocationConstraint>\(S3XML.escape(region))</LocationConstraint></CreateBucketConfiguration>")
         }
-        let response = try await transport.send(S3Request(operation: "CreateBucket", method: .PUT, body: body))
+        let response = try await transport.send(S3Request(operation: "CreateBucket", method: .PUT, headers: headers, body: body))
         if response.status == 409 {
             let bytes = try await response.collect(limit: 1024 * 1024)
             let error = S3Error.fromResponse(status: 409, body: bytes, operation: "CreateBucket", bucket: bucket, key: nil)
@@ -66,6 +86,28 @@ public struct S3Client: Sendable {
         }
         try await expectSuccess(response, operation: "CreateBucket", key: nil)
         _ = try await response.collect(limit: 1024 * 1024)
+    }
+
+    /// GetBucketVersioning and GetObjectLockConfiguration: whether the bucket can keep write-once versions.
+    public func bucketProtection() async throws -> S3BucketProtection {
+        let versioningResponse = try await transport.send(S3Request(operation: "GetBucketVersioning", method: .GET,
+                                                                    query: [("versioning", "")]))
+        try await expectSuccess(versioningResponse, operation: "GetBucketVersioning", key: nil)
+        // AWS answers <VersioningConfiguration>; moto <GetBucketVersioningResponse> with the same children.
+        let versioning = try await parseBody(versioningResponse, operation: "GetBucketVersioning",
+                                             expecting: "VersioningConfiguration", or: "GetBucketVersioningResponse")
+        let lockResponse = try await transport.send(S3Request(operation: "GetObjectLockConfiguration", method: .GET,
+                                                              query: [("object-lock", "")]))
+        var lockEnabled = false
+        if lockResponse.status == 404 {
+            // ObjectLockConfigurationNotFoundError: the bucket was created without Object Lock.
+            _ = try? await lockResponse.collect(limit: 1024 * 1024)
+        } else {
+            try await expectSuccess(lockResponse, operation: "GetObjectLockConfiguration", key: nil)
+            let lock = try await parseBody(lockResponse, operation: "GetObjectLockConfiguration", expecting: "ObjectLockConfiguration")
+            lockEnabled = lock.child("ObjectLockEnabled")?.text == "Enabled"
+        }
+        return S3BucketProtection(versioning: versioning.child("Status")?.text, objectLockEnabled: lockEnabled)
     }
 
     // MARK: - Objects
@@ -97,15 +139,82 @@ public struct S3Client: Sendable {
         if response.status == 404 { return nil }
         try await expectSuccess(response, operation: "HeadObject", key: key)
         let size = response.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
-        return S3ObjectInfo(key: key, size: size, etag: response.headers.first(name: "etag"))
+        return S3ObjectInfo(key: key, size: size, etag: response.headers.first(name: "etag"),
+                            lock: S3Client.objectLock(in: response.headers))
     }
 
-    /// DeleteObject. S3 answers 204 whether or not the key existed.
-    public func deleteObject(key: String) async throws {
-        let response = try await transport.send(S3Request(operation: "DeleteObject", method: .DELETE, key: key))
+    /// The Object Lock retention in a HeadObject/GetObject answer; nil without one (or with a mode Lifeboat does not
+    /// know, or an unreadable date: such an object is treated as unlocked, and S3 itself still refuses its removal).
+    static func objectLock(in headers: HTTPHeaders) -> StoreObjectLock? {
+        guard let modeText = headers.first(name: "x-amz-object-lock-mode"),
+              let mode = StoreObjectLock.Mode(rawValue: modeText.lowercased()),
+              let untilText = headers.first(name: "x-amz-object-lock-retain-until-date"),
+              let until = S3Client.parseISO8601(untilText) else { return nil }
+        return StoreObjectLock(mode: mode, retainUntil: until)
+    }
+
+    /// The request headers that lock a new object (PutObject, CreateMultipartUpload): mode and retain-until date.
+    static func lockHeaders(_ lock: StoreObjectLock) -> [(String, String)] {
+        [("x-amz-object-lock-mode", lock.mode.rawValue.uppercased()),
+         ("x-amz-object-lock-retain-until-date", S3Client.formatISO8601(lock.retainUntil))]
+    }
+
+    /// `Content-MD5` (base64 of the body's MD5), which S3 requires on every upload to a bucket with Object Lock.
+    static func contentMD5(_ body: ByteBuffer) throws -> (String, String) {
+        let digest = try body.withUnsafeReadableBytes { try MD5Digest.hash(bytes: $0) }
+        return ("content-md5", Data(digest).base64EncodedString())
+    }
+
+    /// PutObjectRetention: locks an existing object version (servers that ignore the lock headers of a multipart upload).
+    public func putObjectRetention(key: String, lock: StoreObjectLock) async throws {
+        let body = ByteBuffer(string: "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>\(lock.mode.rawValue.uppercased())</Mode>"
+            + "<RetainUntilDate>\(S3Client.formatISO8601(lock.retainUntil))</RetainUntilDate></Retention>")
+        let response = try await transport.send(S3Request(operation: "PutObjectRetention", method: .PUT, key: key,
+                                                          query: [("retention", "")],
+                                                          headers: [("content-type", "application/xml"), try S3Client.contentMD5(body)],
+                                                          body: body))
+        try await expectSuccess(response, operation: "PutObjectRetention", key: key)
+        _ = try await response.collect(limit: 1024 * 1024)
+    }
+
+    /// DeleteObject. S3 answers 204 whether or not the key existed. Without `versionID` a versioned bucket only adds
+    /// a delete marker (the data stays as a noncurrent version); with it, that version is removed for good (refused
+    /// with AccessDenied while an Object Lock holds it). Lifeboat never sends `x-amz-bypass-governance-retention`.
+    public func deleteObject(key: String, versionID: String? = nil) async throws {
+        let query = versionID.map { [("versionId", $0)] } ?? []
+        let response = try await transport.send(S3Request(operation: "DeleteObject", method: .DELETE, key: key, query: query))
         if response.status == 404 { return }
         try await expectSuccess(response, operation: "DeleteObject", key: key)
         _ = try await response.collect(limit: 1024 * 1024)
+    }
+
+    /// Every version and delete marker whose key starts with `prefix` (ListObjectVersions, all pages).
+    public func listObjectVersions(prefix: String) async throws -> [S3ObjectVersion] {
+        var all: [S3ObjectVersion] = []
+        var keyMarker: String?
+        var versionMarker: String?
+        while true {
+            var query: [(String, String)] = [("versions", ""), ("prefix", prefix)]
+            if let keyMarker { query.append(("key-marker", keyMarker)) }
+            if let versionMarker { query.append(("version-id-marker", versionMarker)) }
+            let response = try await transport.send(S3Request(operation: "ListObjectVersions", method: .GET, query: query))
+            try await expectSuccess(response, operation: "ListObjectVersions", key: nil)
+            let xml = try await parseBody(response, operation: "ListObjectVersions", expecting: "ListVersionsResult")
+            for (element, marker) in xml.children("Version").map({ ($0, false) }) + xml.children("DeleteMarker").map({ ($0, true) }) {
+                guard let key = element.child("Key")?.text, let id = element.child("VersionId")?.text else { continue }
+                all.append(S3ObjectVersion(key: key, versionID: id, isDeleteMarker: marker,
+                                           isLatest: element.child("IsLatest")?.text == "true"))
+            }
+            guard xml.child("IsTruncated")?.text == "true" else { return all }
+            let nextKey = xml.child("NextKeyMarker")?.text
+            let nextVersion = xml.child("NextVersionIdMarker")?.text
+            guard let nextKey, !nextKey.isEmpty, (nextKey, nextVersion) != (keyMarker, versionMarker) else {
+                throw S3Error(kind: .invalidResponse, operation: "ListObjectVersions", bucket: bucket,
+                              detail: "the listing is truncated but the markers do not advance")
+            }
+            keyMarker = nextKey
+            versionMarker = nextVersion
+        }
     }
 
     // MARK: - Listing
@@ -168,10 +277,11 @@ public struct S3Client: Sendable {
     }
 
     /// UploadPart; returns the part's ETag.
-    public func uploadPart(key: String, uploadID: String, partNumber: Int, body: ByteBuffer) async throws -> String {
+    public func uploadPart(key: String, uploadID: String, partNumber: Int, body: ByteBuffer,
+                           headers: [(String, String)] = []) async throws -> String {
         let response = try await transport.send(S3Request(
             operation: "UploadPart", method: .PUT, key: key,
-            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: body))
+            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], headers: headers, body: body))
         try await expectSuccess(response, operation: "UploadPart", key: key)
         _ = try await response.collect(limit: 1024 * 1024)
         guard let etag = response.headers.first(name: "etag") else {
@@ -249,7 +359,8 @@ public struct S3Client: Sendable {
         throw S3Error.fromResponse(status: response.status, body: body, operation: operation, bucket: bucket, key: key)
     }
 
-    private func parseBody(_ response: S3Response, operation: String, expecting root: String) async throws -> S3XMLElement {
+    private func parseBody(_ response: S3Response, operation: String, expecting root: String,
+                           or alternative: String? = nil) async throws -> S3XMLElement {
         let body = try await response.collect()
         let xml: S3XMLElement
         do {
@@ -260,11 +371,17 @@ public struct S3Client: Sendable {
         if xml.name == "Error" {
             throw S3Error.fromResponse(status: response.status, body: body, operation: operation, bucket: bucket, key: nil)
         }
-        guard xml.name == root else {
+        guard xml.name == root || xml.name == alternative else {
             throw S3Error(kind: .invalidResponse, operation: operation, bucket: bucket,
                           detail: "expected <\(root)>, got <\(xml.name)>")
         }
         return xml
+    }
+
+    /// `2024-01-31T12:34:56Z` (whole seconds, UTC): the form of Object Lock dates Lifeboat sends.
+    public static func formatISO8601(_ date: Date) -> String {
+        let text = ManifestTimestamp(date: date, utcOffsetSeconds: 0).utcDescription
+        return text
     }
 
     /// Parses S3's `2024-01-31T12:34:56.789Z` (fraction optional).

@@ -42,6 +42,26 @@ public enum S3ServerSideEncryption: Sendable, Equatable, CustomStringConvertible
     }
 }
 
+/// Object Lock on every object Lifeboat writes: each data object and manifest is stored as a write-once version that
+/// nobody (compliance), or nobody without the bypass permission (governance), can remove for `days` days.
+public struct S3ObjectLockSetting: Sendable, Equatable, CustomStringConvertible {
+    public var mode: StoreObjectLock.Mode
+    /// Retention of each object from the moment it is written, in days (1 ... 36500).
+    public var days: Int
+
+    public init(mode: StoreObjectLock.Mode, days: Int) {
+        self.mode = mode
+        self.days = days
+    }
+
+    /// The lock of an object written at `now`.
+    public func lock(writtenAt now: Date) -> StoreObjectLock {
+        StoreObjectLock(mode: mode, retainUntil: now.addingTimeInterval(Double(days) * 86_400))
+    }
+
+    public var description: String { "\(mode.rawValue), \(days) days" }
+}
+
 /// Everything `S3Store` needs to reach one bucket. Holds no secret: credentials come from `credentials`.
 public struct S3Configuration: Sendable, CustomStringConvertible {
     /// Endpoint URL without the bucket, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
@@ -66,12 +86,14 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     public var conditionalWrites: Bool
     /// Timeout of one HTTP request (a whole part upload must fit in it).
     public var requestTimeoutSeconds: Int64
+    /// Lock every object written (S3 Object Lock); nil writes unlocked objects.
+    public var objectLock: S3ObjectLockSetting?
 
     public init(endpoint: String, region: String = "us-east-1", bucket: String, prefix: String = "",
                 addressing: S3AddressingStyle = .pathStyle, caFile: String? = nil,
                 credentials: S3CredentialSource = .defaultChain, serverSideEncryption: S3ServerSideEncryption = .none,
                 partSize: Int = 8 * 1024 * 1024, maxConcurrentParts: Int = 3, retry: S3RetryPolicy = S3RetryPolicy(),
-                conditionalWrites: Bool = true, requestTimeoutSeconds: Int64 = 300) {
+                conditionalWrites: Bool = true, requestTimeoutSeconds: Int64 = 300, objectLock: S3ObjectLockSetting? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket
@@ -85,6 +107,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         self.retry = retry
         self.conditionalWrites = conditionalWrites
         self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.objectLock = objectLock
     }
 
     /// S3's smallest allowed part (except the last).
@@ -96,7 +119,8 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
 
     public var description: String {
         "S3(\(addressing == .pathStyle ? endpoint + "/" + bucket : bucket + " at " + endpoint), region \(region), "
-            + "prefix \"\(prefix)\", credentials from \(credentials), SSE \(serverSideEncryption))"
+            + "prefix \"\(prefix)\", credentials from \(credentials), SSE \(serverSideEncryption)"
+            + (objectLock.map { ", object lock \($0)" } ?? "") + ")"
     }
 
     /// The parsed endpoint.
@@ -134,6 +158,9 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         }
         guard (1...16).contains(maxConcurrentParts) else {
             throw S3Error.configuration("maxConcurrentParts \(maxConcurrentParts) must be between 1 and 16")
+        }
+        if let objectLock, !(1...36_500).contains(objectLock.days) {
+            throw S3Error.configuration("object lock days \(objectLock.days) must be between 1 and 36500")
         }
         if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw S3Error.configuration("CA file \(caFile) does not exist or is not readable")

@@ -37,9 +37,11 @@ actor S3PendingObject: PendingObject {
     private var inFlight: [Int: Task<S3CompletedPart, any Error>] = [:]
     private var completed: [S3CompletedPart] = []
     private var totalBytes: Int64 = 0
+    /// The Object Lock every upload of this object carries (fixed when the object is created), or nil.
+    private let lock: StoreObjectLock?
 
     init(name: String, key: String, mode: StoreWriteMode, client: S3Client, configuration: S3Configuration,
-         storeName: String, clock: @escaping @Sendable () -> Date, logger: Logger?) {
+         storeName: String, clock: @escaping @Sendable () -> Date, logger: Logger?, lock: StoreObjectLock? = nil) {
         self.name = name
         self.key = key
         self.mode = mode
@@ -48,7 +50,13 @@ actor S3PendingObject: PendingObject {
         self.storeName = storeName
         self.clock = clock
         self.logger = logger
+        self.lock = lock
         buffer = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    /// Headers of PutObject and CreateMultipartUpload: server-side encryption and the Object Lock.
+    private var uploadHeaders: [(String, String)] {
+        configuration.serverSideEncryption.headers + (lock.map(S3Client.lockHeaders) ?? [])
     }
 
     /// The multipart upload id, once a second part was needed (for tests and diagnostics).
@@ -93,7 +101,8 @@ actor S3PendingObject: PendingObject {
             if uploadID == nil {
                 let body = buffer
                 buffer = ByteBufferAllocator().buffer(capacity: 0)
-                try await client.putObject(key: key, body: body, headers: configuration.serverSideEncryption.headers,
+                try await client.putObject(key: key, body: body,
+                                           headers: uploadHeaders + (lock == nil ? [] : [try S3Client.contentMD5(body)]),
                                            ifNoneMatch: conditional)
             } else {
                 if buffer.readableBytes > 0 { try await flushPart() }
@@ -101,12 +110,31 @@ actor S3PendingObject: PendingObject {
                 try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: completed,
                                                          ifNoneMatch: conditional)
             }
+            if let lock { try await confirmLock(lock) }
             state = .committed
-            return StoreObjectInfo(name: name, size: totalBytes, modified: clock())
+            return StoreObjectInfo(name: name, size: totalBytes, modified: clock(), lock: lock)
         } catch {
             await abortAfterFailure()
             throw S3Store.storeError(error, store: storeName, operation: "commit", object: name)
         }
+    }
+
+    /// Checks that the committed version carries `lock` (HeadObject). A server that ignored the lock headers (some
+    /// do on multipart uploads) gets PutObjectRetention; if the object is still unlocked it is removed and the commit
+    /// fails: a destination configured for Object Lock never holds an unlocked backup.
+    private func confirmLock(_ lock: StoreObjectLock) async throws {
+        if let applied = try await client.headObject(key: key)?.lock, applied.retainUntil >= lock.retainUntil { return }
+        do {
+            try await client.putObjectRetention(key: key, lock: lock)
+            if let applied = try await client.headObject(key: key)?.lock, applied.retainUntil >= lock.retainUntil { return }
+        } catch {
+            try? await client.deleteObject(key: key)
+            throw error
+        }
+        try? await client.deleteObject(key: key)
+        throw S3Error(kind: .configuration, operation: "PutObjectRetention", bucket: client.bucket, key: key,
+                      detail: "the server accepted the object but did not lock it; check that the bucket has Object Lock "
+                        + "enabled (lifeboat config check --connect)")
     }
 
     func abort() async {
@@ -120,7 +148,7 @@ actor S3PendingObject: PendingObject {
     /// Starts uploading the buffer as the next part, first waiting for the oldest part when the limit is reached.
     private func flushPart() async throws {
         if uploadID == nil {
-            uploadID = try await client.createMultipartUpload(key: key, headers: configuration.serverSideEncryption.headers)
+            uploadID = try await client.createMultipartUpload(key: key, headers: uploadHeaders)
             logger?.debug("S3 multipart upload started", metadata: ["key": "\(key)"])
         }
         while inFlight.count >= configuration.maxConcurrentParts, let oldest = inFlight.keys.min() {
@@ -135,8 +163,10 @@ actor S3PendingObject: PendingObject {
         let partNumber = nextPartNumber
         nextPartNumber += 1
         let client = self.client, key = self.key, uploadID = self.uploadID!
+        let partHeaders = lock == nil ? [] : [try S3Client.contentMD5(part)]
         inFlight[partNumber] = Task {
-            let etag = try await client.uploadPart(key: key, uploadID: uploadID, partNumber: partNumber, body: part)
+            let etag = try await client.uploadPart(key: key, uploadID: uploadID, partNumber: partNumber, body: part,
+                                                   headers: partHeaders)
             return S3CompletedPart(partNumber: partNumber, etag: etag)
         }
     }

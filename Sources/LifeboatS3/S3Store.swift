@@ -79,7 +79,14 @@ public final class S3Store: BackupStore {
             if existing != nil { throw StoreError(.alreadyExists, store: displayName, operation: "create", object: name) }
         }
         return S3PendingObject(name: name, key: key(for: name), mode: mode, client: client, configuration: configuration,
-                               storeName: displayName, clock: clock, logger: logger)
+                               storeName: displayName, clock: clock, logger: logger,
+                               lock: S3Store.isLockable(name) ? configuration.objectLock?.lock(writtenAt: clock()) : nil)
+    }
+
+    /// Object Lock protects the backups (data objects and manifests) only: the repository's lock objects must stay
+    /// removable.
+    static func isLockable(_ name: String) -> Bool {
+        name.hasPrefix(BackupRepository.dataPrefix) || name.hasPrefix(BackupRepository.manifestPrefix)
     }
 
     public func openForReading(_ name: String) async throws -> any StoreObjectReader {
@@ -124,12 +131,61 @@ public final class S3Store: BackupStore {
         .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
+    /// Removes the object. With Object Lock configured the bucket is versioned, where a plain DeleteObject only adds a
+    /// delete marker and keeps paying for the data: so every version of the key (and its delete markers) is removed
+    /// by version id, oldest first. S3 refuses that for a version still locked (AccessDenied, mapped to
+    /// ``StoreError/Kind-swift.enum/permissionDenied``), and the versions not yet removed stay as they were.
     public func delete(_ name: String) async throws {
         try StoreObjectName.validate(name, store: displayName, operation: "delete")
         do {
-            try await client.deleteObject(key: key(for: name))
+            guard configuration.objectLock != nil else {
+                try await client.deleteObject(key: key(for: name))
+                return
+            }
+            let fullKey = key(for: name)
+            let versions = try await client.listObjectVersions(prefix: fullKey).filter { $0.key == fullKey }
+            // The current version last: until then the object stays visible, so a refused removal hides nothing.
+            for version in versions.sorted(by: { !$0.isLatest && $1.isLatest }) {
+                try await client.deleteObject(key: fullKey, versionID: version.versionID)
+            }
         } catch {
             throw S3Store.storeError(error, store: displayName, operation: "delete", object: name)
+        }
+    }
+
+    /// The Object Lock retention of the object's current version (HeadObject).
+    public func objectLock(of name: String) async throws -> StoreObjectLock? {
+        try StoreObjectName.validate(name, store: displayName, operation: "stat")
+        let info: S3ObjectInfo?
+        do {
+            info = try await client.headObject(key: key(for: name))
+        } catch {
+            throw S3Store.storeError(error, store: displayName, operation: "stat", object: name)
+        }
+        guard let info else { throw StoreError(.notFound, store: displayName, operation: "stat", object: name) }
+        return info.lock
+    }
+
+    /// Preflight for `object_lock`: the bucket must be versioned with Object Lock enabled, else every backup would be
+    /// written unprotected (or refused). Throws a configuration error saying how to enable it; does nothing when the
+    /// destination does not lock.
+    public func checkObjectLock() async throws {
+        guard configuration.objectLock != nil else { return }
+        let protection: S3BucketProtection
+        do {
+            protection = try await client.bucketProtection()
+        } catch {
+            throw S3Store.storeError(error, store: displayName, operation: "check object lock", object: nil)
+        }
+        if !protection.objectLockEnabled {
+            throw S3Error.configuration("bucket \(configuration.bucket) does not have Object Lock enabled, which object_lock needs: "
+                + "create the bucket with it (aws s3api create-bucket --bucket \(configuration.bucket) --object-lock-enabled-for-bucket) "
+                + "or enable it on the existing bucket (aws s3api put-object-lock-configuration --bucket \(configuration.bucket) "
+                + "--object-lock-configuration ObjectLockEnabled=Enabled, after enabling versioning)")
+        }
+        if protection.versioning != "Enabled" {
+            throw S3Error.configuration("bucket \(configuration.bucket) has versioning \(protection.versioning ?? "off"), which object_lock "
+                + "needs Enabled: aws s3api put-bucket-versioning --bucket \(configuration.bucket) --versioning-configuration Status=Enabled")
         }
     }
 

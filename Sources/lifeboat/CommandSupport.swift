@@ -46,6 +46,11 @@ struct SecretOptions: ParsableArguments {
         valueName: "path"))
     var keyFiles: [String] = []
 
+    @Option(name: .customLong("recipient"), help: ArgumentHelp(
+        "Encrypt to this X25519 recipient: a `lifeboat-recipient-1:` line or a file holding one (from `lifeboat key generate --recipient`). Repeatable; replaces keys.recipients. Decrypting needs an identity file given with --key-file.",
+        valueName: "recipient"))
+    var recipients: [String] = []
+
     @Option(name: .customLong("passphrase-env"), help: ArgumentHelp(
         "Name of an environment variable holding the passphrase (instead of a key file).", valueName: "name"))
     var passphraseEnv: String?
@@ -60,6 +65,7 @@ struct SecretOptions: ParsableArguments {
             throw UsageError(description: "give --passphrase-env or --passphrase-file, not both")
         }
         overrides.keyFiles = keyFiles
+        overrides.recipients = recipients
         if let passphraseEnv { overrides.passphrase = .environment(passphraseEnv) }
         if let passphraseFile { overrides.passphrase = .file(passphraseFile) }
     }
@@ -68,7 +74,7 @@ struct SecretOptions: ParsableArguments {
     func keys() throws -> LifeboatConfiguration.Keys {
         var overrides = ConfigurationOverrides()
         try apply(to: &overrides)
-        return LifeboatConfiguration.Keys(keyFiles: overrides.keyFiles, passphrase: overrides.passphrase)
+        return LifeboatConfiguration.Keys(keyFiles: overrides.keyFiles, passphrase: overrides.passphrase, recipients: overrides.recipients)
     }
 
     func keyRing() throws -> KeyRing {
@@ -77,7 +83,7 @@ struct SecretOptions: ParsableArguments {
 
     func encryptionSecret() throws -> EncryptionSecret {
         let keys = try keys()
-        if !keys.keyFiles.isEmpty && keys.passphrase != nil {
+        if keys.recipients.isEmpty && !keys.keyFiles.isEmpty && keys.passphrase != nil {
             throw UsageError(description: "encrypt with a key file or a passphrase, not both")
         }
         return try keys.encryptionSecret(environment: ProcessInfo.processInfo.environment)

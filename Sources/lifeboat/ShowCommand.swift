@@ -53,7 +53,7 @@ struct ShowCommand: AsyncParsableCommand {
                 Entries:        \(manifest.entryCount)
                 Snapshot:       \(manifest.originalSize) bytes, SHA-256 \(manifest.originalSHA256)
                 Stored:         \(manifest.storedSize) bytes (ratio \(manifest.compressionRatio)) in \(manifest.dataObject)
-                Key id:         \(manifest.archiveKeyID) (format v\(manifest.archiveFormatVersion))
+                Key id:         \(manifest.archiveKeyID) (format v\(manifest.archiveFormatVersion))\(manifest.archiveRecipients.isEmpty ? "" : "\n" + "Recipients:     " + manifest.archiveRecipients.joined(separator: ", ") + " (any one's identity decrypts)")
                 Duration:       \(String(format: "%.2f", manifest.durationSeconds)) s
                 Tags:           \(manifest.tags.isEmpty ? "-" : manifest.tags.joined(separator: ", "))
                 Last verified:  \(manifest.lastVerification.map { "\($0.verifiedAt) \($0.result.rawValue)" } ?? "never")

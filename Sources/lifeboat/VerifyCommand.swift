@@ -21,7 +21,10 @@ struct VerifyCommand: AsyncParsableCommand {
         discussion: """
             Every configured destination is checked (or those named with --destination): each stored copy is re-read \
             from its destination. Exit 0 when every backup checked is ok, 65 when any is damaged (each is reported \
-            with the reason).
+            with the reason). With --structure-only no key is needed (a host that only holds recipients' public \
+            keys): the archive's header and the framing of every chunk are checked, nothing is decrypted or \
+            authenticated, and no verification is recorded (docs/format.md §5.1). Each backup's Object Lock state is \
+            reported where the destination has one.
 
             Example:
               lifeboat verify --latest --key-file /etc/lifeboat/backup.key
@@ -45,11 +48,16 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "Print the results as JSON.")
     var json = false
 
+    @Flag(name: .customLong("structure-only"), help: "Check the archives' structure without a key: nothing is decrypted (docs/format.md §5.1).")
+    var structureOnly = false
+
     struct Result: Encodable {
         var id: String
         var destination: String
         var ok: Bool
         var detail: String?
+        /// The store's write-once lock on the backup now (`compliance until T`); nil when it is not locked.
+        var lock: String?
     }
 
     func run() async throws {
@@ -58,7 +66,7 @@ struct VerifyCommand: AsyncParsableCommand {
         var unreadable: [DestinationFailure] = []
         do {
             let context = try repository.context(secrets: secrets)
-            let keyRing = try context.keyRing()
+            let keyRing = structureOnly ? KeyRing() : try context.keyRing()
             try await context.withDestinations(create: false) { destinations in
                 several = destinations.count > 1
                 for destination in destinations {
@@ -103,7 +111,8 @@ struct VerifyCommand: AsyncParsableCommand {
         } else {
             for result in results {
                 let place = several ? "  (\(result.destination))" : ""
-                print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(place)\(result.detail.map { ": \($0)" } ?? "")")
+                let lock = result.lock.map { "  [object lock: \($0)]" } ?? ""
+                print("\(result.ok ? "ok     " : "DAMAGED") \(result.id)\(place)\(lock)\(result.detail.map { ": \($0)" } ?? "")")
             }
         }
         if results.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.dataError.rawValue) }
@@ -126,6 +135,20 @@ struct VerifyCommand: AsyncParsableCommand {
 
     /// Re-reads one backup completely and records the verdict in its manifest on that destination.
     private func verify(_ manifest: BackupManifest, on destination: OpenedDestination, keyRing: KeyRing) async throws -> Result {
+        if structureOnly {
+            var result: Result
+            do {
+                let records = try await BackupExporter.checkStructure(manifest, from: destination.repository)
+                result = Result(id: manifest.id.rawValue, destination: destination.name, ok: true,
+                                detail: "structure only: header and \(records) chunk records well formed (not decrypted)")
+            } catch {
+                result = Result(id: manifest.id.rawValue, destination: destination.name, ok: false, detail: "\(error)")
+            }
+            if let lock = try? await destination.repository.objectLock(of: manifest) {
+                result.lock = lock.holds(at: Date()) ? lock.description : "expired (was \(lock.description))"
+            }
+            return result
+        }
         let progress = TransferProgress.forTerminal(label: "verify \(manifest.id)", total: manifest.storedSize, enabled: !json)
         let store = progress.map { ProgressStore(destination.repository.store, progress: $0) } ?? destination.repository.store
         let record: BackupManifest.Verification
@@ -144,7 +167,12 @@ struct VerifyCommand: AsyncParsableCommand {
             result = Result(id: manifest.id.rawValue, destination: destination.name, ok: false, detail: "\(error)")
         }
         _ = try? await destination.repository.recordVerification(record, for: manifest.id)
-        return result
+        var reported = result
+        // Object Lock state as the store reports it now (HeadObject on S3); nothing on stores that cannot lock.
+        if let lock = try? await destination.repository.objectLock(of: manifest) {
+            reported.lock = lock.holds(at: Date()) ? lock.description : "expired (was \(lock.description))"
+        }
+        return reported
     }
 }
 
@@ -152,7 +180,7 @@ extension ArchiveError {
     /// The secret given does not open the archive (as opposed to the archive being damaged).
     var isAboutTheSecret: Bool {
         switch self {
-        case .wrongKey, .wrongPassphrase, .missingSecret: return true
+        case .wrongKey, .wrongPassphrase, .missingSecret, .wrongIdentity: return true
         default: return false
         }
     }

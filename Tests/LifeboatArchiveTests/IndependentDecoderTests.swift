@@ -196,6 +196,61 @@ struct IndependentDecoderTests {
     }
 }
 
+// MARK: - Recipient archives (§1.1, §2.1)
+
+extension IndependentDecoderTests {
+    @Test("recipient archives at the chunk-boundary sizes decode with the identity file", arguments: [0, 1, 1023, 1024, 1025, 3072])
+    func decodesRecipientArchives(size: Int) throws {
+        let dir = try TemporaryDirectory()
+        let identities = try [RecipientIdentity.generate(), RecipientIdentity.generate()]
+        let plaintext = DecoderTestData.compressible(size)
+        let archive = try writeArchive(plaintext, secret: .recipients(identities.map(\.recipient)), chunkSize: Self.chunkSize, compression: true)
+        for identity in identities {
+            let result = try runDecoder(archive: archive, in: dir, arguments: ["--identity-file", try dir.identityFile(identity)])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            #expect(outputMismatch(result.output, plaintext) == nil)
+        }
+        let stranger = try runDecoder(archive: archive, in: dir, arguments: ["--identity-file", try dir.identityFile(try RecipientIdentity.generate())])
+        #expect(stranger.status == 65)
+        #expect(stranger.stderr.contains("wrong key"), "stderr: \(stranger.stderr)")
+    }
+
+    @Test("a changed stanza, MAC or recipient count fails the decoder with 65, publishing nothing",
+          arguments: [61 + 3, 70, 97 + 3, 97 + 20, 97 + 60])
+    func recipientHeaderTamper(offset: Int) throws {
+        let dir = try TemporaryDirectory()
+        let identity = try RecipientIdentity.generate()
+        var archive = try writeArchive(DecoderTestData.compressible(1500), secret: .recipients([identity.recipient]),
+                                       chunkSize: Self.chunkSize, compression: true)
+        archive[offset] ^= 0x01
+        let result = try runDecoder(archive: archive, in: dir, arguments: ["--identity-file", try dir.identityFile(identity)])
+        #expect(result.status == 65, "stderr: \(result.stderr)")
+        #expect(result.output == nil)
+    }
+
+    @Test("recipient known-answer vectors decode with each of their identities", .enabled(if: !recipientVectors().isEmpty),
+          arguments: recipientVectors())
+    func decodesRecipientVector(path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let vector = try JSONDecoder().decode(RecipientArchiveTests.Vector.self, from: data)
+        let archive = try #require(Hex.decode(vector.archive_hex))
+        let dir = try TemporaryDirectory()
+        for hex in vector.identity_private_keys_hex {
+            let identity = try RecipientIdentity(privateKey: SecureBytes(try #require(Hex.decode(hex))))
+            let result = try runDecoder(archive: archive, in: dir, arguments: ["--identity-file", try dir.identityFile(identity)])
+            #expect(result.status == 0, "\(path): \(result.stderr)")
+            #expect(outputMismatch(result.output, try #require(Hex.decode(vector.plaintext_hex))) == nil)
+        }
+    }
+}
+
+/// Paths of the rkat-*.json recipient vectors, sorted.
+private func recipientVectors() -> [String] {
+    let directory = packageRoot().appendingPathComponent("Tests/LifeboatArchiveTests/Vectors")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasPrefix("rkat-") && $0.hasSuffix(".json") }.sorted().map { directory.appendingPathComponent($0).path }
+}
+
 // MARK: - Running the decoder
 
 /// The package root: this file is Tests/LifeboatArchiveTests/IndependentDecoderTests.swift.
@@ -297,6 +352,14 @@ private final class TemporaryDirectory {
         keyFiles += 1
         let path = path("key-\(keyFiles).lifeboat-key")
         try key.write(to: path)
+        return path
+    }
+
+    /// An identity file written by Lifeboat itself (mode 0600).
+    func identityFile(_ identity: RecipientIdentity) throws -> String {
+        keyFiles += 1
+        let path = path("identity-\(keyFiles)")
+        try identity.write(to: path)
         return path
     }
 

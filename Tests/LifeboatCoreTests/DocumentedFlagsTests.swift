@@ -92,7 +92,7 @@ struct FlagMention: Equatable {
 /// Finds flags in Markdown: in code spans, and in every line of fenced code blocks (a line ending in `\` continues).
 enum FlagMentions {
     /// Programs whose flags are not Lifeboat's.
-    static let foreignPrograms: Set<String> = ["curl", "docker", "vault", "bao", "restic", "systemctl", "sh", "git", "jq", "swift", "kubectl", "openssl", "python3"]
+    static let foreignPrograms: Set<String> = ["aws", "curl", "docker", "vault", "bao", "restic", "systemctl", "sh", "git", "jq", "swift", "kubectl", "openssl", "python3"]
     /// The subcommands of lifeboat and vault-sim: `"lifeboat"` -> its commands, `"lifeboat key"` -> `generate`, `id`.
     struct CommandTree {
         var children: [String: Set<String>]

@@ -111,18 +111,20 @@ final class S3TestEnvironment: @unchecked Sendable {
     /// A store on this environment's bucket with dummy credentials and a recording (non-sleeping) retry wait.
     func makeStore(direct: Bool = false, prefix: String = "lifeboat/", partSize: Int = 5 * 1024 * 1024,
                    maxConcurrentParts: Int = 3, retry: S3RetryPolicy = S3RetryPolicy(maxAttempts: 4),
+                   bucket: String? = nil, objectLock: S3ObjectLockSetting? = nil,
+                   clock: @escaping @Sendable () -> Date = { Date() },
                    wrap: (any S3Transport) -> any S3Transport = { $0 }) throws -> S3Store {
         let config = S3Configuration(
-            endpoint: direct ? "http://127.0.0.1:\(motoPort)" : endpoint, region: "us-east-1", bucket: bucket, prefix: prefix,
+            endpoint: direct ? "http://127.0.0.1:\(motoPort)" : endpoint, region: "us-east-1", bucket: bucket ?? self.bucket, prefix: prefix,
             addressing: .pathStyle,
             credentials: .explicit(S3Credentials(accessKeyID: "AKIAMOTOTESTKEY", secretAccessKey: "moto-test-secret")),
-            partSize: partSize, maxConcurrentParts: maxConcurrentParts, retry: retry)
+            partSize: partSize, maxConcurrentParts: maxConcurrentParts, retry: retry, objectLock: objectLock)
         let http = try S3HTTPTransport(configuration: config, credentials: S3Credentials(accessKeyID: "AKIAMOTOTESTKEY", secretAccessKey: "moto-test-secret"))
         let sleeper = self.sleeper
         let retryLog = self.retryLog
-        let retrying = S3RetryingTransport(base: http, policy: retry, bucket: bucket, sleep: { try await sleeper.sleep($0) },
+        let retrying = S3RetryingTransport(base: http, policy: retry, bucket: config.bucket, sleep: { try await sleeper.sleep($0) },
                                            jitter: { 0.5 }, onRetry: { event in retryLog.record(event) })
-        let store = S3Store(configuration: config, transport: wrap(retrying), http: http)
+        let store = S3Store(configuration: config, transport: wrap(retrying), http: http, clock: clock)
         stores.append(store)
         return store
     }

@@ -107,6 +107,8 @@ public enum ConfiguredBackup {
         for destination in destinations {
             do {
                 locks[destination.name] = try await destination.lock(.write, operation: operation)
+                // object_lock: the bucket must be able to lock, else this destination fails before anything is written.
+                if let s3 = destination.repository.store as? S3Store { try await s3.checkObjectLock() }
                 targets.append(BackupTarget(name: destination.name, repository: destination.repository,
                                             admit: { manifest in try await series.admit(manifest, into: destination) }))
             } catch {

@@ -157,7 +157,8 @@ extension LifeboatConfiguration.S3Storage {
         let configuration = S3Configuration(
             endpoint: endpoint ?? "https://s3.\(region).amazonaws.com", region: region, bucket: bucket, prefix: prefix,
             addressing: pathStyle ? .pathStyle : .virtualHosted, caFile: caCert, credentials: credentials,
-            serverSideEncryption: encryption)
+            serverSideEncryption: encryption,
+            objectLock: objectLock.map { S3ObjectLockSetting(mode: $0.mode, days: $0.days) })
         _ = try configuration.validate()
         return configuration
     }

@@ -22,6 +22,16 @@ public struct MissingKeyError: Error, Sendable, CustomStringConvertible, ExitCod
     public var exitStatus: ExitStatus { .configuration }
 }
 
+/// Only recipients (public keys) are configured: enough to encrypt, not to decrypt.
+public struct MissingIdentityError: Error, Sendable, CustomStringConvertible, ExitCodeProviding {
+    public var description: String {
+        "only recipients (public keys) are configured, which encrypt but cannot decrypt: give the identity file (private key "
+            + "from `lifeboat key generate --recipient`) of one of them with --key-file or keys.key_files"
+    }
+
+    public var exitStatus: ExitStatus { .configuration }
+}
+
 /// The variable that should hold the passphrase is not set.
 public struct MissingPassphraseError: Error, Sendable, CustomStringConvertible, ExitCodeProviding {
     public var variable: String
@@ -38,13 +48,23 @@ extension LifeboatConfiguration.Keys {
     /// Every configured key and the passphrase, to decrypt with.
     /// - Throws: ``MissingKeyError`` when nothing is configured; key file and secret errors otherwise.
     public func keyRing(environment: [String: String]) throws -> KeyRing {
-        guard !isEmpty else { throw MissingKeyError() }
-        return KeyRing(keys: try keyFiles.map { try ArchiveKey.load(path: $0) }, passphrase: try loadPassphrase(environment: environment))
+        guard !keyFiles.isEmpty || passphrase != nil else {
+            if !recipients.isEmpty { throw MissingIdentityError() }
+            throw MissingKeyError()
+        }
+        return try KeyRing(files: keyFiles, passphrase: try loadPassphrase(environment: environment))
     }
 
-    /// What new backups are encrypted with: the first key file, else the passphrase.
+    /// What new backups are encrypted with: the recipients, else the first key file, else the passphrase.
     public func encryptionSecret(environment: [String: String]) throws -> EncryptionSecret {
-        if let first = keyFiles.first { return .key(try ArchiveKey.load(path: first)) }
+        if !recipients.isEmpty { return .recipients(try recipients.map(RecipientPublicKey.resolve)) }
+        if let first = keyFiles.first {
+            guard case .key(let key) = try DecryptionKeyFile.load(path: first) else {
+                throw KeyFileError.malformed(path: first, detail: "it is an identity (X25519 private key), which only decrypts; "
+                    + "encrypt to its recipient with keys.recipients or --recipient, or list a key file first")
+            }
+            return .key(key)
+        }
         guard let passphrase = try loadPassphrase(environment: environment) else { throw MissingKeyError() }
         return .passphrase(passphrase)
     }

@@ -9,6 +9,7 @@ import LifeboatBase
 import LifeboatSchedule
 import LifeboatVault
 import LifeboatRepository
+import LifeboatS3
 import LifeboatRecovery
 
 /// One result line of `config check --connect`.
@@ -219,6 +220,18 @@ public enum ConnectionCheck {
             opened = try configuration.open(destination, create: false, environment: environment)
         } catch {
             return .init(.error, subject, "cannot open it: \(error)")
+        }
+        if let s3 = opened.repository.store as? S3Store, let lock = s3.configuration.objectLock {
+            do {
+                try await s3.checkObjectLock()
+            } catch {
+                await opened.close()
+                return .init(.error, subject, "\(s3.displayName): \(error)")
+            }
+            let result = await probe(opened.repository.store, subject: subject)
+            await opened.close()
+            guard result.status == .ok else { return result }
+            return .init(.ok, subject, result.message + "; versioning and Object Lock are enabled (backups locked \(lock))")
         }
         let result = await probe(opened.repository.store, subject: subject)
         await opened.close()

@@ -56,7 +56,24 @@ public enum RetentionRun {
         now: Date, dryRun: Bool, concurrency: Int = 8
     ) async throws -> RetentionRunResult {
         let listing = try await repository.list()
-        let groups = try plan(listing.backups, policy: policy, grouping: grouping, now: now)
+        var backups = listing.backups
+        var groups = try plan(backups, policy: policy, grouping: grouping, now: now)
+        // Object Lock: ask the store about each backup the plan would remove (only those: two HEADs each on S3). One
+        // still locked is kept with "locked until T" (the planner's rail), and removed by the first prune after.
+        let candidates = Set(groups.flatMap(\.decisions).filter { !$0.isKept }.map(\.candidate.id))
+        if !candidates.isEmpty {
+            let locks = try await lockedUntil(of: backups.filter { candidates.contains($0.id.rawValue) }, in: repository,
+                                              concurrency: concurrency)
+            if !locks.isEmpty {
+                for index in backups.indices {
+                    guard let until = locks[backups[index].id.rawValue] else { continue }
+                    let recorded = backups[index].objectLock?.retainUntil ?? .distantPast
+                    backups[index].objectLock = StoreObjectLock(mode: backups[index].objectLock?.mode ?? .compliance,
+                                                                retainUntil: max(until, recorded))
+                }
+                groups = try plan(backups, policy: policy, grouping: grouping, now: now)
+            }
+        }
         guard !dryRun else { return RetentionRunResult(grouping: grouping, groups: groups, removed: []) }
         let doomed = try groups.flatMap(\.decisions).filter { !$0.isKept }.map { try BackupID(parsing: $0.candidate.id) }
         var removed: [String] = []
@@ -73,6 +90,25 @@ public enum RetentionRun {
         let order = Dictionary(uniqueKeysWithValues: doomed.enumerated().map { ($0.element.rawValue, $0.offset) })
         return RetentionRunResult(grouping: grouping, groups: groups,
                                   removed: removed.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) })
+    }
+
+    /// The store's lock expiry of each backup in `backups` that has one (missing objects count as unlocked).
+    static func lockedUntil(of backups: [BackupManifest], in repository: BackupRepository, concurrency: Int) async throws -> [String: Date] {
+        var result: [String: Date] = [:]
+        try await withThrowingTaskGroup(of: (String, Date?).self) { group in
+            for (index, manifest) in backups.enumerated() {
+                if index >= max(1, concurrency), let (id, until) = try await group.next() { result[id] = until }
+                group.addTask {
+                    do {
+                        return (manifest.id.rawValue, try await repository.objectLock(of: manifest)?.retainUntil)
+                    } catch let error as StoreError where error.kind == .notFound {
+                        return (manifest.id.rawValue, nil)
+                    }
+                }
+            }
+            for try await (id, until) in group { result[id] = until }
+        }
+        return result.compactMapValues { $0 }
     }
 
     /// The plan of every series (pure): `backups` oldest first, as ``BackupRepository/list()`` returns them.
