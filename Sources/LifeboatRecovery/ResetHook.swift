@@ -125,8 +125,9 @@ public enum CommandRunner {
     ///   - output: receives each line as it comes (default: ``setDefaultOutput(_:)``'s sink, standard error unless set).
     /// - Throws: ``RecoveryError`` ``RecoveryError/Code/hookFailed`` when it cannot start or exceeds `timeout`
     ///   (then its whole process group is killed).
+    ///   - input: the command's standard input (default: /dev/null), e.g. the peers.json of a lost-quorum recovery.
     public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration, label: String = "hook",
-                           output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
+                           input: [UInt8]? = nil, output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
         guard !argv.isEmpty, !argv[0].isEmpty else {
             throw RecoveryError(.configuration, "a hook command is empty: write it as an argv array, e.g. [\"docker\", \"compose\", \"stop\", \"{node}\"]")
         }
@@ -134,7 +135,7 @@ public enum CommandRunner {
         for (k, v) in environment { env[k] = v }
         let process: HookProcess
         do {
-            process = try HookProcess.spawn(executable: "/usr/bin/env", argv: ["env"] + argv, environment: env)
+            process = try HookProcess.spawn(executable: "/usr/bin/env", argv: ["env"] + argv, environment: env, input: input)
         } catch {
             throw RecoveryError(.hookFailed, "cannot run `\(argv.joined(separator: " "))`: \(error); check that the program exists and is executable")
         }

@@ -24,7 +24,7 @@ struct Lifeboat: AsyncParsableCommand {
             """,
         version: LifeboatVersion.current,
         subcommands: [
-            DemoCommand.self, BackupCommand.self, AgentCommand.self, RestoreCommand.self, DrillCommand.self, VerifyCommand.self, PruneCommand.self, ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            DemoCommand.self, BackupCommand.self, AgentCommand.self, DoctorCommand.self, RecoverCommand.self, RestoreCommand.self, DrillCommand.self, VerifyCommand.self, PruneCommand.self, ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
             KeyCommand.self, EncryptCommand.self, DecryptCommand.self, ConfigCommand.self,
         ]
     )
