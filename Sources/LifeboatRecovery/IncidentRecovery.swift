@@ -249,7 +249,8 @@ public final class IncidentRecovery: @unchecked Sendable {
             throw RecoveryError(.credentials, "no Vault token: recover node reads the raft configuration and may remove a peer; give a token (--token-file, VAULT_TOKEN or vault.auth)")
         }
         let activeNode = RecoveryNode(name: active.name, apiAddress: active.address)
-        try await checkCapabilities(token, at: activeNode, checks: &checks)
+        try await checkCapabilities(token, at: activeNode, [("sys/storage/raft/configuration", "read"), ("sys/storage/raft/autopilot/state", "read")],
+                                    checks: &checks)
         let config: VaultRaftConfiguration
         do {
             config = try await vault.raftConfiguration(at: active.address, token: token)
@@ -290,6 +291,7 @@ public final class IncidentRecovery: @unchecked Sendable {
         if member == nil, let stale = config.servers.first(where: { $0.address == address && !known.contains($0.nodeId) }) {
             oldID = stale.nodeId
             checks.append("the raft configuration lists \(stale.nodeId) at \(address): \(name)'s old raft id, removed after it rejoins")
+            try await checkCapabilities(token, at: activeNode, [("sys/storage/raft/remove-peer", "update")], checks: &checks)
         }
         let seal = try? await vault.sealStatus(at: active.address)
         let shamir = sealTypeIsShamir([active])
@@ -309,8 +311,7 @@ public final class IncidentRecovery: @unchecked Sendable {
         return plan
     }
 
-    private func checkCapabilities(_ token: VaultSecret, at node: RecoveryNode, checks: inout [String]) async throws {
-        let needed = [("sys/storage/raft/configuration", "read"), ("sys/storage/raft/autopilot/state", "read"), ("sys/storage/raft/remove-peer", "update")]
+    private func checkCapabilities(_ token: VaultSecret, at node: RecoveryNode, _ needed: [(String, String)], checks: inout [String]) async throws {
         guard let caps = try? await vault.capabilitiesSelf(at: node.apiAddress, token: token, paths: needed.map(\.0)) else {
             checks.append("the token's capabilities could not be asked (sys/capabilities-self); they are tried as the steps run")
             return
@@ -322,7 +323,7 @@ public final class IncidentRecovery: @unchecked Sendable {
         guard missing.isEmpty else {
             throw RecoveryError(.credentials, "the token lacks \(missing.map { "\($0.1) on \($0.0)" }.joined(separator: ", ")); nothing was changed: use a token with policies/lifeboat-restore.hcl")
         }
-        checks.append("the token may read the raft configuration and autopilot state and remove peers")
+        checks.append("the token has \(needed.map { "\($0.1) on \($0.0)" }.joined(separator: ", "))")
     }
 
     private func planQuorum(_ observed: [TargetNodeState]) async throws -> IncidentPlan {
