@@ -188,7 +188,7 @@ public struct ClusterDiagnosis: Sendable, Codable, Equatable {
         let foreign = nodes.filter { n in
             if n.isUnsealed, let id = n.clusterID, let primaryID { return id != primaryID }
             if n.state == .sealed, isMember(n) == false, !actives.isEmpty { return true }
-            if n.state == .sealed, let (t, shares) = primarySeal, let nt = n.sealThreshold, nt != t || (n.sealShares ?? shares) != shares { return true }
+            if n.state == .sealed, let ps = primarySeal, let nt = n.sealThreshold, nt != ps.0 || (n.sealShares ?? ps.1) != ps.1 { return true }
             return false
         }
         let inCluster = nodes.filter { n in !foreign.contains { $0.name == n.name } }
@@ -335,12 +335,12 @@ public struct ClusterDiagnosis: Sendable, Codable, Equatable {
                     ]))
             }
         }
-        var notes = notes
+        var allNotes = notes
         if let raft, raft.autopilotHealthy == false, findings.isEmpty {
-            notes.append("autopilot reports the cluster unhealthy although every node answered as expected: look at `vault operator raft autopilot state`")
+            allNotes.append("autopilot reports the cluster unhealthy although every node answered as expected: look at `vault operator raft autopilot state`")
         }
         let verdict = "restore --force is not needed: " + (hasLeader ? "the cluster has an active node holding its data" : "nodes still hold the cluster's data (\(initialized.map(\.name).joined(separator: ", ")))")
-        return finish(findings, nodes: nodes, raft: raft, backup: latestBackup, clusterIndex: clusterIndex, risk: risk, notes: notes, verdict: verdict)
+        return finish(findings, nodes: nodes, raft: raft, backup: latestBackup, clusterIndex: clusterIndex, risk: risk, notes: allNotes, verdict: verdict)
     }
 
     private static func finish(_ findings: [Finding], nodes: [TargetNodeState], raft: RaftView?, backup: LatestBackupFacts?,
@@ -398,7 +398,7 @@ public struct ClusterDiagnosis: Sendable, Codable, Equatable {
             var text = "Latest backup: \(backup.id)"
             if let index = backup.index { text += " at raft index \(index)" }
             if let indexes = indexesSinceBackup { text += "; \(indexes) raft index(es) written since" }
-            if let seconds = secondsSinceBackup { text += ", \(RestorePlan.format(seconds: seconds)) ago" }
+            if let seconds = secondsSinceBackup { text += ", \(DurationText.format(seconds: seconds)) ago" }
             lines.append(text)
         } else {
             lines.append("Latest backup: none found (data at risk cannot be measured)")
@@ -451,7 +451,7 @@ struct DataAtRiskText {
         var text = prefix + "every write since backup \(backupID)"
         var parts: [String] = []
         if let indexes { parts.append("\(indexes) raft index(es)") }
-        if let seconds { parts.append("taken \(RestorePlan.format(seconds: seconds)) ago") }
+        if let seconds { parts.append("taken \(DurationText.format(seconds: seconds)) ago") }
         if !parts.isEmpty { text += " (" + parts.joined(separator: ", ") + ")" }
         return text
     }

@@ -261,8 +261,10 @@ public final class DrillRunner: Sendable {
             throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): after the recovery doctor says \(after.condition.rawValue), not healthy")
         }
         guard let token = try await options.originalToken(), let leader = after.nodes.first(where: { $0.state == .active }) else { return }
-        for canary in options.canaries where try await vault.readKV(at: leader.address, mount: canary.mount, path: canary.path, token: token) == nil {
-            throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): the canary \(canary) is gone after the recovery")
+        for canary in options.canaries {
+            if try await vault.readKV(at: leader.address, mount: canary.mount, path: canary.path, token: token) == nil {
+                throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): the canary \(canary) is gone after the recovery")
+            }
         }
     }
 

@@ -164,7 +164,7 @@ public struct IncidentReport: Sendable, Codable, Equatable {
         lines.append("Steps done: \(completed.isEmpty ? "none" : completed.joined(separator: ", "))")
         if let leader { lines.append("Active node: \(leader)") }
         for node in nodes { lines.append("  " + node.line) }
-        lines.append("Took \(RestorePlan.format(seconds: seconds))")
+        lines.append("Took \(DurationText.format(seconds: seconds))")
         if let error { lines.append("Error: \(error)") }
         if let resumeCommand, !succeeded { lines.append("To continue after fixing the cause: \(resumeCommand)") }
         return lines.joined(separator: "\n")

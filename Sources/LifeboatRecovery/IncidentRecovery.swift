@@ -495,7 +495,7 @@ public final class IncidentRecovery: @unchecked Sendable {
     /// The active node now (listed nodes only).
     private func activeNode(excluding: String? = nil) async throws -> RecoveryNode {
         for n in options.nodes where n.name != excluding {
-            if let (status, _) = try? await vault.health(at: n.apiAddress), status == 200 { return n }
+            if let answer = try? await vault.health(at: n.apiAddress), answer.status == 200 { return n }
         }
         throw RecoveryError(.vault, "no active node among \(options.nodes.map(\.name).joined(separator: ", ")); run `lifeboat doctor`")
     }
@@ -520,7 +520,7 @@ public final class IncidentRecovery: @unchecked Sendable {
             }
             try await ops.unseal(n, keys: options.unsealKeys, phase: nil, refused: refusedText(plan), notEnough: notEnoughText)
         case "leader":
-            let candidates = plan.operation == .quorum ? try plan.survivors.map { try node($0) } : options.nodes
+            let candidates: [RecoveryNode] = try plan.operation == .quorum ? plan.survivors.map { try node($0) } : options.nodes
             var last = "no answer yet"
             try await ops.poll(timeout: options.timeouts.activation, phase: nil, node: nil, what: {
                 "no active node within \(options.timeouts.activation) (\(last)); run `lifeboat doctor`, then `\(plan.resumeCommand)`"

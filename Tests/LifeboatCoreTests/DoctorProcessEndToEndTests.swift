@@ -82,7 +82,7 @@ import Testing
         #expect(refused.stdout.contains("failed to open bolt file: invalid database"))
         let down = try c.doctor()
         #expect(down.status == 11, "\(down.stdout)\(down.stderr)")
-        #expect(down.stdout.contains("Next: lifeboat recover node \(victim) --plan"), down.stdout)
+        #expect(down.stdout.contains("Next: lifeboat recover node \(victim) --plan"), "\(down.stdout)")
         let planned = try c.recover(["node", victim, "--plan", "--reset-command", c.resetCommand])
         #expect(planned.status == 0, "\(planned.stderr)")
         #expect(planned.stdout.contains("Recovery plan: replace node \(victim)"))
@@ -97,7 +97,10 @@ import Testing
         let survivor = try #require(try c.sim.activeNode())
         let lost = c.sim.nodes.map(\.id).filter { $0 != survivor }
         for n in lost { try c.sim.control(["node", "corrupt", n]) }
-        for _ in 0..<100 where try c.sim.activeNode() != nil { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<100 {
+            if try c.sim.activeNode() == nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let noQuorum = try c.doctor(["--json"])
         #expect(noQuorum.status == 13, "\(noQuorum.stdout)\(noQuorum.stderr)")
         #expect((try Self.diagnosis(noQuorum)["recommendedCommand"] as? String)?.contains("lifeboat recover quorum --plan") == true)

@@ -12,7 +12,7 @@ import Testing
         defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let survivor = try #require(h.sim.activeNodeID)
-        let written = try h.put(survivor, "secret/data/marker", token: keys.rootToken, SimHarness.obj(["data": SimHarness.obj(["v": .string("kept")])]))
+        let written = try h.put(survivor, "secret/data/marker", token: keys.rootToken, JSONValue.obj(["data": JSONValue.obj(["v": .string("kept")])]))
         #expect(written.status == 200)
         for other in h.sim.nodes.map(\.id) where other != survivor { h.sim.stopNode(other) }
         try await h.waitUntil("quorum to be lost") { h.sim.activeNodeID == nil }
@@ -38,7 +38,7 @@ import Testing
         // A lost node that comes back with its old data is not a member: joining it is the trap (a no-op).
         let lost = try #require(h.sim.nodes.first { $0.id != survivor }?.id)
         try h.sim.startNode(lost)
-        let trap = try h.put(lost, "sys/storage/raft/join", SimHarness.obj(["leader_api_addr": .string(h.sim.apiAddress(survivor)!)]))
+        let trap = try h.put(lost, "sys/storage/raft/join", JSONValue.obj(["leader_api_addr": .string(h.sim.apiAddress(survivor)!)]))
         #expect(trap.json?["joined"]?.boolValue == true)
         let still = try h.get(survivor, "sys/storage/raft/configuration", token: keys.rootToken).json
         #expect(still?["data"]?["config"]?["servers"]?.arrayValue?.count == 1)
