@@ -507,8 +507,9 @@ public final class IncidentRecovery: @unchecked Sendable {
     private let notEnoughText = "the keys given do not reconstruct the cluster's key: check that they all come from this cluster (and the current key set, after a rekey)"
 
     private func perform(_ step: IncidentPlan.Step, plan: IncidentPlan, ops: ClusterOperations) async throws {
+        // Step ids come from the journal, a file: an empty or unknown one is an error, never a trap.
         let parts = step.id.split(separator: ":", maxSplits: 1).map(String.init)
-        let kind = parts[0]
+        let kind = parts.first ?? ""
         let argument = parts.count > 1 ? parts[1] : ""
         switch kind {
         case "unseal":
