@@ -353,6 +353,12 @@ public final class IncidentRecovery: @unchecked Sendable {
         }
         var checks: [String] = []
         var warnings: [String] = []
+        // No leader can answer for the token now (lookup-self and capabilities-self are forwarded to the active
+        // node): at least one must be there, or the run would stop after the survivor was rewritten.
+        guard try await options.token() != nil else {
+            throw RecoveryError(.credentials, "no Vault token: after the survivor is back, recover quorum reads the raft configuration to rejoin the others; give a token valid in this cluster (--token-file, VAULT_TOKEN or vault.auth)")
+        }
+        checks.append("a token is given; its capabilities cannot be asked while there is no leader (it needs read on sys/storage/raft/configuration and autopilot/state, policies/lifeboat-restore.hcl)")
         let dropped = live.filter { n in !chosen.contains { $0.name == n.name } }
         for d in dropped {
             warnings.append("\(d.name) is unsealed with committed index \(d.committedIndex.map(String.init) ?? "unknown"), lower than \(best.map(String.init) ?? "?"): it is wiped and rejoined (everything it holds, \(chosen.map(\.name).joined(separator: ", ")) hold too)")

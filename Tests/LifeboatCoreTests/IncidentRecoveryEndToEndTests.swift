@@ -8,7 +8,7 @@ import Testing
 @testable import LifeboatRecovery
 @testable import LifeboatVault
 import LifeboatTesting
-import VaultSim
+@testable import VaultSim
 
 @Suite(.serialized) struct IncidentRecoveryEndToEndTests {
     /// A backup, then a marker the backup does not hold.
@@ -173,6 +173,31 @@ import VaultSim
             #expect(try await Self.voters(f) == ["vault_1", "vault_2", "vault_3"])
             try await Self.expectMarker(f)
             #expect(try await Self.doctor(f).condition == .healthy)
+        }
+    }
+
+    @Test func replacedNodesOldRaftIDIsRemoved() async throws {
+        try await RecoveryFixture.with { f in
+            try await Self.backupThenMarker(f)
+            let victim = try #require(f.sim.nodes.first { !$0.active }?.id)
+            f.sim.corruptNode(victim)
+            // The raft configuration knows the lost node under another id (a node id generated at its first start).
+            f.sim.core.lock.withLock {
+                for g in f.sim.core.groups.values {
+                    if let i = g.members.firstIndex(where: { $0.id == victim }) { g.members[i].id = "old-\(victim)-id" }
+                    g.persist()
+                }
+            }
+            let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f, hook: Self.resetHook(f)))
+            let plan = try await recovery.prepare(.node, target: victim)
+            #expect(plan.oldRaftID == "old-\(victim)-id")
+            #expect(plan.steps.map(\.id) == ["reset:\(victim)", "join:\(victim)", "remove-peer:old-\(victim)-id", "healthy:\(victim)", "verify"])
+            let report = try await recovery.execute(plan)
+            #expect(report.succeeded)
+            let leader = try await f.leaderAddress
+            let ids = try await f.vault.raftConfiguration(at: leader, token: f.rootToken).servers.map(\.nodeId).sorted()
+            #expect(ids == ["vault_1", "vault_2", "vault_3"], "the old id is gone, the node is back under its own")
+            try await Self.expectMarker(f)
         }
     }
 
