@@ -43,6 +43,8 @@ public struct IncidentPlan: Sendable, Codable, Equatable {
     public var expectsLeader: Bool = true
     /// What the preflight concluded, one line each.
     public var checks: [String] = []
+    /// What the preflight could not check, and how the run copes.
+    public var notes: [String] = []
     public var warnings: [String] = []
     public var createdAt: Date
 
@@ -85,6 +87,7 @@ public struct IncidentPlan: Sendable, Codable, Equatable {
             lines.append("")
             lines.append("Checks:")
             for check in checks { lines.append("  ok: \(check)") }
+            for note in notes { lines.append("  not checked: \(note)") }
         }
         lines.append("")
         lines.append("Steps:")

@@ -296,7 +296,7 @@ public final class IncidentRecovery: @unchecked Sendable {
         let seal = try? await vault.sealStatus(at: active.address)
         let shamir = sealTypeIsShamir([active])
         if shamir { try checkKeys(threshold: seal?.t, shares: seal?.n, checks: &checks) }
-        checks.append("the keys cannot be proven before the reset (Vault has no API to test keys on an unsealed cluster); a key Vault refuses stops the run at the unseal step, and `--resume` continues with the right keys")
+        let notes = ["the keys themselves (Vault has no API to test keys on an unsealed cluster): a key Vault refuses stops the run at the unseal step, and `--resume` continues with the right keys"]
         var steps: [IncidentPlan.Step] = [
             .init(id: "reset:\(name)", description: "reset \(name) with the reset hook and wait until it answers uninitialized", destructive: target.state != .uninitialized),
             .init(id: "join:\(name)", description: "join \(name) to the active node" + (shamir ? ", unseal it with the keys" : "") + ", wait until the raft configuration lists it as a voter", destructive: false),
@@ -307,13 +307,14 @@ public final class IncidentRecovery: @unchecked Sendable {
         var plan = IncidentPlan(operation: .node, target: name, nodes: options.nodes, observed: observed, steps: steps, createdAt: now())
         plan.oldRaftID = oldID
         plan.checks = checks
+        plan.notes = notes
         plan.warnings = warnings
         return plan
     }
 
     private func checkCapabilities(_ token: VaultSecret, at node: RecoveryNode, _ needed: [(String, String)], checks: inout [String]) async throws {
         guard let caps = try? await vault.capabilitiesSelf(at: node.apiAddress, token: token, paths: needed.map(\.0)) else {
-            checks.append("the token's capabilities could not be asked (sys/capabilities-self); they are tried as the steps run")
+            checks.append("token: sys/capabilities-self could not be asked; the capabilities are tried as the steps run")
             return
         }
         let missing = needed.filter { path, cap in
@@ -358,7 +359,9 @@ public final class IncidentRecovery: @unchecked Sendable {
         guard try await options.token() != nil else {
             throw RecoveryError(.credentials, "no Vault token: after the survivor is back, recover quorum reads the raft configuration to rejoin the others; give a token valid in this cluster (--token-file, VAULT_TOKEN or vault.auth)")
         }
-        checks.append("a token is given; its capabilities cannot be asked while there is no leader (it needs read on sys/storage/raft/configuration and autopilot/state, policies/lifeboat-restore.hcl)")
+        checks.append("a token is given")
+        let notes = ["the token's capabilities (nothing can answer for it without a leader): it needs read on sys/storage/raft/configuration and autopilot/state (policies/lifeboat-restore.hcl); the run stops at the first rejoin without them, after the survivor is back, and `--resume` continues",
+                     "the keys themselves: a key Vault refuses stops the run at the survivor's unseal (peers.json applied, nothing lost), and `--resume` continues with the right keys"]
         let dropped = live.filter { n in !chosen.contains { $0.name == n.name } }
         for d in dropped {
             warnings.append("\(d.name) is unsealed with committed index \(d.committedIndex.map(String.init) ?? "unknown"), lower than \(best.map(String.init) ?? "?"): it is wiped and rejoined (everything it holds, \(chosen.map(\.name).joined(separator: ", ")) hold too)")
@@ -392,6 +395,7 @@ public final class IncidentRecovery: @unchecked Sendable {
         plan.survivorIndex = best
         plan.peersJSON = peers
         plan.checks = checks
+        plan.notes = notes
         plan.warnings = warnings
         return plan
     }

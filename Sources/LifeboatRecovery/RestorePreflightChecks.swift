@@ -45,7 +45,7 @@ public struct TargetNodeState: Sendable, Codable, Equatable {
     public var line: String {
         var text = "\(name) \(address): \(state.rawValue)"
         switch state {
-        case .unreachable: text += detail.map { " (\($0))" } ?? ""
+        case .unreachable: text += detail.flatMap { $0 == state.rawValue ? nil : " (\($0))" } ?? ""
         case .uninitialized: text += " (empty: no data to lose)"
         case .sealed: text += " (its data is there but locked; cluster identity not visible while sealed)"
         case .removed: text += " (removed from its raft cluster: it must be wiped before it can join again)"

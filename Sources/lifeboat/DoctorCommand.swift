@@ -66,6 +66,7 @@ struct DoctorCommand: AsyncParsableCommand {
     func commonFlags() -> [String] {
         var flags: [String] = []
         if let config = repository.config { flags += ["--config", quoted(config)] }
+        if let repo = repository.repository { flags += ["--repo", quoted(repo)] }
         for node in nodes { flags += ["--node", quoted(node)] }
         if let tokenFile = vault.tokenFile { flags += ["--token-file", quoted(tokenFile)] }
         if let address = vault.vaultAddress, nodes.isEmpty { flags += ["--vault-addr", quoted(address)] }
