@@ -33,7 +33,7 @@ import Testing
     func damagedJournalIsRefused(_ text: String) throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: IncidentJournal.path(in: dir), contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: IncidentJournal.path(in: dir), contents: Data(text.utf8)))
         do {
             _ = try IncidentJournal.load(stateDirectory: dir)
             Issue.record("a damaged journal must be refused")
