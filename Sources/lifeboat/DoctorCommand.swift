@@ -48,7 +48,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 if latest == nil { notes.append("no backup found in the configured destinations: data at risk cannot be measured") }
                 let style = RecoveryCommandStyle(commonFlags: commonFlags(),
                                                  unsealKeysConfigured: context.configuration.restore.unsealKeysFile != nil,
-                                                 resetConfigured: context.configuration.restore.resetHook != nil)
+                                                 resetConfigured: context.configuration.restore.nodeResetHook != nil)
                 let doctor = ClusterDoctor(vault: VaultRecoveryClient(client: client), nodes: clusterNodes,
                                            token: { try await client.auth.token() }, style: style)
                 var result = await doctor.diagnose(latestBackup: latest, now: Date())

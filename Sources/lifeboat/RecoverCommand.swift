@@ -35,7 +35,7 @@ struct RecoverOptions: ParsableArguments {
     var unsealKeysFile: String?
 
     @Option(name: .customLong("reset-command"), help: ArgumentHelp(
-        "A shell command that stops, wipes (raft data) and starts one node; {node} and {addr} are replaced. Repeatable, run in order. Default: restore.hooks.",
+        "A shell command that stops, wipes (raft data) and starts one node; {node} and {addr} are replaced. Repeatable, run in order. Default: restore.hooks wipe_node then start (never reset_all).",
         valueName: "command"))
     var resetCommands: [String] = []
 
@@ -72,7 +72,8 @@ extension RecoverOptions {
                 } else {
                     keys = .none
                 }
-                let hook: (any ResetHook)? = resetCommands.isEmpty ? restore.resetHook : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
+                // Only the per-node part of restore.hooks: `reset_all` would wipe every node.
+                let hook: (any ResetHook)? = resetCommands.isEmpty ? restore.nodeResetHook : CommandResetHook(commands: resetCommands.map { ["sh", "-c", $0] })
                 var options = IncidentOptions(nodes: clusterNodes, unsealKeys: keys, resetHook: hook, quorumHooks: nil,
                                               stateDirectory: stateDirectory ?? context.stateDirectory + "/restore-state",
                                               token: { try await client.auth.token() })

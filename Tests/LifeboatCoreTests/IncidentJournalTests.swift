@@ -5,6 +5,7 @@ import Foundation
 import Testing
 @testable import LifeboatRecovery
 @testable import LifeboatVault
+import LifeboatConfiguration
 
 @Suite struct IncidentJournalTests {
     static func directory() throws -> String {
@@ -79,5 +80,17 @@ import Testing
         let big = [UInt8](repeating: 0x61, count: 1 << 20)
         let counted = try await CommandRunner.run(["sh", "-c", "wc -c"], timeout: .seconds(10), label: "big", input: big, output: { _ in })
         #expect(counted.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(1 << 20)")
+    }
+}
+
+@Suite struct IncidentResetHookConfigurationTests {
+    @Test func recoveriesNeverRunResetAll() {
+        typealias Hooks = LifeboatConfiguration.Restore.Hooks
+        let hooks = Hooks(resetAll: [.init(["rm", "-rf", "/srv/vault/data"])], wipeNode: [.init(["wipe", "{node}"])], start: [.init(["start", "{node}"])])
+        let restore = LifeboatConfiguration.Restore(hooks: hooks)
+        #expect(restore.resetHook?.description.contains("rm -rf") == true, "restore --force resets everything first")
+        let perNode = restore.nodeResetHook?.description ?? ""
+        #expect(perNode == "wipe {node} && start {node}")
+        #expect(LifeboatConfiguration.Restore(hooks: Hooks(resetAll: [.init(["x"])])).nodeResetHook == nil)
     }
 }
