@@ -368,7 +368,11 @@ public final class IncidentRecovery: @unchecked Sendable {
         }
         checks.append("no node is active and only \(live.count) of \(observed.count) can vote: the quorum is lost")
         checks.append("survivor(s) with the highest committed index: \(chosen.map(\.name).joined(separator: ", "))" + (best.map { " (\($0))" } ?? ""))
-        try checkKeys(threshold: chosen.compactMap(\.sealThreshold).max(), shares: chosen.compactMap(\.sealShares).max(), checks: &checks)
+        if sealTypeIsShamir(chosen) {
+            try checkKeys(threshold: chosen.compactMap(\.sealThreshold).max(), shares: chosen.compactMap(\.sealShares).max(), checks: &checks)
+        } else {
+            checks.append("auto-unseal (\(chosen.compactMap(\.sealType).first ?? "")): the nodes unseal themselves after the restart; no keys are needed")
+        }
         checks.append("the hooks: \(hooks.description)")
         let peers = "[" + chosenNodes.map { n in
             "{\"id\":\(Self.jsonString(options.raftID(n))),\"address\":\(Self.jsonString(options.clusterAddress(n))),\"non_voter\":false}"
@@ -527,6 +531,18 @@ public final class IncidentRecovery: @unchecked Sendable {
             let status = try await vault.sealStatus(at: n.apiAddress)
             guard status.sealed else {
                 progress("\(n.name) is unsealed already")
+                return
+            }
+            if let type = status.type, !type.isEmpty, type != "shamir" {
+                // Auto-unseal: the node unseals itself through its seal once it runs; recovery keys do not unseal.
+                var last = "sealed"
+                try await ops.poll(timeout: options.timeouts.activation, phase: nil, node: n.name, what: {
+                    "\(n.name) (\(type) seal) did not unseal itself within \(options.timeouts.activation) (\(last)): check that it reaches its KMS, then run `\(plan.resumeCommand)`"
+                }) {
+                    let s = try await vault.sealStatus(at: n.apiAddress)
+                    last = s.sealed ? "sealed" : "unsealed"
+                    return !s.sealed
+                }
                 return
             }
             try await ops.unseal(n, keys: options.unsealKeys, phase: nil, refused: refusedText(plan), notEnough: notEnoughText)
