@@ -282,6 +282,10 @@ public final class RestoreExecutor: @unchecked Sendable {
         try await waitUntilUninitialized(first, phase: .reset)
     }
 
+    /// What a refused original key means during a restore, and what a key set that does not reconstruct the key means.
+    static let keysRefused = "the keys given are not the ORIGINAL cluster's keys for this backup; use the keys of the cluster the backup was taken from (or of the key set current at that time), then run `lifeboat restore --resume`"
+    static let keysNotEnough = "the keys given do not reconstruct the original cluster's key: check that they all come from the cluster the backup was taken from"
+
     /// The node-level steps, shared with the incident recoveries; failures end with `lifeboat restore --resume`.
     var operations: ClusterOperations {
         let options = self.options
@@ -399,8 +403,8 @@ public final class RestoreExecutor: @unchecked Sendable {
     /// Submits the original keys until `node` is unsealed (clears a partial unseal first).
     private func unsealNode(_ node: RecoveryNode, seal: RestoredSealConfig, phase: RestorePhase) async throws {
         try await operations.unseal(node, keys: options.unsealKeys, phase: phase,
-                                    refused: "the keys given are not the ORIGINAL cluster's keys for this backup; use the keys of the cluster the backup was taken from (or of the key set current at that time), then run `lifeboat restore --resume`",
-                                    notEnough: "the keys given do not reconstruct the original cluster's key: check that they all come from the cluster the backup was taken from")
+                                    refused: Self.keysRefused,
+                                    notEnough: Self.keysNotEnough)
     }
 
     // MARK: Phase 6: rebootstrap the other nodes
@@ -447,8 +451,8 @@ public final class RestoreExecutor: @unchecked Sendable {
         try await runHook(hook, on: node, phase: .rebootstrap)
         try await waitUntilUninitialized(node, phase: .rebootstrap)
         try await operations.join(node, leader: leader, keys: seal.isShamir ? options.unsealKeys : nil, token: token, phase: .rebootstrap,
-                                  refused: "the keys given are not the ORIGINAL cluster's keys for this backup; use the keys of the cluster the backup was taken from (or of the key set current at that time), then run `lifeboat restore --resume`",
-                                  notEnough: "the keys given do not reconstruct the original cluster's key: check that they all come from the cluster the backup was taken from")
+                                  refused: Self.keysRefused,
+                                  notEnough: Self.keysNotEnough)
     }
 
     private func waitForHealthyVoters(via leader: RecoveryNode, token: VaultSecret, phase: RestorePhase) async throws {
