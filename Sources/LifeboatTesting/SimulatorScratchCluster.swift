@@ -31,11 +31,7 @@ public final class SimulatorScratchCluster: ScratchCluster {
         tune(&configuration)
         let sim = try await VaultSimulator.start(configuration)
         simulator.withLock { $0 = sim }
-        let hook = ClosureResetHook(description: "vault-sim wipe (in-process)") { node in
-            sim.stopNode(node.name)
-            sim.wipeNode(node.name)
-            try sim.startNode(node.name)
-        }
+        let hook = ClosureResetHook(description: "vault-sim wipe (in-process)") { node in sim.wipeNode(node.name) }
         let quorum = ClosureQuorumHooks(description: "vault-sim raft/peers.json and restart (in-process)", writePeers: { node, json in
             guard let raft = sim.raftDirectory(node.name),
                   FileManager.default.createFile(atPath: raft + "/peers.json", contents: Data(json)) else {
