@@ -176,6 +176,25 @@ import LifeboatTesting
         }
     }
 
+    @Test func removedPeerIsRejoined() async throws {
+        try await RecoveryFixture.with { f in
+            try await Self.backupThenMarker(f)
+            let victim = try #require(f.sim.nodes.first { !$0.active }?.id)
+            try await f.vault.removePeer(at: try await f.leaderAddress, serverID: victim, token: f.rootToken)
+            let d = try await Self.doctor(f)
+            #expect(d.condition == .nodesDown, "\(d.render())")
+            #expect(d.nodes.first { $0.name == victim }?.state == .removed)
+            #expect(d.findings.first?.meaning.contains("removed from the raft configuration") == true)
+            #expect(d.recommendedCommand?.hasPrefix("lifeboat recover node \(victim) --plan") == true)
+            let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f, hook: Self.resetHook(f)))
+            let report = try await recovery.execute(try await recovery.prepare(.node, target: victim))
+            #expect(report.succeeded)
+            #expect(try await Self.voters(f) == ["vault_1", "vault_2", "vault_3"])
+            try await Self.expectMarker(f)
+            #expect(try await Self.doctor(f).condition == .healthy)
+        }
+    }
+
     @Test func replacedNodesOldRaftIDIsRemoved() async throws {
         try await RecoveryFixture.with { f in
             try await Self.backupThenMarker(f)
