@@ -78,7 +78,7 @@ public struct ClusterDiagnosis: Sendable, Codable, Equatable {
     /// The classes of incident, each with its own exit code (README "Exit codes"; usable from monitoring).
     public enum Condition: String, Sendable, Codable, CaseIterable, Comparable {
         case healthy
-        /// A node's raft index lags the leader's (it is catching up, or stuck).
+        /// A node's raft index lags the leader's (catching up, or stuck) or is ahead of it (diverged).
         case staleNode = "stale-node"
         /// Initialized nodes are sealed (after a restart or a power cut); the cluster may still serve.
         case sealed
@@ -323,10 +323,15 @@ public struct ClusterDiagnosis: Sendable, Codable, Equatable {
         // Stale standbys.
         if let leaderIndex = actives.first?.committedIndex {
             for node in live where node.state == .standby {
-                guard let applied = node.appliedIndex, leaderIndex > applied, leaderIndex - applied > staleLag else { continue }
+                guard let applied = node.appliedIndex else { continue }
+                let behind = leaderIndex > applied && leaderIndex - applied > staleLag
+                // A follower can never be ahead of its leader's commit index: ahead means diverged raft data.
+                let ahead = applied > leaderIndex && applied - leaderIndex > staleLag
+                guard behind || ahead else { continue }
                 findings.append(Finding(
                     condition: .staleNode, nodes: [node.name],
-                    meaning: "\(node.name) has applied raft index \(applied), \(leaderIndex - applied) behind the leader's \(leaderIndex): it is catching up, or stuck",
+                    meaning: behind ? "\(node.name) has applied raft index \(applied), \(leaderIndex - applied) behind the leader's \(leaderIndex): it is catching up, or stuck"
+                                    : "\(node.name) reports raft index \(applied), AHEAD of the leader's committed \(leaderIndex): its raft data has diverged",
                     dataAtRisk: "none of the cluster's data: the leader holds it",
                     actions: [
                         Action(command: style.command(["doctor"]), explanation: "look again in a minute: a node catching up closes the gap", destructive: false),

@@ -20,7 +20,7 @@ struct DoctorCommand: AsyncParsableCommand {
             destructive first; `restore --force` is recommended only when no node holds the cluster's data. \
             Safe to run at any time: it changes nothing.
             Exit codes: 0 healthy, 10 sealed nodes, 11 nodes down, empty or removed (the cluster has quorum), \
-            12 a stale node, 13 quorum lost, 14 a node of another cluster (the join trap), 15 total loss; \
+            12 a stale or diverged node, 13 quorum lost, 14 a node of another cluster (the join trap), 15 total loss; \
             1 when Vault cannot be asked at all. See docs/runbooks/.
             """
     )

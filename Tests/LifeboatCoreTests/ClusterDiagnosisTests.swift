@@ -49,6 +49,8 @@ import Testing
              condition: .nodesDown, exit: 11, command: "lifeboat recover node v3 --plan --unseal-keys-file KEYS.json --reset-command 'STOP-WIPE-START {node}'"),
         Case(label: "stale standby", nodes: [node("v1", .active, index: 50_000), node("v2", .standby, index: 50_000), node("v3", .standby, index: 10)],
              raft: members, condition: .staleNode, exit: 12, command: "lifeboat doctor"),
+        Case(label: "diverged standby (ahead of the leader)", nodes: [node("v1", .active, index: 500), node("v2", .standby, index: 500), node("v3", .standby, index: 90_000)],
+             raft: members, condition: .staleNode, exit: 12, command: "lifeboat doctor"),
         Case(label: "quorum lost: two of three gone", nodes: [node("v1", .standby, index: 900), node("v2", .unreachable), node("v3", .unreachable)],
              raft: nil, condition: .quorumLost, exit: 13,
              command: "lifeboat recover quorum --plan --unseal-keys-file KEYS.json --reset-command 'STOP-WIPE-START {node}' --peers-command 'WRITE-PEERS-JSON {node}' --restart-command 'RESTART {node}'"),
