@@ -44,24 +44,11 @@ public struct CommandQuorumHooks: QuorumHooks {
     }
 
     public func writePeers(_ node: RecoveryNode, peersJSON: [UInt8]) async throws -> String {
-        try await run(peersCommands, node: node, label: "peers \(node.name)", input: peersJSON)
+        try await CommandResetHook.run(peersCommands, on: node, what: "peers", environment: environment, timeout: timeout, input: peersJSON)
     }
 
     public func restart(_ node: RecoveryNode) async throws -> String {
-        try await run(restartCommands, node: node, label: "restart \(node.name)", input: nil)
-    }
-
-    private func run(_ commands: [[String]], node: RecoveryNode, label: String, input: [UInt8]?) async throws -> String {
-        var transcript = ""
-        for command in commands {
-            let argv = command.map { CommandResetHook.substitute($0, node: node) }
-            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: label, input: input)
-            transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
-            guard result.exitCode == 0 else {
-                throw RecoveryError(.hookFailed, "the \(label.split(separator: " ").first ?? "") hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node) and run `lifeboat recover quorum --resume`", node: node.name)
-            }
-        }
-        return transcript
+        try await CommandResetHook.run(restartCommands, on: node, what: "restart", environment: environment, timeout: timeout)
     }
 }
 

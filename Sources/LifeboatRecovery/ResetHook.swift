@@ -44,13 +44,22 @@ public struct CommandResetHook: ResetHook {
     }
 
     public func reset(_ node: RecoveryNode) async throws -> String {
+        try await Self.run(commands, on: node, what: "reset", environment: environment, timeout: timeout)
+    }
+
+    /// Runs per-node hook commands in order with `{node}` and `{addr}` replaced (reset, and `recover quorum`'s peers
+    /// and restart hooks); a non-zero exit stops with an error naming the hook, the node and the output's tail.
+    /// - Parameter input: the commands' standard input (default /dev/null).
+    /// - Returns: the transcript (commands and output) for a debug log.
+    public static func run(_ commands: [[String]], on node: RecoveryNode, what: String, environment: [String: String], timeout: Duration,
+                           input: [UInt8]? = nil) async throws -> String {
         var transcript = ""
         for command in commands {
-            let argv = command.map { Self.substitute($0, node: node) }
-            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "reset \(node.name)")
+            let argv = command.map { substitute($0, node: node) }
+            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "\(what) \(node.name)", input: input)
             transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
             guard result.exitCode == 0 else {
-                throw RecoveryError(.hookFailed, "the reset hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node) and run `lifeboat restore --resume`", node: node.name)
+                throw RecoveryError(.hookFailed, "the \(what) hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node), then continue the run with --resume", node: node.name)
             }
         }
         return transcript
