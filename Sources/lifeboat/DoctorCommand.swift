@@ -26,7 +26,6 @@ struct DoctorCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var repository: RepositoryOptions
-    @OptionGroup var secrets: SecretOptions
     @OptionGroup(title: "Vault options") var vault: VaultOptions
 
     @Option(name: .customLong("node"), help: ArgumentHelp(
@@ -40,7 +39,7 @@ struct DoctorCommand: AsyncParsableCommand {
     func run() async throws {
         let diagnosis: ClusterDiagnosis
         do {
-            let context = try repository.context(secrets: secrets, flags: [vault])
+            let context = try repository.context(flags: [vault])
             diagnosis = try await context.withVaultClient { client in
                 let clusterNodes = try recoveryNodes(flags: nodes, client: client, configured: context.configuration.restore.nodes)
                 let latest = await latestBackup(context)
