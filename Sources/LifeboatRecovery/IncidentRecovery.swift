@@ -96,6 +96,8 @@ public struct IncidentOptions: Sendable {
     public var rebuild = false
     /// `recover node`: wipe a node that is unsealed in another cluster (the join trap).
     public var discardForeignData = false
+    /// Only the plan is wanted (`--plan`): no keys given is then a line of the plan, not a refusal.
+    public var planOnly = false
     /// Progress lines for a terminal.
     public var onProgress: (@Sendable (String) -> Void)?
 
@@ -180,6 +182,10 @@ public final class IncidentRecovery: @unchecked Sendable {
     private func checkKeys(threshold: Int?, shares: Int?, checks: inout [String]) throws {
         guard let threshold, threshold > 0 else { return }
         let keys = options.unsealKeys
+        if keys.isEmpty && options.planOnly {
+            checks.append("no unseal keys given (--plan): the run needs \(threshold)\(shares.map { " of \($0)" } ?? "")")
+            return
+        }
         guard keys.count >= threshold else {
             throw RecoveryError(.notEnoughUnsealKeys, "the cluster needs \(threshold)\(shares.map { " of its \($0)" } ?? "") unseal keys and \(keys.count) distinct key\(keys.count == 1 ? " was" : "s were") given; nothing was changed: give the cluster's keys with --unseal-keys-file (or restore.unseal_keys_file)")
         }

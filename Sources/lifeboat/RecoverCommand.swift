@@ -78,6 +78,7 @@ extension RecoverOptions {
                                               stateDirectory: stateDirectory ?? context.stateDirectory + "/restore-state",
                                               token: { try await client.auth.token() })
                 if !json { options.onProgress = { printStatus("    " + $0) } }
+                options.planOnly = plan
                 try customize(&options)
                 let recovery = IncidentRecovery(vault: VaultRecoveryClient(client: client), options: options,
                                                 logger: quietLogger("lifeboat.recover"))

@@ -84,6 +84,13 @@ import LifeboatTesting
             let short = IncidentRecovery(vault: f.vault, options: try Self.options(f, keys: 2))
             await #expect(throws: RecoveryError.self) { _ = try await short.prepare(.unseal) }
 
+            // --plan without keys: the plan says how many are needed instead of refusing.
+            var planOnly = try Self.options(f)
+            planOnly.unsealKeys = .none
+            planOnly.planOnly = true
+            let shown = try await IncidentRecovery(vault: f.vault, options: planOnly).prepare(.unseal)
+            #expect(shown.checks.contains("no unseal keys given (--plan): the run needs 3 of 5"))
+
             let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f))
             let plan = try await recovery.prepare(.unseal)
             #expect(plan.steps.map(\.id) == ["unseal:vault_1", "unseal:vault_2", "unseal:vault_3", "leader", "verify"])
