@@ -2,7 +2,7 @@
 // tests) stop, start, wipe, seal and corrupt nodes, move leadership, inject faults and seed data.
 //
 //   GET  /status                         {"nodes":[{id, api_addr, cluster_addr, running, sealed, active}], "leader"}
-//   POST /nodes/<id>/{stop,start,wipe,seal,corrupt}   (start: 409 when the node refuses: corrupt data, bad peers.json)
+//   POST /nodes/<id>/{stop,start,wipe,seal,corrupt,lag}   (start: 409 when the node refuses: corrupt data, bad peers.json)
 //   POST /leader      {"node": "vault_2"}   (node optional: any other eligible voter)
 //   POST /faults      {"type": "...", ...}  (see `ControlAPI.fault(from:)`)
 //   POST /seed        {"bytes": 1073741824, "value_size": 262144}
@@ -26,7 +26,8 @@ enum ControlAPI {
             case "wipe": core.wipeNode(id)
             case "seal": core.lock.withLock { if let n = core.node(id) { core.seal(n) } }
             case "corrupt": core.corruptNode(id)
-            default: return .errors(404, ["unknown node action \"\(parts[2])\"; use stop, start, wipe, seal or corrupt"])
+            case "lag": core.lock.withLock { core.node(id)?.lagging = true }
+            default: return .errors(404, ["unknown node action \"\(parts[2])\"; use stop, start, wipe, seal, corrupt or lag"])
             }
             return .json(200, status(core))
         case ("POST", "leader"):

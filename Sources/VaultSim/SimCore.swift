@@ -78,6 +78,8 @@ final class SimNode {
     var activeTime: Date?
     /// Removed from its raft configuration while it still holds data (Vault >= 1.19 removed-node semantics).
     var removed = false
+    /// A stuck follower (fault `lag`): its applied index stops following the group's until it is stopped or wiped.
+    var lagging = false
 
     init(id: String, directory: String, port: Int) {
         self.id = id
@@ -220,6 +222,7 @@ final class SimCore: @unchecked Sendable {
         let changed: Bool = lock.withLock {
             guard let n = node(id), n.running else { return false }
             n.running = false
+            n.lagging = false
             seal(n)
             n.pendingJoinGroup = nil
             return true
@@ -301,6 +304,7 @@ final class SimCore: @unchecked Sendable {
             n.groupID = nil
             n.appliedIndex = 0
             n.removed = false
+            n.lagging = false
             if let old, !nodes.contains(where: { $0.groupID == old }) {
                 groups[old] = nil
                 try? FileManager.default.removeItem(atPath: settings.dataDirectory + "/groups/" + old)
@@ -398,7 +402,7 @@ final class SimCore: @unchecked Sendable {
 
     func bumpIndex(_ g: RaftGroup) {
         g.index += 1
-        for n in nodes where n.running && n.groupID == g.id && n.keys != nil { n.appliedIndex = g.index }
+        for n in nodes where n.running && n.groupID == g.id && n.keys != nil && !n.lagging { n.appliedIndex = g.index }
         g.persist()
     }
 

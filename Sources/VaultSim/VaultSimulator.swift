@@ -281,6 +281,10 @@ public final class VaultSimulator: Sendable {
         if case .refused(let message) = core.startNode(nodeID) { throw Failure(message) }
     }
 
+    /// Makes a node a stuck follower: its applied index (sys/leader `raft_applied_index`) stops following the
+    /// cluster's until it is stopped or wiped.
+    public func lagNode(_ nodeID: String) { core.lock.withLock { core.node(nodeID)?.lagging = true } }
+
     /// Damages a node's raft data: it stops and refuses to start (as Vault with a corrupt `raft.db`) until wiped.
     public func corruptNode(_ nodeID: String) { core.corruptNode(nodeID) }
 

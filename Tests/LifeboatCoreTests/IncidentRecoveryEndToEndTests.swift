@@ -183,6 +183,36 @@ import LifeboatTesting
         }
     }
 
+    @Test func stuckFollowerIsReportedStaleAndRebuilt() async throws {
+        try await RecoveryFixture.with { f in
+            try await Self.backupThenMarker(f)
+            let victim = try #require(f.sim.nodes.first { !$0.active }?.id)
+            f.sim.lagNode(victim)
+            for i in 0..<5 { try await f.writeSecret("lifeboat/after-lag-\(i)", ["v": "\(i)"]) }
+            let latest = try await f.repository.list().backups.last
+            let facts = latest.map { LatestBackupFacts(id: $0.id.rawValue, createdAt: $0.createdAt.date, index: $0.raft.index) }
+            let token = f.rootToken
+            var doctor = ClusterDoctor(vault: f.vault, nodes: f.nodes, token: { token })
+            doctor.staleLag = 2
+            let d = await doctor.diagnose(latestBackup: facts, now: Date())
+            #expect(d.condition == .staleNode, "\(d.render())")
+            #expect(d.exitCode == 12)
+            #expect(d.findings.first?.nodes == [victim])
+            #expect(d.findings.first?.actions.last?.command?.hasPrefix("lifeboat recover node \(victim) --rebuild --plan") == true)
+            // A running member is rebuilt only with --rebuild.
+            var options = try Self.options(f, hook: Self.resetHook(f))
+            await #expect(throws: RecoveryError.self) { _ = try await IncidentRecovery(vault: f.vault, options: options).prepare(.node, target: victim) }
+            options.rebuild = true
+            let recovery = IncidentRecovery(vault: f.vault, options: options)
+            let plan = try await recovery.prepare(.node, target: victim)
+            #expect(plan.warnings.contains { $0.contains("--rebuild") })
+            #expect(try await recovery.execute(plan).succeeded)
+            let after = await doctor.diagnose(latestBackup: facts, now: Date())
+            #expect(after.condition == .healthy, "\(after.render())")
+            try await Self.expectMarker(f)
+        }
+    }
+
     @Test func removedPeerIsRejoined() async throws {
         try await RecoveryFixture.with { f in
             try await Self.backupThenMarker(f)
