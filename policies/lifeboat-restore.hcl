@@ -42,3 +42,9 @@ path "auth/token/lookup-self" {
 path "auth/token/renew-self" {
   capabilities = ["update"]
 }
+
+# `lifeboat recover node`: drop a replaced node's old raft id after it rejoined under a new one (asked only when the
+# raft configuration lists one).
+path "sys/storage/raft/remove-peer" {
+  capabilities = ["update"]
+}

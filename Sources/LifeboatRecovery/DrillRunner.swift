@@ -27,6 +27,8 @@ public struct DrillOptions: Sendable {
     public var timeouts: RestoreTimeouts
     /// Keys the restored cluster may lack compared with the manifest's count before the drill fails (default 0).
     public var missingKeyTolerance: Int
+    /// What the drill rehearses after the restore (default: the total loss the restore itself is).
+    public var scenario: DrillScenario = .total
     public var onEvent: (@Sendable (RestoreEvent) -> Void)?
 
     public init(scratch: any ScratchCluster, unsealKeys: UnsealKeySet, keyRing: KeyRing, stateDirectory: String,
@@ -42,6 +44,17 @@ public struct DrillOptions: Sendable {
         self.missingKeyTolerance = missingKeyTolerance
         self.originalToken = originalToken
     }
+}
+
+/// The incident a drill rehearses on the restored scratch cluster (docs/runbooks/incidents.md).
+public enum DrillScenario: String, Sendable, Codable, CaseIterable {
+    /// The restore itself (every node lost).
+    case total
+    /// After the restore, one node is reset (its data lost); doctor must name `recover node`, which must heal it.
+    case nodeLoss = "node-loss"
+    /// After the restore, every node but the first is reset (a majority lost); doctor must name `recover quorum`,
+    /// which must bring the cluster back from the survivor (needs the scratch cluster's peers and restart hooks).
+    case quorumLoss = "quorum-loss"
 }
 
 /// The result of one drill.
@@ -67,6 +80,10 @@ public struct DrillReport: Sendable, Codable, Equatable {
     public var snapshotIndex: UInt64?
     public var scratchCluster: String
     public var tornDown: Bool
+    /// The rehearsed scenario, doctor's classification of it, and the recovery's steps (nil for `total`).
+    public var scenario: DrillScenario?
+    public var diagnosed: String?
+    public var recoverySteps: [String]?
     /// The report files written (filled after writing).
     public var reportFiles: [String]
 
@@ -86,7 +103,11 @@ public struct DrillReport: Sendable, Codable, Equatable {
         md += "| Recovery time | \(recoverySeconds.map { DurationText.format(seconds: $0) } ?? "not reached") |\n"
         md += "| Whole drill | \(DurationText.format(seconds: drillSeconds)) |\n"
         md += "| Keys (manifest / restored) | \(expectedKeys.map(String.init) ?? "?") / \(restoredKeys.map(String.init) ?? "?") |\n"
-        md += "| Scratch cluster | \(scratchCluster) (\(tornDown ? "torn down" : "NOT torn down")) |\n\n"
+        md += "| Scratch cluster | \(scratchCluster) (\(tornDown ? "torn down" : "NOT torn down")) |\n"
+        if let scenario, scenario != .total {
+            md += "| Scenario | \(scenario.rawValue): doctor said \(diagnosed ?? "nothing"); recovery steps \((recoverySteps ?? []).joined(separator: ", ")) |\n"
+        }
+        md += "\n"
         if !reasons.isEmpty {
             md += "## Why it failed\n\n" + reasons.map { "- \($0)\n" }.joined() + "\n"
         }
@@ -160,6 +181,10 @@ public final class DrillRunner: Sendable {
             report.canaries = restore.canaries
             report.recoverySeconds = restore.totalSeconds
             try await checkKeyCount(&report, restore: restore, nodes: instance.nodes)
+            if options.scenario != .total {
+                report.scenario = options.scenario
+                try await rehearse(options.scenario, on: instance, report: &report)
+            }
         } catch {
             let message = (error as? RecoveryError)?.description ?? String(describing: error)
             report.reasons.append(message)
@@ -184,6 +209,63 @@ public final class DrillRunner: Sendable {
         logger.info("drill finished", metadata: ["passed": "\(report.passed)", "backup": "\(report.backupID)",
                                                  "recovery_seconds": "\(report.recoverySeconds ?? -1)"])
         return report
+    }
+
+    /// Causes the incident on the restored scratch cluster, checks that doctor classifies it and names the right
+    /// recovery, runs that recovery, and checks that the cluster is healthy and the canaries are readable again.
+    private func rehearse(_ scenario: DrillScenario, on instance: ScratchClusterInstance, report: inout DrillReport) async throws {
+        let nodes = instance.nodes
+        guard nodes.count >= 3 else {
+            throw RecoveryError(.configuration, "the \(scenario.rawValue) scenario needs a scratch cluster of at least 3 nodes (it has \(nodes.count))")
+        }
+        let lost: [RecoveryNode] = scenario == .nodeLoss ? [nodes[nodes.count - 1]] : Array(nodes.dropFirst())
+        let expected: ClusterDiagnosis.Condition = scenario == .nodeLoss ? .nodesDown : .quorumLost
+        let command = scenario == .nodeLoss ? "lifeboat recover node \(lost[0].name)" : "lifeboat recover quorum"
+        if scenario == .quorumLoss && instance.quorumHooks == nil {
+            throw RecoveryError(.configuration, "the quorum-loss scenario needs the scratch cluster's peers and restart commands (drill --peers-command, --restart-command)")
+        }
+        for node in lost {
+            options.onEvent?(.note(.verify, "scenario \(scenario.rawValue): losing \(node.name) (reset hook)"))
+            _ = try await instance.resetHook.reset(node)
+        }
+        let doctor = ClusterDoctor(vault: vault, nodes: nodes, token: options.originalToken)
+        var diagnosis = await doctor.diagnose(latestBackup: nil, now: now())
+        // The leader notices lost voters after an election timeout: look again until the classification settles.
+        let deadline = ContinuousClock.now + options.timeouts.cluster
+        while diagnosis.condition != expected && ContinuousClock.now < deadline {
+            try await sleeper.sleep(for: options.timeouts.pollInterval)
+            diagnosis = await doctor.diagnose(latestBackup: nil, now: now())
+        }
+        report.diagnosed = diagnosis.condition.rawValue + (diagnosis.recommendedCommand.map { " -> \($0)" } ?? "")
+        guard diagnosis.condition == expected, diagnosis.recommendedCommand?.hasPrefix(command) == true else {
+            throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): doctor classified the cluster as \(diagnosis.condition.rawValue) and recommended \(diagnosis.recommendedCommand ?? "nothing"), expected \(expected.rawValue) and `\(command)`")
+        }
+        var incident = IncidentOptions(nodes: nodes, unsealKeys: options.unsealKeys, resetHook: instance.resetHook, quorumHooks: instance.quorumHooks,
+                                       stateDirectory: options.stateDirectory + "/scenario", timeouts: options.timeouts, token: options.originalToken)
+        incident.raftNodeIDs = instance.raftNodeIDs
+        let onEvent = options.onEvent
+        incident.onProgress = { onEvent?(.note(.verify, $0)) }
+        try? FileManager.default.removeItem(atPath: IncidentJournal.path(in: incident.stateDirectory))
+        let recovery = IncidentRecovery(vault: vault, options: incident, logger: logger, sleeper: sleeper, now: now)
+        let plan = try await recovery.prepare(scenario == .nodeLoss ? .node : .quorum, target: scenario == .nodeLoss ? lost[0].name : nil)
+        let outcome: IncidentReport
+        do {
+            outcome = try await recovery.execute(plan)
+        } catch let failed as IncidentFailed {
+            report.recoverySteps = failed.report.completed
+            throw failed.error
+        }
+        report.recoverySteps = outcome.completed
+        let after = await doctor.diagnose(latestBackup: nil, now: now())
+        guard after.condition == .healthy else {
+            throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): after the recovery doctor says \(after.condition.rawValue), not healthy")
+        }
+        guard let token = try await options.originalToken(), let leader = after.nodes.first(where: { $0.state == .active }) else { return }
+        for canary in options.canaries {
+            if try await vault.readKV(at: leader.address, mount: canary.mount, path: canary.path, token: token) == nil {
+                throw RecoveryError(.verificationFailed, "scenario \(scenario.rawValue): the canary \(canary) is gone after the recovery")
+            }
+        }
     }
 
     private func createScratch() async throws -> ScratchClusterInstance {

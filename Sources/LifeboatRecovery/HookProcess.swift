@@ -1,5 +1,5 @@
 // HookProcess: how Lifeboat runs a hook command (reset, create, destroy) so that it can never hang the tool.
-// posix_spawn with: stdin from /dev/null; stdout and stderr into one pipe; every other descriptor closed in the child
+// posix_spawn with: stdin from /dev/null (or an unlinked file holding the input a hook is given); stdout and stderr into one pipe; every other descriptor closed in the child
 // (closefrom(3) as a spawn action, so a daemon the hook starts holds nothing of Lifeboat's); its own process group,
 // which the timeout kills as a whole; default signal mask and dispositions. Output is streamed as it comes, one line
 // at a time, prefixed with the hook and node. Lifeboat waits for the hook itself, never for an EOF: after `waitpid`
@@ -55,15 +55,26 @@ final class HookProcess: @unchecked Sendable {
         #endif
     }()
 
-    /// Starts `executable` with `argv` (argv[0] included) and `environment`.
-    static func spawn(executable: String, argv: [String], environment: [String: String]) throws -> HookProcess {
+    /// Starts `executable` with `argv` (argv[0] included) and `environment`. `input`, when given, is the child's
+    /// standard input (an unlinked temporary file holding exactly those bytes, so a large input cannot block
+    /// Lifeboat on a full pipe); otherwise stdin is /dev/null.
+    static func spawn(executable: String, argv: [String], environment: [String: String], input: [UInt8]? = nil) throws -> HookProcess {
+        var inputFD: Int32 = -1
+        if let input {
+            inputFD = try anonymousFile(holding: input)
+        }
+        defer { if inputFD >= 0 { close(inputFD) } }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw SpawnError(errno: errno) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if inputFD >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, inputFD, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         if let closeFrom {
@@ -102,6 +113,32 @@ final class HookProcess: @unchecked Sendable {
         }
         _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
         return HookProcess(pid: pid, readFD: fds[0])
+    }
+
+    /// A temporary file, unlinked at once (no name is left behind), holding `bytes` and positioned at its start.
+    private static func anonymousFile(holding bytes: [UInt8]) throws -> Int32 {
+        var template = Array((NSTemporaryDirectory() + "/lifeboat-hook-input-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SpawnError(errno: errno) }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                throw SpawnError(errno: code)
+            }
+            offset += n
+        }
+        guard lseek(fd, 0, SEEK_SET) == 0 else {
+            let code = errno
+            close(fd)
+            throw SpawnError(errno: code)
+        }
+        return fd
     }
 
     struct SpawnError: Error, CustomStringConvertible {

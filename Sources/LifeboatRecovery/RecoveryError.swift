@@ -91,7 +91,7 @@ public struct RecoveryError: Error, Sendable, CustomStringConvertible, ExitCodeP
     }
 
     /// This error, attributed to `phase` (and `node`) unless it already names one.
-    func attributed(to phase: RestorePhase, node: String? = nil) -> RecoveryError {
+    func attributed(to phase: RestorePhase?, node: String? = nil) -> RecoveryError {
         var e = self
         if e.phase == nil { e.phase = phase }
         if e.node == nil { e.node = node }
@@ -99,10 +99,11 @@ public struct RecoveryError: Error, Sendable, CustomStringConvertible, ExitCodeP
     }
 
     /// Wraps any error of a phase into a RecoveryError (keeping RecoveryErrors as they are).
-    static func wrap(_ error: any Error, phase: RestorePhase, node: String? = nil) -> RecoveryError {
+    static func wrap(_ error: any Error, phase: RestorePhase?, node: String? = nil,
+                     resumeCommand: String = "lifeboat restore --resume") -> RecoveryError {
         if let r = error as? RecoveryError { return r.attributed(to: phase, node: node) }
         if error is CancellationError {
-            return RecoveryError(.cancelled, "the run was interrupted; run `lifeboat restore --resume` to continue where it stopped", phase: phase, node: node)
+            return RecoveryError(.cancelled, "the run was interrupted; run `\(resumeCommand)` to continue where it stopped", phase: phase, node: node)
         }
         if let v = error as? VaultError {
             let code: Code = v.kind == .snapshotKeyMismatch || v.kind == .snapshotIntegrity ? .uploadRefused : .vault

@@ -44,13 +44,22 @@ public struct CommandResetHook: ResetHook {
     }
 
     public func reset(_ node: RecoveryNode) async throws -> String {
+        try await Self.run(commands, on: node, what: "reset", environment: environment, timeout: timeout)
+    }
+
+    /// Runs per-node hook commands in order with `{node}` and `{api_addr}` replaced (reset, and `recover quorum`'s peers
+    /// and restart hooks); a non-zero exit stops with an error naming the hook, the node and the output's tail.
+    /// - Parameter input: the commands' standard input (default /dev/null).
+    /// - Returns: the transcript (commands and output) for a debug log.
+    public static func run(_ commands: [[String]], on node: RecoveryNode, what: String, environment: [String: String], timeout: Duration,
+                           input: [UInt8]? = nil) async throws -> String {
         var transcript = ""
         for command in commands {
             let argv = command.map { HookPlaceholders.substitute($0, node: node) }
-            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "reset \(node.name)")
+            let result = try await CommandRunner.run(argv, environment: environment, timeout: timeout, label: "\(what) \(node.name)", input: input)
             transcript += "$ " + argv.joined(separator: " ") + "\n" + result.output
             guard result.exitCode == 0 else {
-                throw RecoveryError(.hookFailed, "the reset hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node) and run `lifeboat restore --resume`", node: node.name)
+                throw RecoveryError(.hookFailed, "the \(what) hook `\(argv.joined(separator: " "))` for \(node.name) exited with status \(result.exitCode)\(result.tail.isEmpty ? "" : ": \(result.tail)"); fix the hook (or the node), then continue the run with --resume", node: node.name)
             }
         }
         return transcript
@@ -162,8 +171,9 @@ public enum CommandRunner {
     ///   - output: receives each line as it comes (default: ``setDefaultOutput(_:)``'s sink, standard error unless set).
     /// - Throws: ``RecoveryError`` ``RecoveryError/Code/hookFailed`` when it cannot start or exceeds `timeout`
     ///   (then its whole process group is killed).
+    ///   - input: the command's standard input (default: /dev/null), e.g. the peers.json of a lost-quorum recovery.
     public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration, label: String = "hook",
-                           output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
+                           input: [UInt8]? = nil, output: (@Sendable (String) -> Void)? = nil) async throws -> CommandResult {
         guard !argv.isEmpty, !argv[0].isEmpty else {
             throw RecoveryError(.configuration, "a hook command is empty: write it as an argv array, e.g. [\"docker\", \"compose\", \"stop\", \"{node}\"]")
         }
@@ -171,7 +181,7 @@ public enum CommandRunner {
         for (k, v) in environment { env[k] = v }
         let process: HookProcess
         do {
-            process = try HookProcess.spawn(executable: "/usr/bin/env", argv: ["env"] + argv, environment: env)
+            process = try HookProcess.spawn(executable: "/usr/bin/env", argv: ["env"] + argv, environment: env, input: input)
         } catch {
             throw RecoveryError(.hookFailed, "cannot run `\(argv.joined(separator: " "))`: \(error); check that the program exists and is executable")
         }

@@ -282,31 +282,24 @@ public final class RestoreExecutor: @unchecked Sendable {
         try await waitUntilUninitialized(first, phase: .reset)
     }
 
-    private func runHook(_ hook: any ResetHook, on node: RecoveryNode, phase: RestorePhase) async throws {
-        do {
-            let output = try await hook.reset(node)
-            if !output.isEmpty { logger.debug("reset hook output", metadata: ["node": "\(node.name)", "output": "\(output)"]) }
-        } catch {
-            throw RecoveryError.wrap(error, phase: phase, node: node.name).withCode(.hookFailed)
-        }
+    /// What a refused original key means during a restore, and what a key set that does not reconstruct the key means.
+    static let keysRefused = "the keys given are not the ORIGINAL cluster's keys for this backup; use the keys of the cluster the backup was taken from (or of the key set current at that time), then run `lifeboat restore --resume`"
+    static let keysNotEnough = "the keys given do not reconstruct the original cluster's key: check that they all come from the cluster the backup was taken from"
+
+    /// The node-level steps, shared with the incident recoveries; failures end with `lifeboat restore --resume`.
+    var operations: ClusterOperations {
+        let options = self.options
+        return ClusterOperations(vault: vault, timeouts: options.timeouts, sleeper: sleeper, resumeCommand: "lifeboat restore --resume",
+                                 raftID: { options.raftID($0) }, note: { [self] phase, text in note(phase ?? .preflight, text) })
     }
 
-    /// Polls until `node` answers sys/health 501 (or initialized:false); unreachable answers are waited out (the
-    /// node is restarting).
+    private func runHook(_ hook: any ResetHook, on node: RecoveryNode, phase: RestorePhase) async throws {
+        let output = try await operations.runHook(hook, on: node, phase: phase)
+        if !output.isEmpty { logger.debug("reset hook output", metadata: ["node": "\(node.name)", "output": "\(output)"]) }
+    }
+
     private func waitUntilUninitialized(_ node: RecoveryNode, phase: RestorePhase) async throws {
-        var last = "no answer yet"
-        try await poll(timeout: options.timeouts.nodeReset, phase: phase, node: node.name, what: {
-            "\(node.name) did not come back uninitialized within \(self.options.timeouts.nodeReset) (last: \(last)); the reset hook did not wipe its raft data or did not start it again: check the hook, then run `lifeboat restore --resume`"
-        }) {
-            do {
-                let (status, health) = try await self.vault.health(at: node.apiAddress)
-                last = "sys/health \(status), initialized \(health.initialized)"
-                return status == 501 || !health.initialized
-            } catch let e as VaultError where [.unreachable, .connectionLost, .timeout].contains(e.kind) {
-                last = e.message
-                return false
-            }
-        }
+        try await operations.waitUntilUninitialized(node, phase: phase)
     }
 
     // MARK: Phase 3: initialize with a temporary key, snapshot-force
@@ -345,21 +338,8 @@ public final class RestoreExecutor: @unchecked Sendable {
         revokedTemporaryToken = creds.rootToken
     }
 
-    /// Polls until `node` is the active node (sys/health 200).
     private func waitUntilActive(_ node: RecoveryNode, phase: RestorePhase) async throws {
-        var last = "no answer yet"
-        try await poll(timeout: options.timeouts.activation, phase: phase, node: node.name, what: {
-            "\(node.name) did not become active within \(self.options.timeouts.activation) (last: \(last))"
-        }) {
-            do {
-                let (status, health) = try await self.vault.health(at: node.apiAddress)
-                last = "sys/health \(status), sealed \(health.sealed), standby \(health.standby)"
-                return status == 200
-            } catch let e as VaultError where [.unreachable, .connectionLost, .timeout].contains(e.kind) {
-                last = e.message
-                return false
-            }
-        }
+        try await operations.waitUntilActive(node, phase: phase)
     }
 
     // MARK: Phase 4: wait for the asynchronous apply
@@ -422,21 +402,9 @@ public final class RestoreExecutor: @unchecked Sendable {
 
     /// Submits the original keys until `node` is unsealed (clears a partial unseal first).
     private func unsealNode(_ node: RecoveryNode, seal: RestoredSealConfig, phase: RestorePhase) async throws {
-        var status = try await vault.sealStatus(at: node.apiAddress)
-        guard status.sealed else { return }
-        if status.progress > 0 { try await vault.resetUnseal(at: node.apiAddress) }
-        var submitted = 0
-        for key in options.unsealKeys.keys {
-            do {
-                status = try await vault.unseal(at: node.apiAddress, key: key)
-            } catch let e as VaultError where e.statusCode == 400 {
-                throw RecoveryError(.unsealFailed, "\(node.name) refused an unseal key (\(e.vaultErrors.joined(separator: "; "))): the keys given are not the ORIGINAL cluster's keys for this backup; use the keys of the cluster the backup was taken from (or of the key set current at that time), then run `lifeboat restore --resume`", phase: phase, node: node.name)
-            }
-            submitted += 1
-            note(phase, "unsealing \(node.name): \(min(submitted, max(1, status.t))) of \(status.t) keys")
-            if !status.sealed { return }
-        }
-        throw RecoveryError(.unsealFailed, "\(node.name) is still sealed after \(submitted) keys (progress \(status.progress) of \(status.t)); the keys given do not reconstruct the original cluster's key: check that they all come from the cluster the backup was taken from", phase: phase, node: node.name)
+        try await operations.unseal(node, keys: options.unsealKeys, phase: phase,
+                                    refused: Self.keysRefused,
+                                    notEnough: Self.keysNotEnough)
     }
 
     // MARK: Phase 6: rebootstrap the other nodes
@@ -482,54 +450,14 @@ public final class RestoreExecutor: @unchecked Sendable {
         note(.rebootstrap, "wiping \(node.name)")
         try await runHook(hook, on: node, phase: .rebootstrap)
         try await waitUntilUninitialized(node, phase: .rebootstrap)
-        note(.rebootstrap, "joining \(node.name) to \(leader.name)")
-        let joined: Bool
-        do {
-            joined = try await vault.join(at: node.apiAddress, leaderAPIAddress: leader.apiAddress)
-        } catch let e as VaultError {
-            throw RecoveryError(.joinFailed, "\(node.name) could not join \(leader.name): \(e.message)", phase: .rebootstrap, node: node.name)
-        }
-        guard joined else {
-            throw RecoveryError(.joinFailed, "\(node.name) answered joined:false to the join request", phase: .rebootstrap, node: node.name)
-        }
-        if seal.isShamir { try await unsealNode(node, seal: seal, phase: .rebootstrap) }
-        // The join trap: a node that still held data answers joined:true without joining. Trust the raft configuration only.
-        var last = "not listed"
-        try await poll(timeout: options.timeouts.cluster, phase: .rebootstrap, node: node.name, what: {
-            "\(node.name) answered joined:true but is not a voter of the restored cluster after \(self.options.timeouts.cluster) (\(last)); it probably still holds old raft data (a node with data answers joined:true and does not join): check that the reset hook wipes its raft directory, then run `lifeboat restore --resume`"
-        }) {
-            let config = try await self.vault.raftConfiguration(at: leader.apiAddress, token: token)
-            if let s = config.servers.first(where: { $0.nodeId == self.options.raftID(node) }) {
-                last = s.voter ? "listed as voter" : "listed as non-voter"
-                return s.voter
-            }
-            last = "raft configuration lists \(config.servers.map(\.nodeId).joined(separator: ", "))"
-            return false
-        }
+        try await operations.join(node, leader: leader, keys: seal.isShamir ? options.unsealKeys : nil, token: token, phase: .rebootstrap,
+                                  refused: Self.keysRefused,
+                                  notEnough: Self.keysNotEnough)
     }
 
     private func waitForHealthyVoters(via leader: RecoveryNode, token: VaultSecret, phase: RestorePhase) async throws {
-        let wanted = Set(options.nodes.map { options.raftID($0) })
-        var last = "no answer yet"
-        note(phase, "waiting for \(wanted.count) voters and a healthy autopilot")
-        try await poll(timeout: options.timeouts.cluster, phase: phase, node: nil, what: {
-            "the restored cluster did not reach \(wanted.count) healthy voters within \(self.options.timeouts.cluster) (\(last)); check the nodes' logs and run `lifeboat restore --resume`"
-        }) {
-            let config = try await self.vault.raftConfiguration(at: leader.apiAddress, token: token)
-            let voters = Set(config.servers.filter(\.voter).map(\.nodeId))
-            let missing = wanted.subtracting(voters)
-            guard missing.isEmpty else {
-                last = "not voters yet: \(missing.sorted().joined(separator: ", "))"
-                return false
-            }
-            let autopilot = try await self.vault.autopilotState(at: leader.apiAddress, token: token)
-            if !autopilot.healthy {
-                let bad = (autopilot.servers ?? [:]).values.filter { !$0.healthy }.map(\.id).sorted()
-                last = "autopilot unhealthy" + (bad.isEmpty ? "" : ": \(bad.joined(separator: ", "))")
-                return false
-            }
-            return true
-        }
+        try await operations.waitForHealthyVoters(Set(options.nodes.map { options.raftID($0) }), via: leader, token: token, phase: phase,
+                                                  what: "the restored cluster")
     }
 
     // MARK: Same-cluster restore
@@ -689,29 +617,9 @@ public final class RestoreExecutor: @unchecked Sendable {
         return token
     }
 
-    /// Calls `check` every poll interval until it returns true; throws a timeout with `what()` (or rethrows the
-    /// check's errors other than transient connection failures).
     private func poll(timeout: Duration, phase: RestorePhase, node: String?, what: () -> String,
                       _ check: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        var transient: VaultError?
-        while true {
-            try Task.checkCancellation()
-            do {
-                if try await check() { return }
-                transient = nil
-            } catch let e as VaultError where [.unreachable, .connectionLost, .timeout, .sealed, .noLeader].contains(e.kind)
-                || ((e.kind == .api || e.kind == .unexpectedResponse) && [500, 502, 503, 504].contains(e.statusCode ?? 0)) {
-                transient = e
-            }
-            if ContinuousClock.now >= deadline {
-                var message = what()
-                if message.isEmpty { message = "timed out after \(timeout)" }
-                if let transient { message += " (last error: \(transient.message))" }
-                throw RecoveryError(.timeout, message, phase: phase, node: node)
-            }
-            try await sleeper.sleep(for: options.timeouts.pollInterval)
-        }
+        try await operations.poll(timeout: timeout, phase: phase, node: node, what: what, check)
     }
 
     private func note(_ phase: RestorePhase, _ text: String) {

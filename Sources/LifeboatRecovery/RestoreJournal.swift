@@ -101,41 +101,12 @@ public struct RestoreJournal: Sendable, Codable, Equatable {
 
     /// Reads the journal in `stateDirectory`; nil when there is none.
     public static func load(stateDirectory: String) throws -> RestoreJournal? {
-        let path = path(in: stateDirectory)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            if FileManager.default.fileExists(atPath: path) {
-                throw RecoveryError(.journal, "cannot read the restore journal \(path): check its permissions")
-            }
-            return nil
-        }
-        do {
-            let journal = try decoder.decode(RestoreJournal.self, from: data)
-            guard journal.version <= currentVersion else {
-                throw RecoveryError(.journal, "the restore journal \(path) was written by a newer Lifeboat (version \(journal.version)); resume with that version")
-            }
-            return journal
-        } catch let e as RecoveryError {
-            throw e
-        } catch {
-            throw RecoveryError(.journal, "the restore journal \(path) is unreadable (\(error)); move it away and start the restore again without --resume")
-        }
+        try JournalFile.load(RestoreJournal.self, path: path(in: stateDirectory), what: "restore journal",
+                             startAgain: "start the restore again without --resume", currentVersion: currentVersion) { $0.version }
     }
 
     /// Writes the journal atomically with mode 0600 (temporary file, fsync, rename).
     public func save(stateDirectory: String) throws {
-        try SnapshotStager.makePrivateDirectory(stateDirectory)
-        do {
-            let writer = try AtomicFileWriter(path: Self.path(in: stateDirectory), mode: 0o600)
-            try writer.write(try OutputJSON.encode(self))
-            try writer.commit()
-        } catch {
-            throw RecoveryError(.journal, "cannot write the restore journal in \(stateDirectory): \(error)")
-        }
-    }
-
-    static var decoder: JSONDecoder {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
+        try JournalFile.save(self, stateDirectory: stateDirectory, fileName: Self.fileName, what: "restore journal")
     }
 }

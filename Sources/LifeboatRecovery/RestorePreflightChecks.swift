@@ -14,7 +14,8 @@ import LifeboatRepository
 /// One target node as the preflight saw it.
 public struct TargetNodeState: Sendable, Codable, Equatable {
     public enum State: String, Sendable, Codable, Equatable {
-        case unreachable, uninitialized, sealed, standby, active
+        /// `removed`: the node holds data but was removed from its raft configuration (health 530, Vault >= 1.19).
+        case unreachable, uninitialized, sealed, removed, standby, active
     }
 
     public var name: String
@@ -31,6 +32,12 @@ public struct TargetNodeState: Sendable, Codable, Equatable {
     public var detail: String?
     /// The seal the node is configured with (`sys/seal-status` `type`: "shamir", "transit", "awskms", ...).
     public var sealType: String?
+    /// The raft committed index the node reports (unsealed nodes only).
+    public var committedIndex: UInt64?
+    /// `sys/seal-status` `t`, `n` and `progress` (initialized nodes).
+    public var sealThreshold: Int?
+    public var sealShares: Int?
+    public var unsealProgress: Int?
 
     public var isUnsealed: Bool { state == .active || state == .standby }
 
@@ -38,9 +45,10 @@ public struct TargetNodeState: Sendable, Codable, Equatable {
     public var line: String {
         var text = "\(name) \(address): \(state.rawValue)"
         switch state {
-        case .unreachable: text += detail.map { " (\($0))" } ?? ""
+        case .unreachable: text += detail.flatMap { $0 == state.rawValue ? nil : " (\($0))" } ?? ""
         case .uninitialized: text += " (empty: no data to lose)"
         case .sealed: text += " (its data is there but locked; cluster identity not visible while sealed)"
+        case .removed: text += " (removed from its raft cluster: it must be wiped before it can join again)"
         case .standby, .active:
             if let clusterName { text += ", cluster \(clusterName)" }
             if let clusterID { text += " (id \(clusterID))" }
@@ -76,6 +84,52 @@ extension VaultRecoveryClient {
     }
 }
 
+extension TargetNodeState {
+    /// Every node's state now, from unauthenticated calls only (sys/health, sys/seal-status, sys/leader): the one
+    /// look at the nodes that restore's preflight, `lifeboat doctor` and the recoveries share. Touches nothing.
+    public static func observe(_ nodes: [RecoveryNode], vault: any RecoveryVaultAPI) async -> [TargetNodeState] {
+        var observed: [TargetNodeState] = []
+        for node in nodes { observed.append(await observe(node, vault: vault)) }
+        return observed
+    }
+
+    /// One node's state now.
+    public static func observe(_ node: RecoveryNode, vault: any RecoveryVaultAPI) async -> TargetNodeState {
+        var state = TargetNodeState(name: node.name, address: node.apiAddress, state: .unreachable)
+        do {
+            let (status, health) = try await vault.health(at: node.apiAddress)
+            state.version = health.version
+            let seal = try? await vault.sealStatus(at: node.apiAddress)
+            state.sealType = seal?.type
+            if let seal, seal.initialized {
+                state.sealThreshold = seal.t
+                state.sealShares = seal.n
+                state.unsealProgress = seal.progress
+            }
+            if status == 501 || !health.initialized {
+                state.state = .uninitialized
+            } else if status == 530 || health.removedFromCluster == true {
+                state.state = .removed
+            } else if health.sealed {
+                state.state = .sealed
+            } else {
+                state.state = status == 200 ? .active : .standby
+                state.clusterID = health.clusterId.flatMap { $0.isEmpty ? nil : $0 }
+                state.clusterName = health.clusterName.flatMap { $0.isEmpty ? nil : $0 }
+                let leader = try? await vault.leader(at: node.apiAddress)
+                state.appliedIndex = leader?.raftAppliedIndex
+                state.committedIndex = leader?.raftCommittedIndex
+                state.leaderAddress = leader.flatMap { $0.leaderAddress.isEmpty ? nil : $0.leaderAddress }
+            }
+        } catch let e as VaultError {
+            state.detail = e.kind.rawValue
+        } catch {
+            state.detail = "\(error)"
+        }
+        return state
+    }
+}
+
 extension RestoreExecutor {
     /// Looks at every node (unauthenticated sys/health and sys/leader): touches nothing.
     func assessTarget(_ source: RestoreSource, snapshotIndex: UInt64) async -> TargetAssessment {
@@ -85,33 +139,7 @@ extension RestoreExecutor {
 
     /// Every node's state now (unauthenticated calls only), e.g. for the message of a failed restore.
     public func observeTargetNodes() async -> [TargetNodeState] {
-        var nodes: [TargetNodeState] = []
-        for node in options.nodes {
-            var state = TargetNodeState(name: node.name, address: node.apiAddress, state: .unreachable)
-            do {
-                let (status, health) = try await vault.health(at: node.apiAddress)
-                state.version = health.version
-                state.sealType = (try? await vault.sealStatus(at: node.apiAddress))?.type
-                if status == 501 || !health.initialized {
-                    state.state = .uninitialized
-                } else if health.sealed {
-                    state.state = .sealed
-                } else {
-                    state.state = status == 200 ? .active : .standby
-                    state.clusterID = health.clusterId.flatMap { $0.isEmpty ? nil : $0 }
-                    state.clusterName = health.clusterName.flatMap { $0.isEmpty ? nil : $0 }
-                    let leader = try? await vault.leader(at: node.apiAddress)
-                    state.appliedIndex = leader?.raftAppliedIndex
-                    state.leaderAddress = leader.flatMap { $0.leaderAddress.isEmpty ? nil : $0.leaderAddress }
-                }
-            } catch let e as VaultError {
-                state.detail = e.kind.rawValue
-            } catch {
-                state.detail = "\(error)"
-            }
-            nodes.append(state)
-        }
-        return nodes
+        await TargetNodeState.observe(options.nodes, vault: vault)
     }
 
     static func assess(_ nodes: [TargetNodeState], source: RestoreSource, snapshotIndex: UInt64) -> TargetAssessment {

@@ -14,11 +14,14 @@ public struct ScratchClusterInstance: Sendable {
     public var resetHook: any ResetHook
     /// Raft node ids by node name, when they differ from the names.
     public var raftNodeIDs: [String: String]
+    /// How to write peers.json on a node and restart it (`drill --scenario quorum-loss`); nil when not configured.
+    public var quorumHooks: (any QuorumHooks)?
 
-    public init(nodes: [RecoveryNode], resetHook: any ResetHook, raftNodeIDs: [String: String] = [:]) {
+    public init(nodes: [RecoveryNode], resetHook: any ResetHook, raftNodeIDs: [String: String] = [:], quorumHooks: (any QuorumHooks)? = nil) {
         self.nodes = nodes
         self.resetHook = resetHook
         self.raftNodeIDs = raftNodeIDs
+        self.quorumHooks = quorumHooks
     }
 }
 
@@ -42,6 +45,9 @@ public struct CommandScratchCluster: ScratchCluster {
     public var raftNodeIDs: [String: String]
     public var timeout: Duration
     public var environment: [String: String]
+    /// `drill --scenario quorum-loss`: write peers.json (stdin) on a scratch node, and restart one.
+    public var peersCommands: [[String]] = []
+    public var restartCommands: [[String]] = []
 
     public init(createCommands: [[String]], destroyCommands: [[String]], resetCommands: [[String]], nodes: [RecoveryNode],
                 raftNodeIDs: [String: String] = [:], timeout: Duration = CommandResetHook.defaultTimeout, environment: [String: String] = [:]) {
@@ -60,9 +66,11 @@ public struct CommandScratchCluster: ScratchCluster {
 
     public func create() async throws -> ScratchClusterInstance {
         try await runAll(createCommands, what: "create")
+        let quorum = peersCommands.isEmpty || restartCommands.isEmpty ? nil
+            : CommandQuorumHooks(peersCommands: peersCommands, restartCommands: restartCommands, timeout: timeout, environment: environment)
         return ScratchClusterInstance(nodes: nodes,
                                       resetHook: CommandResetHook(commands: resetCommands, timeout: timeout, environment: environment),
-                                      raftNodeIDs: raftNodeIDs)
+                                      raftNodeIDs: raftNodeIDs, quorumHooks: quorum)
     }
 
     public func destroy() async throws {

@@ -39,6 +39,15 @@ public protocol RecoveryVaultAPI: Sendable {
     func tokenStatus(at address: String, token: VaultSecret) async throws -> Int
     /// `POST sys/capabilities-self`: `token`'s capabilities on each path (nil when this client cannot ask).
     func capabilitiesSelf(at address: String, token: VaultSecret, paths: [String]) async throws -> [String: [String]]?
+    /// `POST sys/storage/raft/remove-peer` on the active node: drops `serverID` from the raft configuration.
+    func removePeer(at address: String, serverID: String, token: VaultSecret) async throws
+}
+
+extension RecoveryVaultAPI {
+    /// Clients that cannot remove peers say so (test doubles); ``VaultRecoveryClient`` can.
+    public func removePeer(at address: String, serverID: String, token: VaultSecret) async throws {
+        throw VaultError(kind: .unexpectedResponse, message: "this Vault client cannot remove raft peers", address: address, path: "sys/storage/raft/remove-peer")
+    }
 }
 
 /// The temporary 1-of-1 credentials of a freshly initialized node. Memory only: never logged, never journaled.
@@ -131,6 +140,11 @@ public struct VaultRecoveryClient: RecoveryVaultAPI {
         let r = try await send(.GET, address, full, token: token, accept: [200, 404])
         if r.status == 404 { return nil }
         return try VaultClient.decodeData(VaultKVSecret.self, r, path: full, address: address)
+    }
+
+    public func removePeer(at address: String, serverID: String, token: VaultSecret) async throws {
+        _ = try await send(.POST, address, "sys/storage/raft/remove-peer", body: try VaultClient.encode(["server_id": serverID]),
+                           token: token, accept: [200, 204])
     }
 
     public func tokenStatus(at address: String, token: VaultSecret) async throws -> Int {

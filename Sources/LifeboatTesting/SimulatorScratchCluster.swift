@@ -32,7 +32,17 @@ public final class SimulatorScratchCluster: ScratchCluster {
         let sim = try await VaultSimulator.start(configuration)
         simulator.withLock { $0 = sim }
         let hook = ClosureResetHook(description: "vault-sim wipe (in-process)") { node in sim.wipeNode(node.name) }
-        return ScratchClusterInstance(nodes: sim.nodes.map { RecoveryNode(name: $0.id, apiAddress: $0.apiAddress) }, resetHook: hook)
+        let quorum = ClosureQuorumHooks(description: "vault-sim raft/peers.json and restart (in-process)", writePeers: { node, json in
+            guard let raft = sim.raftDirectory(node.name),
+                  FileManager.default.createFile(atPath: raft + "/peers.json", contents: Data(json)) else {
+                throw RecoveryError(.hookFailed, "cannot write peers.json for \(node.name)", node: node.name)
+            }
+        }, restart: { node in
+            sim.stopNode(node.name)
+            try sim.startNode(node.name)
+        })
+        return ScratchClusterInstance(nodes: sim.nodes.map { RecoveryNode(name: $0.id, apiAddress: $0.apiAddress) }, resetHook: hook,
+                                      quorumHooks: quorum)
     }
 
     public func destroy() async throws {

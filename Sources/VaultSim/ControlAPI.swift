@@ -1,8 +1,8 @@
 // The control API: a separate loopback listener through which the `vault-sim` subcommands (and out-of-process
-// tests) stop, start, wipe and seal nodes, move leadership, inject faults and seed data.
+// tests) stop, start, wipe, seal and corrupt nodes, move leadership, inject faults and seed data.
 //
 //   GET  /status                         {"nodes":[{id, api_addr, cluster_addr, running, sealed, active}], "leader"}
-//   POST /nodes/<id>/{stop,start,wipe,seal}
+//   POST /nodes/<id>/{stop,start,wipe,seal,corrupt,lag}   (start: 409 when the node refuses: corrupt data, bad peers.json)
 //   POST /leader      {"node": "vault_2"}   (node optional: any other eligible voter)
 //   POST /faults      {"type": "...", ...}  (see `ControlAPI.fault(from:)`)
 //   POST /seed        {"bytes": 1073741824, "value_size": 262144}
@@ -21,10 +21,13 @@ enum ControlAPI {
             guard core.lock.withLock({ core.node(id) }) != nil else { return .errors(404, ["unknown node \"\(id)\""]) }
             switch parts[2] {
             case "stop": _ = core.stopNode(id)
-            case "start": _ = core.startNode(id)
+            case "start":
+                if case .refused(let message) = core.startNode(id) { return .errors(409, [message]) }
             case "wipe": core.wipeNode(id)
             case "seal": core.lock.withLock { if let n = core.node(id) { core.seal(n) } }
-            default: return .errors(404, ["unknown node action \"\(parts[2])\"; use stop, start, wipe or seal"])
+            case "corrupt": core.corruptNode(id)
+            case "lag": core.lock.withLock { core.node(id)?.lagging = true }
+            default: return .errors(404, ["unknown node action \"\(parts[2])\"; use stop, start, wipe, seal, corrupt or lag"])
             }
             return .json(200, status(core))
         case ("POST", "leader"):

@@ -78,6 +78,8 @@ final class SimNode {
     var activeTime: Date?
     /// Removed from its raft configuration while it still holds data (Vault >= 1.19 removed-node semantics).
     var removed = false
+    /// A stuck follower (fault `lag`): its applied index stops following the group's until it is stopped or wiped.
+    var lagging = false
 
     init(id: String, directory: String, port: Int) {
         self.id = id
@@ -97,6 +99,37 @@ final class SimNode {
         try? FileManager.default.createDirectory(atPath: raftDirectory, withIntermediateDirectories: true)
         let json = JSONValue.object([("group", .string(g)), ("applied_index", .uint(appliedIndex)), ("removed", .bool(removed))])
         try? ValueStore.writeAtomically(path: raftDirectory + "/node.json", bytes: json.bytes)
+    }
+
+    /// Where Vault looks for the lost-quorum recovery file (`<raft path>/raft/peers.json`).
+    var peersFilePath: String { raftDirectory + "/peers.json" }
+    /// Marks damaged raft data (the simulator's stand-in for a corrupt `raft.db`); removed with the raft directory.
+    var corruptMarkerPath: String { raftDirectory + "/raft.db.damaged" }
+    /// What Vault prints and exits with when bolt cannot open `raft.db`.
+    static let corruptStartError = "Error initializing storage of type raft: failed to create fsm: failed to open bolt file: invalid database"
+
+    /// Parses peers.json: `[{"id": "...", "address": "host:port", "non_voter": false}, ...]` (hashicorp/raft's
+    /// ReadConfigJSON: every entry needs an id and an address, ids are unique).
+    static func parsePeersFile(_ bytes: [UInt8]) -> Result<[RaftMember], PeersFileError> {
+        guard let json = JSONValue.parse(bytes), let entries = json.arrayValue else {
+            return .failure(PeersFileError("invalid character in peers.json: expected a JSON array of servers"))
+        }
+        var members: [RaftMember] = []
+        for entry in entries {
+            guard let id = entry["id"]?.stringValue, !id.isEmpty else { return .failure(PeersFileError("empty ID in configuration")) }
+            guard let address = entry["address"]?.stringValue, !address.isEmpty else {
+                return .failure(PeersFileError("empty address in configuration"))
+            }
+            if members.contains(where: { $0.id == id }) { return .failure(PeersFileError("found duplicate ID in configuration: \(id)")) }
+            members.append(RaftMember(id: id, address: address, voter: !(entry["non_voter"]?.boolValue ?? false)))
+        }
+        guard members.contains(where: \.voter) else { return .failure(PeersFileError("need at least one voter in configuration")) }
+        return .success(members)
+    }
+
+    struct PeersFileError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
     }
 
     func loadRaftState() {
@@ -189,6 +222,7 @@ final class SimCore: @unchecked Sendable {
         let changed: Bool = lock.withLock {
             guard let n = node(id), n.running else { return false }
             n.running = false
+            n.lagging = false
             seal(n)
             n.pendingJoinGroup = nil
             return true
@@ -197,19 +231,66 @@ final class SimCore: @unchecked Sendable {
         return changed
     }
 
-    func startNode(_ id: String) -> Bool {
-        let changed: Bool = lock.withLock {
-            guard let n = node(id), !n.running else { return false }
+    /// How a start request ended.
+    enum StartOutcome: Equatable {
+        case started
+        case alreadyRunning
+        /// The node refused to start (Vault's process would exit with this error): corrupt raft data, a bad peers.json.
+        case refused(String)
+    }
+
+    @discardableResult
+    func startNode(_ id: String) -> StartOutcome {
+        let outcome: StartOutcome = lock.withLock {
+            guard let n = node(id) else { return .refused("unknown node \(id)") }
+            guard !n.running else { return .alreadyRunning }
+            if FileManager.default.fileExists(atPath: n.corruptMarkerPath) { return .refused(SimNode.corruptStartError) }
             n.loadRaftState()
             if let g = n.groupID { _ = try? loadGroup(g) }
+            if let refusal = recoverPeersFile(n) { return .refused(refusal) }
             n.running = true
-            return true
+            return .started
         }
-        if changed {
+        if outcome == .started {
             listenerHook?(id, true)
             scheduleAutoUnseal(id)
         }
-        return changed
+        return outcome
+    }
+
+    /// Marks a node's raft data as damaged (as a torn or corrupted `raft.db`): the node stops and refuses to start
+    /// until its raft directory is wiped.
+    func corruptNode(_ id: String) {
+        _ = stopNode(id)
+        lock.withLock {
+            guard let n = node(id) else { return }
+            try? FileManager.default.createDirectory(atPath: n.raftDirectory, withIntermediateDirectories: true)
+            try? ValueStore.writeAtomically(path: n.corruptMarkerPath, bytes: Array("damaged by vault-sim\n".utf8))
+        }
+    }
+
+    /// Vault's lost-quorum recovery at start: a `raft/peers.json` in the node's data directory replaces the raft
+    /// configuration of the data the node holds, and is deleted. Returns the start error when the file is unusable
+    /// (Vault exits; the file stays for the operator to fix).
+    func recoverPeersFile(_ n: SimNode) -> String? {
+        let path = n.peersFilePath
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let members: [RaftMember]
+        switch SimNode.parsePeersFile(Array(data)) {
+        case .failure(let message): return "Error initializing storage of type raft: failed to read peers file: \(message)"
+        case .success(let m): members = m
+        }
+        guard let g = group(of: n) else {
+            return "Error initializing storage of type raft: raft recovery failed: refusing to recover cluster with no initial state, this is probably an operator error"
+        }
+        g.members = members
+        if g.leaderID.map({ l in !members.contains { $0.id == l } }) ?? false { g.leaderID = nil }
+        bumpIndex(g)
+        g.configIndex = g.index
+        g.persist()
+        try? FileManager.default.removeItem(atPath: path)
+        reconcileLeadership(g)
+        return nil
     }
 
     /// `rm -rf` of the node's raft data: the node restarts empty (uninitialized, sealed).
@@ -223,6 +304,7 @@ final class SimCore: @unchecked Sendable {
             n.groupID = nil
             n.appliedIndex = 0
             n.removed = false
+            n.lagging = false
             if let old, !nodes.contains(where: { $0.groupID == old }) {
                 groups[old] = nil
                 try? FileManager.default.removeItem(atPath: settings.dataDirectory + "/groups/" + old)
@@ -320,7 +402,7 @@ final class SimCore: @unchecked Sendable {
 
     func bumpIndex(_ g: RaftGroup) {
         g.index += 1
-        for n in nodes where n.running && n.groupID == g.id && n.keys != nil { n.appliedIndex = g.index }
+        for n in nodes where n.running && n.groupID == g.id && n.keys != nil && !n.lagging { n.appliedIndex = g.index }
         g.persist()
     }
 

@@ -274,8 +274,22 @@ public final class VaultSimulator: Sendable {
     /// Stops a node (its listener closes; it comes back sealed).
     public func stopNode(_ nodeID: String) { _ = core.stopNode(nodeID) }
 
-    /// Starts a stopped node (sealed, on the same port when possible).
-    public func startNode(_ nodeID: String) { _ = core.startNode(nodeID) }
+    /// Starts a stopped node (sealed, on the same port when possible). A `raft/peers.json` in its data directory
+    /// replaces its raft configuration first (and is deleted), as Vault's lost-quorum recovery does.
+    /// - Throws: when the node refuses to start (damaged raft data, an unusable peers.json), with Vault's message.
+    public func startNode(_ nodeID: String) throws {
+        if case .refused(let message) = core.startNode(nodeID) { throw Failure(message) }
+    }
+
+    /// Makes a node a stuck follower: its applied index (sys/leader `raft_applied_index`) stops following the
+    /// cluster's until it is stopped or wiped.
+    public func lagNode(_ nodeID: String) { core.lock.withLock { core.node(nodeID)?.lagging = true } }
+
+    /// Damages a node's raft data: it stops and refuses to start (as Vault with a corrupt `raft.db`) until wiped.
+    public func corruptNode(_ nodeID: String) { core.corruptNode(nodeID) }
+
+    /// The node's raft directory (`<data-dir>/nodes/<id>/raft`), where Vault's `peers.json` goes.
+    public func raftDirectory(_ nodeID: String) -> String? { core.lock.withLock { core.node(nodeID)?.raftDirectory } }
 
     /// Deletes a node's raft data (`rm -rf raft/`); a running node restarts empty.
     public func wipeNode(_ nodeID: String) { core.wipeNode(nodeID) }

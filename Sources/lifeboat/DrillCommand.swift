@@ -42,6 +42,18 @@ struct DrillCommand: AsyncParsableCommand {
 
     @OptionGroup var drill: DrillSettings
 
+    @Option(help: ArgumentHelp("What to rehearse after the restore: total (the restore itself), node-loss (one node reset, then `recover node`) or quorum-loss (a majority reset, then `recover quorum`).",
+                               valueName: "scenario"))
+    var scenario: String = DrillScenario.total.rawValue
+
+    @Option(name: .customLong("peers-command"), help: ArgumentHelp(
+        "--scenario quorum-loss: writes its stdin to a scratch node's raft/peers.json; {node} and {api_addr} are replaced (repeatable).", valueName: "command"))
+    var peersCommands: [String] = []
+
+    @Option(name: .customLong("restart-command"), help: ArgumentHelp(
+        "--scenario quorum-loss: restarts a scratch node; {node} and {api_addr} are replaced (repeatable).", valueName: "command"))
+    var restartCommands: [String] = []
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -49,7 +61,11 @@ struct DrillCommand: AsyncParsableCommand {
         do {
             let context = try repository.context(secrets: secrets, flags: [vault])
             try await context.withVaultClient { client in
-                let runner = try drill.runner(client: client, context: context)
+                guard let chosen = DrillScenario(rawValue: scenario) else {
+                    throw UsageError(description: "--scenario \(scenario): use \(DrillScenario.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let runner = try drill.runner(client: client, context: context, scenario: chosen,
+                                              peersCommands: peersCommands, restartCommands: restartCommands)
                 let report = try await context.withDestinations(create: false) { destinations in
                     try await runner.run(try await BackupLocator.restoreSource(id, in: destinations))
                 }
@@ -96,17 +112,21 @@ struct DrillSettings: ParsableArguments {
 
     /// A drill runner for these settings; what the flags leave out comes from the configuration's `drill` section
     /// (and `restore.unseal_keys_file` / `restore.canaries`).
-    func runner(client: VaultClient, context: CommandContext,
+    func runner(client: VaultClient, context: CommandContext, scenario: DrillScenario = .total,
+                peersCommands: [String] = [], restartCommands: [String] = [],
                 progress: (@Sendable (RestoreEvent) -> Void)? = printRestoreEvent) throws -> DrillRunner {
         let configuration = context.configuration
         let scratch: any ScratchCluster
         if givesScratchCluster {
             guard !nodes.isEmpty else { throw UsageError(description: "give the scratch cluster's nodes with --scratch-node NAME=ADDRESS") }
             guard !resetCommands.isEmpty else { throw UsageError(description: "give --reset-command (how to wipe one scratch node)") }
-            scratch = CommandScratchCluster(createCommands: try shellHooks(createCommands, flag: "--create-command", placeholders: []),
-                                            destroyCommands: try shellHooks(destroyCommands, flag: "--destroy-command", placeholders: []),
-                                            resetCommands: try shellHooks(resetCommands, flag: "--reset-command"),
-                                            nodes: try nodes.map { try parseNode($0, flag: "--scratch-node") })
+            var commands = CommandScratchCluster(createCommands: try shellHooks(createCommands, flag: "--create-command", placeholders: []),
+                                                 destroyCommands: try shellHooks(destroyCommands, flag: "--destroy-command", placeholders: []),
+                                                 resetCommands: try shellHooks(resetCommands, flag: "--reset-command"),
+                                                 nodes: try nodes.map { try parseNode($0, flag: "--scratch-node") })
+            commands.peersCommands = try shellHooks(peersCommands, flag: "--peers-command")
+            commands.restartCommands = try shellHooks(restartCommands, flag: "--restart-command")
+            scratch = commands
         } else if let configured = configuration.drill.scratchCluster {
             scratch = configured
         } else if configuration.drill.simulator {
@@ -127,6 +147,10 @@ struct DrillSettings: ParsableArguments {
             originalToken: { try await client.auth.token() })
         // Phases are printed as they happen (a drill takes minutes; silence looks like a hang).
         options.onEvent = progress
+        options.scenario = scenario
+        if scenario == .quorumLoss, givesScratchCluster, peersCommands.isEmpty || restartCommands.isEmpty {
+            throw UsageError(description: "--scenario quorum-loss needs --peers-command and --restart-command for the scratch nodes")
+        }
         return DrillRunner(vault: VaultRecoveryClient(client: client), options: options, logger: quietLogger("lifeboat.drill"))
     }
 }

@@ -17,14 +17,15 @@ struct Lifeboat: AsyncParsableCommand {
         commandName: "lifeboat",
         abstract: "Encrypted, verified snapshot backups and disaster recovery for Vault and OpenBao on Raft storage.",
         discussion: """
-            Exit codes: 0 ok, 1 failure, 3 backup stored on some destinations but not all, 64 usage error, \
+            Exit codes: 0 ok, 1 failure, 3 backup stored on some destinations but not all, 10-15 `doctor`'s incident \
+            classes, 64 usage error, \
             65 authentication or verification failure \
             (wrong key, tampered or truncated data), 74 I/O error, 75 lock held by another run, 78 configuration error, \
             129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (temporary files removed).
             """,
         version: LifeboatVersion.current,
         subcommands: [
-            DemoCommand.self, BackupCommand.self, AgentCommand.self, RestoreCommand.self, DrillCommand.self, VerifyCommand.self, PruneCommand.self, ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            DemoCommand.self, BackupCommand.self, AgentCommand.self, DoctorCommand.self, RecoverCommand.self, RestoreCommand.self, DrillCommand.self, VerifyCommand.self, PruneCommand.self, ListCommand.self, ShowCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
             KeyCommand.self, EncryptCommand.self, DecryptCommand.self, ConfigCommand.self,
         ]
     )

@@ -179,18 +179,22 @@ struct RestoreCommand: AsyncParsableCommand {
     func resumeCommand() -> String {
         var arguments = CommandLine.arguments
         if !arguments.contains("--resume") { arguments.append("--resume") }
-        return arguments.map { a in
-            a.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0) }) && !a.isEmpty ? a : "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        }.joined(separator: " ")
+        return arguments.map(quoted).joined(separator: " ")
     }
 
     func parsedNodes(client: VaultClient, configured: [LifeboatConfiguration.Node]) throws -> [RecoveryNode] {
-        if nodes.isEmpty, !configured.isEmpty { return configured.map(\.recoveryNode) }
-        if nodes.isEmpty {
-            return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
-        }
-        return try nodes.map { try parseNode($0, flag: "--node") }
+        try recoveryNodes(flags: nodes, client: client, configured: configured)
     }
+}
+
+/// The cluster's nodes: the `--node NAME=ADDRESS` flags, else `restore.nodes`, else the Vault addresses named
+/// node1, node2... (restore, doctor and the recoveries).
+func recoveryNodes(flags: [String], client: VaultClient, configured: [LifeboatConfiguration.Node]) throws -> [RecoveryNode] {
+    if flags.isEmpty, !configured.isEmpty { return configured.map(\.recoveryNode) }
+    if flags.isEmpty {
+        return client.configuration.addresses.enumerated().map { RecoveryNode(name: "node\($0.offset + 1)", apiAddress: $0.element) }
+    }
+    return try flags.map { try parseNode($0, flag: "--node") }
 }
 
 /// Prints a restore or drill phase as it happens (standard error).

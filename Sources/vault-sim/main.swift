@@ -182,12 +182,14 @@ struct Status: AsyncParsableCommand {
 }
 
 struct NodeAction: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "node", abstract: "Stop, start, wipe or seal a node.")
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Stop, start, wipe, seal, corrupt or lag a node.")
     @OptionGroup var options: ControlOptions
-    @Argument(help: "stop | start | wipe | seal") var action: String
+    @Argument(help: "stop | start | wipe | seal | corrupt | lag") var action: String
     @Argument(help: "Node id, e.g. vault_2.") var node: String
     func validate() throws {
-        guard ["stop", "start", "wipe", "seal"].contains(action) else { throw ValidationError("action must be stop, start, wipe or seal") }
+        guard ["stop", "start", "wipe", "seal", "corrupt", "lag"].contains(action) else {
+            throw ValidationError("action must be stop, start, wipe, seal, corrupt or lag")
+        }
     }
     func run() async throws { try await options.call("POST", "/nodes/\(node)/\(action)") }
 }

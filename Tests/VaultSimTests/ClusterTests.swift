@@ -66,7 +66,7 @@ import Testing
         #expect(orphan.errors == ["local node not active but active cluster node not found"])
 
         // A restarted node comes back sealed and needs the keys; then quorum returns.
-        h.sim.startNode(first)
+        try h.sim.startNode(first)
         #expect(try h.get(first, "sys/seal-status").json?["sealed"]?.boolValue == true)
         try h.sim.unseal(first, keys: keys.keysBase64)
         _ = try await h.sim.waitForActive()

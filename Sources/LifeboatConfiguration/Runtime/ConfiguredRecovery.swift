@@ -40,6 +40,16 @@ extension LifeboatConfiguration.Restore {
     }
 }
 
+extension LifeboatConfiguration.Restore {
+    /// The per-node part of `restore.hooks` (`wipe_node`, then `start`) for the recoveries that touch one node at a
+    /// time (`recover node`, `recover quorum`'s rejoins). Never `reset_all`: that wipes EVERY node, which those
+    /// recoveries must not do. nil without `wipe_node` (then `--reset-command` is needed).
+    public var nodeResetHook: (any ResetHook)? {
+        guard !hooks.wipeNode.isEmpty else { return nil }
+        return CommandResetHook(commands: (hooks.wipeNode + hooks.start).map(\.arguments), timeout: hooks.timeout)
+    }
+}
+
 /// `restore.hooks`: `reset_all` runs once, before the first node is reset (it must be safe to run again, as on
 /// `--resume`); then `wipe_node` and `start` run for each node.
 public final class ConfiguredResetHook: ResetHook {
