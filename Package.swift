@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "LifeboatSnapshotTests", dependencies: ["LifeboatSnapshot"]),
         .testTarget(name: "VaultSimTests", dependencies: ["VaultSim", "LifeboatSnapshot"]),
         .testTarget(
-            name: "LifeboatCoreTests",
+            name: "LifeboatTests",
             dependencies: [
                 "LifeboatConfiguration", "LifeboatAgent", "LifeboatRecovery", "LifeboatBackup", "LifeboatS3",
                 "LifeboatRepository", "LifeboatRetention", "LifeboatVault", "LifeboatSchedule", "LifeboatBase",

@@ -1,5 +1,5 @@
 // BackupStore: the one protocol every destination implements (local directory, in memory, S3), with its
-// contract. The shared conformance suite (Tests/LifeboatCoreTests/StoreConformance.swift) checks it.
+// contract. The shared conformance suite (Tests/LifeboatTests/StoreConformance.swift) checks it.
 
 import Foundation
 import LifeboatBase

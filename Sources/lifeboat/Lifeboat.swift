@@ -1,4 +1,4 @@
-// The `lifeboat` command: parses arguments and hands off to LifeboatCore. One file per subcommand.
+// The `lifeboat` command: parses arguments and hands off to the Lifeboat modules. One file per subcommand.
 
 import ArgumentParser
 import LifeboatConfiguration

@@ -55,7 +55,7 @@ enum RetentionTestSupport {
         plan.filter(\.isKept).map(\.candidate.id)
     }
 
-    /// The package root (Tests/LifeboatCoreTests/<file> is three levels below it).
+    /// The package root (Tests/LifeboatTests/<file> is three levels below it).
     static func packageRoot(filePath: String = #filePath) -> URL {
         URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }

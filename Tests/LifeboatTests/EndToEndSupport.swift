@@ -13,7 +13,7 @@ let productsDirectory: URL = {
     return url
 }()
 
-/// Tests/LifeboatCoreTests.
+/// Tests/LifeboatTests.
 let coreTestsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// The real Vault 1.14.3 snapshots (Tests/Fixtures/vault-1.14.3; provenance in its README).
 let fixturesDirectory = coreTestsDirectory.appendingPathComponent("../Fixtures/vault-1.14.3").standardized
