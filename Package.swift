@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "vault-sim",
             dependencies: [
-                "VaultSim",
+                "VaultSim", "LifeboatBase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

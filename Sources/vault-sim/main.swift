@@ -7,6 +7,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import VaultSim
+import LifeboatBase
 
 @main
 struct VaultSimCommand: AsyncParsableCommand {
@@ -59,6 +60,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        StopRequest.shared.install()
         var config = VaultSimulator.Configuration(dataDirectory: dataDir)
         config.nodeCount = nodes
         config.basePort = basePort
@@ -115,34 +117,52 @@ struct Serve: AsyncParsableCommand {
         guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
         defer { close(fd) }
         fchmod(fd, 0o600)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        let written = bytes.withUnsafeBytes { raw in raw.baseAddress.map { write(fd, $0, raw.count) } ?? 0 }
+        guard written == bytes.count else { throw ValidationError("cannot write \(path)") }
     }
 
     func waitForTermination() async {
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
-            let box = ResumeOnce(cont)
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-                source.setEventHandler { box.resume() }
-                source.resume()
-                SignalSources.keep(source)
-            }
+            StopRequest.shared.onStop { cont.resume() }
         }
     }
 }
 
-/// Keeps signal sources alive for the process lifetime.
-enum SignalSources {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-    static func keep(_ s: DispatchSourceSignal) { sources.append(s) }
-}
-
-final class ResumeOnce: @unchecked Sendable {
+/// SIGINT, SIGTERM and SIGHUP stop the simulator cleanly. They arrive through Lifeboat's one signal mechanism
+/// (TerminationSignals: a C handler that only writes to a pipe, read by a thread of its own), installed first thing
+/// in `serve`, so a signal that comes while the cluster is still starting is remembered, not lost.
+final class StopRequest: @unchecked Sendable {
+    static let shared = StopRequest()
     private let lock = NSLock()
-    private var cont: CheckedContinuation<Void, Never>?
-    init(_ c: CheckedContinuation<Void, Never>) { cont = c }
-    func resume() { lock.withLock { cont?.resume(); cont = nil } }
+    private var requested = false
+    private var waiter: (() -> Void)?
+
+    /// Installs the handler (once per process).
+    func install() {
+        TerminationSignals.install()
+        TerminationSignals.setHandler { [self] _ in
+            request()
+            return .handled
+        }
+    }
+
+    func request() {
+        let waiter = lock.withLock { () -> (() -> Void)? in
+            requested = true
+            defer { self.waiter = nil }
+            return self.waiter
+        }
+        waiter?()
+    }
+
+    /// Calls `body` once a stop was requested (at once when it already was).
+    func onStop(_ body: @escaping () -> Void) {
+        let already = lock.withLock { () -> Bool in
+            if !requested { waiter = body }
+            return requested
+        }
+        if already { body() }
+    }
 }
 
 /// One HTTP call, awaited (never a blocking wait: the commands run in async context).
