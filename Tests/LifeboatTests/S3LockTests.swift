@@ -124,7 +124,8 @@ import Testing
 
 /// Separate `lifeboat` processes as hosts: own HOME, own state directory, one bucket.
 @Suite(.serialized) struct S3TwoHostTests {
-    func configuration(_ workspace: E2EWorkspace, s3: S3TestEnvironment, host: String, extra: String = "") throws -> String {
+    func configuration(_ workspace: E2EWorkspace, s3: S3TestEnvironment, host: String, extra: String = "",
+                       staleAfter: String = "30s") throws -> String {
         let home = workspace.directory + "/\(host)-home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let text = """
@@ -139,7 +140,7 @@ import Testing
                 path_style: true
                 access_key_id: env:LB_TEST_S3_KEY
                 secret_access_key: env:LB_TEST_S3_SECRET
-                lock_stale_after: 30s
+                lock_stale_after: \(staleAfter)
             \(extra)
             agent:
               state_file: \(workspace.directory)/\(host)-state/agent-state.json
@@ -201,6 +202,50 @@ import Testing
                 #expect((1...2).contains(listing.backups.count), "round \(round): \(listing.backups.map(\.id))")
                 #expect(try await StoreLock.holders(in: store).isEmpty, "round \(round)")
             }
+        }
+    }
+
+    @Test func aBackupKilledWithSIGKILLLeavesALockThatGoesStaleAndIsTakenOver() async throws {
+        let sim = try VaultSimProcess.start()
+        defer { sim.stop() }
+        let workspace = try E2EWorkspace()
+        defer { workspace.remove() }
+        try await S3TestEnvironment.with { s3 in
+            let hostA = try configuration(workspace, s3: s3, host: "a", staleAfter: "4s")
+            let hostB = try configuration(workspace, s3: s3, host: "b", staleAfter: "4s")
+            let vault = ["VAULT_ADDR": sim.address(sim.nodes[0].id), "VAULT_TOKEN": sim.rootToken]
+            let envA = environment(workspace, host: "a").merging(vault) { $1 }
+            let envB = environment(workspace, host: "b")
+            let store = try s3.makeStore(prefix: "fleet/")
+            // Host A's backup waits for a snapshot that does not come: it holds the write lock and refreshes it.
+            try sim.control(["fault", "delay-first-byte", "--path", "sys/storage/raft/snapshot", "--delay-ms", "600000"])
+            let process = Process()
+            process.executableURL = productsDirectory.appendingPathComponent("lifeboat")
+            process.arguments = ["backup", "--config", hostA, "--no-prune"]
+            var env = ProcessInfo.processInfo.environment
+            env.merge(envA) { $1 }
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var holders: [LockRecord] = []
+            for _ in 0..<600 where holders.isEmpty {
+                holders = try await StoreLock.holders(in: store)
+                if holders.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(holders.map(\.pid) == [process.processIdentifier], "host A's backup holds the lock")
+            // While it lives (and refreshes past its 4 s deadline) host B is refused.
+            try await Task.sleep(for: .seconds(5))
+            let refused = try lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
+            #expect(refused.status == 75, "a live holder's lock is never taken over: \(refused.stderr)")
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            // Dead, it stops refreshing: host B waits, takes the lock over once stale, says so, and runs.
+            let pruned = try lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB)
+            #expect(pruned.status == 0, "\(pruned.stderr)")
+            #expect(pruned.stderr.contains("took over the stale lock"), "\(pruned.stderr)")
+            #expect(pruned.stderr.contains("pid \(process.processIdentifier)"), "\(pruned.stderr)")
+            #expect(try await StoreLock.holders(in: store).isEmpty, "the taken-over lock was released after the prune")
         }
     }
 

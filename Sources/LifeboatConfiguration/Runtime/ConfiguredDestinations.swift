@@ -55,7 +55,13 @@ public struct OpenedDestination: Sendable {
             return lock
         case .s3(let s3):
             let timing = StoreLockTiming(staleAfter: s3.lockStaleAfter, wait: lockWait, clock: lockClock)
-            return try await StoreLock.acquire(store: repository.store, mode: mode, operation: operation, timing: timing)
+            let lock = try await StoreLock.acquire(store: repository.store, mode: mode, operation: operation, timing: timing)
+            // A stale lock was taken over: its run stopped refreshing it (killed, or its host lost) and is presumed dead.
+            if let previous = lock.previousHolderSummary {
+                FileHandle.standardError.write(Data(("lifeboat: warning: took over the stale lock of \(displayName): \(previous) "
+                    + "stopped refreshing it and is presumed dead; what it left is cleaned up under this lock\n").utf8))
+            }
+            return lock
         }
     }
 
