@@ -25,6 +25,9 @@ import LifeboatRetention
 public struct BackupRepository: Sendable {
     /// The store holding the repository.
     public let store: any BackupStore
+    /// Manifests already read, by version tag (S3 destinations with a writable state directory); nil reads every
+    /// manifest from the store.
+    public var manifestCache: ManifestCache?
 
     /// Prefix of data objects.
     public static let dataPrefix = "data/"
@@ -37,8 +40,9 @@ public struct BackupRepository: Sendable {
     /// How many manifests ``list()`` reads at once (latency-bound stores such as S3 benefit from more).
     public static let listConcurrency = 16
 
-    public init(store: any BackupStore) {
+    public init(store: any BackupStore, manifestCache: ManifestCache? = nil) {
         self.store = store
+        self.manifestCache = manifestCache
     }
 
     /// `data/<id>.lbk`
@@ -131,7 +135,9 @@ public struct BackupRepository: Sendable {
     public func list() async throws -> BackupListing {
         async let manifestObjects = store.list(prefix: Self.manifestPrefix)
         async let dataObjects = store.list(prefix: Self.dataPrefix)
-        let names = try await manifestObjects.map(\.name).filter { $0.hasSuffix(Self.manifestExtension) }
+        let objects = try await manifestObjects.filter { $0.name.hasSuffix(Self.manifestExtension) }
+        let names = objects.map(\.name)
+        let tags = objects.map(\.versionTag)
         var dataSizes: [String: Int64] = [:]
         for object in try await dataObjects { dataSizes[object.name] = object.size }
 
@@ -142,11 +148,20 @@ public struct BackupRepository: Sendable {
             var next = 0
             func addTask() {
                 let name = names[next]
+                let tag = tags[next]
                 next += 1
-                group.addTask { [store] in
+                group.addTask { [store, manifestCache] in
                     do {
+                        // A manifest read before, unchanged since (same tag), comes from the cache; it is decoded and
+                        // checked all the same. A cached copy that no longer decodes is fetched again.
+                        if let tag, let cached = manifestCache?.bytes(of: name, tag: tag),
+                           let manifest = try? checked(BackupManifest.decode(cached, object: name), name: name) {
+                            return .success(manifest)
+                        }
                         let bytes = try await store.get(name)
-                        return .success(try checked(BackupManifest.decode(bytes, object: name), name: name))
+                        let manifest = try checked(BackupManifest.decode(bytes, object: name), name: name)
+                        if let tag { manifestCache?.store(bytes, of: name, tag: tag) }
+                        return .success(manifest)
                     } catch let error as ManifestError {
                         return .failure(ManifestReadFailure(name: name, error: error))
                     } catch let error as StoreError where error.kind == .notFound {
@@ -167,6 +182,7 @@ public struct BackupRepository: Sendable {
                 if next < names.count { addTask() }
             }
         }
+        manifestCache?.retain(only: Set(names))
         backups.sort { $0.id < $1.id }
         for manifest in backups {
             let name = Self.manifestObjectName(for: manifest.id)

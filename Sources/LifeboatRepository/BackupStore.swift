@@ -145,12 +145,16 @@ public struct StoreObjectInfo: Sendable, Equatable, Hashable {
     public var modified: Date
     /// The write-once lock applied when the object was committed (stores with Object Lock), else nil.
     public var lock: StoreObjectLock?
+    /// What changes whenever the object's bytes change (S3's ETag), when the listing gives one; keys the local
+    /// ManifestCache.
+    public var versionTag: String?
 
-    public init(name: String, size: Int64, modified: Date, lock: StoreObjectLock? = nil) {
+    public init(name: String, size: Int64, modified: Date, lock: StoreObjectLock? = nil, versionTag: String? = nil) {
         self.name = name
         self.size = size
         self.modified = modified
         self.lock = lock
+        self.versionTag = versionTag
     }
 }
 

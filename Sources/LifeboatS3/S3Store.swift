@@ -126,7 +126,8 @@ public final class S3Store: BackupStore {
             let name = String(object.key.dropFirst(keyPrefix.count))
             // Keys no store could have written (foreign files, `.`-names) are not objects of this store.
             guard StoreObjectName.isValid(name) else { return nil }
-            return StoreObjectInfo(name: name, size: object.size, modified: object.lastModified ?? Date(timeIntervalSince1970: 0))
+            return StoreObjectInfo(name: name, size: object.size, modified: object.lastModified ?? Date(timeIntervalSince1970: 0),
+                                   versionTag: object.etag)
         }
         .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }

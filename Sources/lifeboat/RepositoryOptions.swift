@@ -78,7 +78,8 @@ struct CommandContext {
 
     /// Opens the destinations for `body` and closes them afterwards.
     func withDestinations<R>(create: Bool, _ body: ([OpenedDestination]) async throws -> R) async throws -> R {
-        var destinations = try await configuration.openDestinations(create: create, environment: environment)
+        var destinations = try await configuration.openDestinations(create: create, environment: environment,
+                                                                    manifestCacheRoot: stateDirectory + "/manifest-cache")
         for index in destinations.indices { destinations[index].lockWait = lockWait }
         do {
             let result = try await body(destinations)

@@ -103,14 +103,18 @@ public struct OpenedDestination: Sendable {
 
 extension LifeboatConfiguration {
     /// Opens every configured destination, in order.
-    /// - Parameter create: create a missing local repository directory (0700); otherwise a missing one is an error.
+    /// - Parameters:
+    ///   - create: create a missing local repository directory (0700); otherwise a missing one is an error.
+    ///   - manifestCacheRoot: where S3 destinations keep their ManifestCache (one directory each); nil or an
+    ///     unwritable directory reads every manifest from the bucket.
     public func openDestinations(
-        create: Bool, environment: [String: String], logger: Logger? = nil
+        create: Bool, environment: [String: String], logger: Logger? = nil, manifestCacheRoot: String? = nil
     ) async throws -> [OpenedDestination] {
         var opened: [OpenedDestination] = []
         do {
             for destination in destinations {
-                opened.append(try open(destination, create: create, environment: environment, logger: logger))
+                opened.append(try open(destination, create: create, environment: environment, logger: logger,
+                                       manifestCacheRoot: manifestCacheRoot))
             }
         } catch {
             for destination in opened { await destination.close() }
@@ -121,18 +125,25 @@ extension LifeboatConfiguration {
 
     /// Opens one destination.
     public func open(
-        _ destination: Destination, create: Bool, environment: [String: String], logger: Logger? = nil
+        _ destination: Destination, create: Bool, environment: [String: String], logger: Logger? = nil,
+        manifestCacheRoot: String? = nil
     ) throws -> OpenedDestination {
         switch destination.storage {
         case .local(let local):
             let store = try LocalStore(directory: local.path, createIfMissing: create)
             return OpenedDestination(configuration: destination, repository: BackupRepository(store: store), lockDirectory: store.directory)
         case .s3(let s3):
+            let configuration = try s3.storeConfiguration(environment: environment)
             let store = try S3Store(
-                configuration: try s3.storeConfiguration(environment: environment),
+                configuration: configuration,
                 resolver: S3CredentialResolver(environment: environment, homeDirectory: environment["HOME"]), logger: logger)
+            let cache = manifestCacheRoot.flatMap { root in
+                ManifestCache(directory: ManifestCache.directory(
+                    root: root, storeIdentity: "\(configuration.endpoint) \(configuration.bucket) \(configuration.prefix)"))
+            }
             // The locks of an S3 destination are objects in the bucket: no local directory is needed.
-            return OpenedDestination(configuration: destination, repository: BackupRepository(store: store), lockDirectory: "")
+            return OpenedDestination(configuration: destination, repository: BackupRepository(store: store, manifestCache: cache),
+                                     lockDirectory: "")
         }
     }
 }
