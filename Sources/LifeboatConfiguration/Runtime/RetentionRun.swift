@@ -58,9 +58,12 @@ public enum RetentionRun {
         let listing = try await repository.list()
         var backups = listing.backups
         var groups = try plan(backups, policy: policy, grouping: grouping, now: now)
-        // Object Lock: ask the store about each backup the plan would remove (only those: two HEADs each on S3). One
-        // still locked is kept with "locked until T" (the planner's rail), and removed by the first prune after.
-        let candidates = Set(groups.flatMap(\.decisions).filter { !$0.isKept }.map(\.candidate.id))
+        // Object Lock: on a destination configured with `object_lock`, ask the store about each backup the plan would
+        // remove (only those: two HEADs each on S3). One still locked is kept with "locked until T" (the planner's
+        // rail), and removed by the first prune after. Elsewhere the manifests' own lock records suffice: a prune must
+        // not cost two requests per old backup on every bucket (docs/security.md, "Object Lock in practice").
+        let lockAware = (repository.store as? S3Store)?.configuration.objectLock != nil
+        let candidates = lockAware ? Set(groups.flatMap(\.decisions).filter { !$0.isKept }.map(\.candidate.id)) : []
         if !candidates.isEmpty {
             let locks = try await lockedUntil(of: backups.filter { candidates.contains($0.id.rawValue) }, in: repository,
                                               concurrency: concurrency)
