@@ -151,7 +151,8 @@ struct AgentCommand: AsyncParsableCommand {
         let drillRunner = configuration.agent.schedules.drill == nil ? nil : try drill.runner(client: client, context: context, progress: Self.logDrillEvent)
         let backup = configuration.backup
         return ConfiguredAgentJobs.Setup(
-            destinations: try await configuration.openDestinations(create: true, environment: context.environment),
+            destinations: try await configuration.openDestinations(create: true, environment: context.environment,
+                                                                   manifestCacheRoot: context.stateDirectory + "/manifest-cache"),
             secret: try context.encryptionSecret(), keyRing: try context.keyRing(), onlyIfLeader: backup.onlyIfLeader,
             backupOptions: BackupOptions(tags: backup.tags, compression: backup.compression, chunkSize: backup.chunkSize),
             drill: drillRunner)
