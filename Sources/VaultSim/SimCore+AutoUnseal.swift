@@ -152,17 +152,11 @@ extension SimCore {
     /// recovery key after the seal has opened the barrier (so the KMS must be reachable).
     func unsealWithRecoveryKey(_ n: SimNode, _ g: RaftGroup, key: [UInt8]) -> SimResponse {
         guard let cfg = recoveryConfig(g) else { return .errors(400, ["Vault is not initialized"]) }
-        if n.unsealParts.contains(key) { return .json(200, sealStatusValue(n)) }
-        if n.unsealParts.isEmpty { n.unsealNonce = UUID().uuidString.lowercased() }
-        n.unsealParts.append(key)
-        if n.unsealParts.count < cfg.threshold { return .json(200, sealStatusValue(n)) }
-        let parts = n.unsealParts
-        n.unsealParts = []
-        n.unsealNonce = ""
         let combined: [UInt8]
-        if cfg.threshold == 1 { combined = parts[0] } else {
-            guard let c = try? Shamir.combine(parts) else { return .errors(400, ["invalid recovery key"]) }
-            combined = c
+        switch collectShare(n, key: key, threshold: cfg.threshold) {
+        case .progress(let response): return response
+        case .combined(let key?): combined = key
+        case .combined(nil): return .errors(400, ["invalid recovery key"])
         }
         if let err = autoUnseal(n) { return .errors(500, [err]) }
         guard let keys = n.keys, let stored = readEntry(g, keys: keys, SimCore.recoveryKeyPath),

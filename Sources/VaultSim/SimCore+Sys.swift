@@ -215,6 +215,27 @@ extension SimCore {
 
     // MARK: sys/unseal
 
+    /// What one key share does to a node's unseal progress (Shamir unseal keys and recovery keys alike).
+    enum ShareProgress {
+        /// Fewer shares than the threshold so far (or this one again): the seal status to answer with.
+        case progress(SimResponse)
+        /// The threshold was reached: the combined key, nil when the shares do not combine.
+        case combined([UInt8]?)
+    }
+
+    /// Adds `key` to `n`'s shares as Vault does: a repeated share changes nothing, the first one starts a new nonce,
+    /// reaching the threshold combines the shares and resets the progress.
+    func collectShare(_ n: SimNode, key: [UInt8], threshold: Int) -> ShareProgress {
+        if n.unsealParts.contains(key) { return .progress(.json(200, sealStatusValue(n))) }
+        if n.unsealParts.isEmpty { n.unsealNonce = UUID().uuidString.lowercased() }
+        n.unsealParts.append(key)
+        if n.unsealParts.count < threshold { return .progress(.json(200, sealStatusValue(n))) }
+        let parts = n.unsealParts
+        n.unsealParts = []
+        n.unsealNonce = ""
+        return .combined(threshold == 1 ? parts.first : try? Shamir.combine(parts))
+    }
+
     func unseal(_ n: SimNode, _ req: SimRequest) -> SimResponse {
         guard let body = JSONValue.parse(req.body.isEmpty ? Array("{}".utf8) : req.body) else {
             return .errors(400, ["failed to parse JSON input: invalid character"])
@@ -248,19 +269,11 @@ extension SimCore {
             return .errors(400, ["Vault is not initialized"])
         }
         if transitSeal != nil { return unsealWithRecoveryKey(n, g, key: key) }
-        if n.unsealParts.contains(key) { return .json(200, sealStatusValue(n)) }
-        if n.unsealParts.isEmpty { n.unsealNonce = UUID().uuidString.lowercased() }
-        n.unsealParts.append(key)
-        if n.unsealParts.count < cfg.threshold { return .json(200, sealStatusValue(n)) }
-        let parts = n.unsealParts
-        n.unsealParts = []
-        n.unsealNonce = ""
         let combined: [UInt8]
-        if cfg.threshold == 1 {
-            combined = parts[0]
-        } else {
-            guard let c = try? Shamir.combine(parts) else { return .errors(400, ["Unseal failed, invalid key"]) }
-            combined = c
+        switch collectShare(n, key: key, threshold: cfg.threshold) {
+        case .progress(let response): return response
+        case .combined(let key?): combined = key
+        case .combined(nil): return .errors(400, ["Unseal failed, invalid key"])
         }
         // Vault hands the combined key to the Shamir wrapper's AES cipher: Go's crypto/aes takes 16, 24 or 32 bytes.
         if ![16, 24, 32].contains(combined.count) {
