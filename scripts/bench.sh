@@ -244,7 +244,7 @@ run_list() {
     if grep -q warning "$work/err.txt"; then echo "list reported problems:" >&2; head -n3 "$work/err.txt" >&2; exit 1; fi
     rows+=("| \`lifeboat list\` | $listed | $secs | $rss_mib | $cpu |")
     measure "lifeboat prune --dry-run" 0 "'$lifeboat' prune --dry-run --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --repo '$repo'"
-    rows+=("| \`lifeboat prune --dry-run --keep-daily 7 --keep-weekly 4 --keep-monthly 12\` | $(grep -c '^keep\|^would remove' "$work/out.txt") | $secs | $rss_mib | $cpu |")
+    rows+=("| \`lifeboat prune --dry-run --keep-daily 7 --keep-weekly 4 --keep-monthly 12\` | $(grep -c '^ *keep\|^ *would remove' "$work/out.txt" || true) | $secs | $rss_mib | $cpu |")
     echo
     echo "### A repository of $list_count backups"
     echo
