@@ -29,10 +29,14 @@ public struct ManifestCache: Sendable {
         root + "/" + Hex.encode(SHA256Digest.hash(Array(storeIdentity.utf8))).prefix(24)
     }
 
-    private func path(_ name: String) -> String? {
-        // Object names are validated store names (`manifests/<id>.json`); keep only the file part.
+    /// The entry's file name: the object name's last part (names are validated store names, `manifests/<id>.json`).
+    private static func fileName(_ name: String) -> String? {
         guard let file = name.split(separator: "/").last, !file.hasPrefix("."), !file.isEmpty else { return nil }
-        return directory + "/" + file
+        return String(file)
+    }
+
+    private func path(_ name: String) -> String? {
+        Self.fileName(name).map { directory + "/" + $0 }
     }
 
     /// The cached bytes of `name` when they are of version `tag`.
@@ -58,7 +62,7 @@ public struct ManifestCache: Sendable {
 
     /// Removes the entries of manifests no longer in the store.
     public func retain(only names: Set<String>) {
-        let keep = Set(names.compactMap { path($0).map { String($0.dropFirst(directory.count + 1)) } })
+        let keep = Set(names.compactMap(Self.fileName))
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for file in files where !keep.contains(file) && !file.hasPrefix(AtomicFileWriter.temporaryPrefix) {
             unlink(directory + "/" + file)
