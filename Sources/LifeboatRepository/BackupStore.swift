@@ -113,6 +113,11 @@ public enum StoreWriteMode: Sendable, Equatable {
     case createNew
     /// Replace the existing object atomically.
     case replace
+    /// Replace the object only while its ``StoreObjectInfo/versionTag`` (from ``BackupStore/stat(_:)``) is still
+    /// `versionTag`; otherwise fail with ``StoreError/Kind-swift.enum/changed`` and leave it untouched. S3 sends
+    /// `If-Match`, which the server checks atomically; a local directory compares just before its rename (its writers
+    /// are serialised by the directory's lock file).
+    case replaceIfUnchanged(versionTag: String)
 }
 
 /// An object being written: invisible until ``commit()``, gone after ``abort()``.
@@ -145,8 +150,8 @@ public struct StoreObjectInfo: Sendable, Equatable, Hashable {
     public var modified: Date
     /// The write-once lock applied when the object was committed (stores with Object Lock), else nil.
     public var lock: StoreObjectLock?
-    /// What changes whenever the object's bytes change (S3's ETag), when the listing gives one; keys the local
-    /// ManifestCache.
+    /// What changes whenever the object's bytes change (S3's ETag; a local file's inode, size and modification time),
+    /// when the store gives one; keys the local ManifestCache and conditions ``StoreWriteMode/replaceIfUnchanged(versionTag:)``.
     public var versionTag: String?
 
     public init(name: String, size: Int64, modified: Date, lock: StoreObjectLock? = nil, versionTag: String? = nil) {

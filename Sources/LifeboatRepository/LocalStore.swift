@@ -135,7 +135,8 @@ public struct LocalStore: BackupStore {
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw StoreError(.corrupt, store: displayName, operation: "stat", object: path, detail: "not a regular file")
         }
-        return StoreObjectInfo(name: name, size: Int64(info.st_size), modified: Self.modificationDate(info))
+        return StoreObjectInfo(name: name, size: Int64(info.st_size), modified: Self.modificationDate(info),
+                               versionTag: Self.versionTag(info))
     }
 
     public func list(prefix: String) async throws -> [StoreObjectInfo] {
@@ -190,6 +191,12 @@ public struct LocalStore: BackupStore {
 
     /// The file system path of an object.
     public func path(of name: String) -> String { directory + "/" + name }
+
+    /// A file's version: every commit renames a new file into place, so the inode changes with each replacement;
+    /// size and modification time catch a file rewritten in place by hand.
+    static func versionTag(_ info: Glibc.stat) -> String {
+        "\(info.st_ino)-\(info.st_size)-\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
 
     static func modificationDate(_ info: Glibc.stat) -> Date {
         Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
@@ -354,6 +361,14 @@ actor LocalPendingObject: PendingObject {
             throw StoreError(.ioFailure, store: store, operation: "commit", object: path, detail: "the pending object was already committed or aborted")
         }
         self.queue = nil
+        if case .replaceIfUnchanged(let expected) = mode {
+            // Checked just before the rename: the directory's lock file serialises the writers of a local repository.
+            var current = Glibc.stat()
+            guard systemStat(path, &current) == 0, LocalStore.versionTag(current) == expected else {
+                await queue.abort()
+                throw StoreError(.changed, store: store, operation: "commit", object: path)
+            }
+        }
         do {
             try await queue.commit(exclusive: mode == .createNew)
         } catch let error as FileIOError {

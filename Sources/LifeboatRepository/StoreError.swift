@@ -31,6 +31,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible, E
         case corrupt = "corrupt"
         /// Any other I/O failure; `detail` carries the system's reason.
         case ioFailure = "io_failure"
+        /// A conditional replace found the object changed (or gone) since its version was read; nothing was written.
+        case changed = "changed"
     }
 
     /// What went wrong.
@@ -63,6 +65,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible, E
         case .invalidName: return "object names are '/'-separated segments of letters, digits, '.', '_' and '-', not starting with '.'"
         case .corrupt: return "the repository's layout is damaged; inspect it by hand"
         case .ioFailure: return "see the system error above"
+        case .changed: return "another run changed the object meanwhile; nothing was replaced"
         }
     }
 
@@ -79,6 +82,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible, E
         case .invalidName: text += "invalid object name"
         case .corrupt: text += "unexpected repository layout"
         case .ioFailure: text += "I/O error"
+        case .changed: text += "changed since it was read"
         }
         if !detail.isEmpty { text += " (\(detail))" }
         return text + "; " + hint

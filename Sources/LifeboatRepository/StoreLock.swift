@@ -2,7 +2,9 @@
 // each other. restic's model: readers (verify, list, export, restore) take shared locks and do not block each other
 // or a backup; a backup takes the write lock (one writer at a time); prune takes the exclusive lock, which waits for
 // readers. Each lock object records its holder and a refresh deadline; it is refreshed while the run lasts and is
-// stale once its deadline passes, and only then taken over.
+// stale once its deadline passes, and only then taken over. A refresh rewrites the object only while it is still the
+// version this run read (S3 `If-Match`), so a run that was presumed dead never writes its lock back over the run that
+// took it over.
 
 import Foundation
 import Synchronization
@@ -261,19 +263,45 @@ public final class StoreLock: DestinationLock {
     }
 
     public func upgrade() async throws -> Bool {
-        var record = self.record
         guard record.mode == .write else { return record.mode == .exclusive }
-        record.mode = .exclusive
-        try await rewrite(record)
+        guard try await replaceOwnObject({ $0.mode = .exclusive }) else { throw lostError() }
         if try await Self.liveReaders(in: store, now: timing.clock()).isEmpty { return true }
-        record.mode = .write
-        try await rewrite(record)
+        guard try await replaceOwnObject({ $0.mode = .write }) else { throw lostError() }
         return false
     }
 
-    private func rewrite(_ record: LockRecord) async throws {
-        try await store.put(Self.exclusiveName, try record.encoded(), mode: .replace)
-        state.withLock { $0.record = record }
+    private func lostError() -> StoreLockError {
+        state.withLock { $0.lost = true }
+        return .lost(store: store.displayName)
+    }
+
+    /// Rewrites this run's lock object with `update` applied to the current record, only while the object is still
+    /// this run's: conditional on the version just read (S3 `If-Match`), so a run that was presumed dead and taken
+    /// over never writes its lock back over the new holder's. False when the object is gone or another run's.
+    private func replaceOwnObject(_ update: (inout LockRecord) -> Void) async throws -> Bool {
+        let name = objectName
+        for _ in 0..<5 {
+            // The version first, then the content: a change between the two fails the conditional replace.
+            let info: StoreObjectInfo
+            do {
+                info = try await store.stat(name)
+            } catch let error as StoreError where error.kind == .notFound {
+                return false
+            }
+            var record = self.record
+            guard let current = try await Self.read(name, in: store), current.runID == record.runID else { return false }
+            update(&record)
+            let mode = info.versionTag.map { StoreWriteMode.replaceIfUnchanged(versionTag: $0) } ?? .replace
+            do {
+                try await store.put(name, try record.encoded(), mode: mode)
+                state.withLock { $0.record = record }
+                return true
+            } catch let error as StoreError where error.kind == .changed {
+                continue  // replaced meanwhile (this run's own refresh or upgrade, or a takeover): look again
+            }
+        }
+        throw StoreError(.changed, store: store.displayName, operation: "refresh lock", object: name,
+                         detail: "the lock object kept changing while this run rewrote it")
     }
 
     private func startRefreshing() {
@@ -287,23 +315,17 @@ public final class StoreLock: DestinationLock {
         refresher.withLock { $0 = task }
     }
 
-    /// Moves the deadline on; marks the lock lost when its object is gone or another run's.
+    /// Moves the deadline on; marks the lock lost when its object is gone or another run's. A failure to reach the
+    /// store is tried again at the next refresh (the deadline leaves several).
     func refresh() async {
-        var record = self.record
         if state.withLock({ $0.released || $0.lost }) { return }
-        if let current = try? await Self.read(objectName, in: store), current.runID != record.runID {
-            state.withLock { $0.lost = true }
-            return
-        } else if (try? await Self.read(objectName, in: store)) == nil {
-            state.withLock { $0.lost = true }
-            return
-        }
         let now = timing.clock()
-        record.refreshedAt = now
-        record.deadline = now.addingTimeInterval(timing.staleAfter)
-        guard let body = try? record.encoded() else { return }
-        if (try? await store.put(objectName, body, mode: .replace)) != nil {
-            state.withLock { $0.record = record }
+        do {
+            if try await !replaceOwnObject({ $0.refreshedAt = now; $0.deadline = now.addingTimeInterval(timing.staleAfter) }) {
+                state.withLock { $0.lost = true }
+            }
+        } catch {
+            return
         }
     }
 
@@ -334,6 +356,8 @@ public final class StoreLock: DestinationLock {
 /// Another run holds a store lock.
 public enum StoreLockError: Error, Sendable, Equatable, CustomStringConvertible, ExitCodeProviding {
     case held(LockRecord?, store: String)
+    /// This run's lock went stale (it could not refresh it in time) and another run took it over.
+    case lost(store: String)
 
     public var description: String {
         switch self {
@@ -343,6 +367,10 @@ public enum StoreLockError: Error, Sendable, Equatable, CustomStringConvertible,
             }
             return "another lifeboat \(holder.summary) holds the lock of \(store); wait for it to finish (give --lock-wait to wait), "
                 + "or, if that run is dead, wait until its deadline passes: the lock is then stale and taken over"
+        case .lost(let store):
+            return "this run lost the lock of \(store): it could not refresh the lock before its deadline (lock_stale_after), "
+                + "so another run presumed it dead and took the lock over; nothing more was changed. Run again, and raise "
+                + "lock_stale_after if the store is slow to answer"
         }
     }
 

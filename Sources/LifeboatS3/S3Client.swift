@@ -112,11 +112,14 @@ public struct S3Client: Sendable {
 
     // MARK: - Objects
 
-    /// PutObject. With `ifNoneMatch` the server refuses (412 -> `.alreadyExists`) to replace an existing key.
+    /// PutObject. With `ifNoneMatch` the server refuses (412 -> `.alreadyExists`) to replace an existing key; with
+    /// `ifMatch` (an ETag) it replaces the key only while its current version has that ETag (412 otherwise).
     @discardableResult
-    public func putObject(key: String, body: ByteBuffer, headers: [(String, String)] = [], ifNoneMatch: Bool) async throws -> String? {
+    public func putObject(key: String, body: ByteBuffer, headers: [(String, String)] = [], ifNoneMatch: Bool,
+                          ifMatch: String? = nil) async throws -> String? {
         var h = headers
         if ifNoneMatch { h.append(("if-none-match", "*")) }
+        if let ifMatch { h.append(("if-match", ifMatch)) }
         h.append(("content-type", "application/octet-stream"))
         let response = try await transport.send(S3Request(operation: "PutObject", method: .PUT, key: key, headers: h, body: body))
         try await expectSuccess(response, operation: "PutObject", key: key)
@@ -293,7 +296,8 @@ public struct S3Client: Sendable {
 
     /// CompleteMultipartUpload. S3 may answer 200 and still fail (an `<Error>` body): that is an error here too.
     @discardableResult
-    public func completeMultipartUpload(key: String, uploadID: String, parts: [S3CompletedPart], ifNoneMatch: Bool) async throws -> String? {
+    public func completeMultipartUpload(key: String, uploadID: String, parts: [S3CompletedPart], ifNoneMatch: Bool,
+                                        ifMatch: String? = nil) async throws -> String? {
         var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts.sorted(by: { $0.partNumber < $1.partNumber }) {
             xml += "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(S3XML.escape(part.etag))</ETag></Part>"
@@ -301,6 +305,7 @@ public struct S3Client: Sendable {
         xml += "</CompleteMultipartUpload>"
         var headers = [("content-type", "application/xml")]
         if ifNoneMatch { headers.append(("if-none-match", "*")) }
+        if let ifMatch { headers.append(("if-match", ifMatch)) }
         let response = try await transport.send(S3Request(operation: "CompleteMultipartUpload", method: .POST, key: key,
                                                           query: [("uploadId", uploadID)], headers: headers,
                                                           body: ByteBuffer(string: xml)))

@@ -95,6 +95,8 @@ actor S3PendingObject: PendingObject {
         do {
             try Task.checkCancellation()
             let conditional = mode == .createNew && configuration.conditionalWrites
+            var ifMatch: String?
+            if case .replaceIfUnchanged(let versionTag) = mode { ifMatch = versionTag }
             if mode == .createNew, try await client.headObject(key: key) != nil {
                 throw S3Error(kind: .alreadyExists, operation: "HeadObject", bucket: client.bucket, key: key)
             }
@@ -103,18 +105,22 @@ actor S3PendingObject: PendingObject {
                 buffer = ByteBufferAllocator().buffer(capacity: 0)
                 try await client.putObject(key: key, body: body,
                                            headers: uploadHeaders + (lock == nil ? [] : [try S3Client.contentMD5(body)]),
-                                           ifNoneMatch: conditional)
+                                           ifNoneMatch: conditional, ifMatch: ifMatch)
             } else {
                 if buffer.readableBytes > 0 { try await flushPart() }
                 for partNumber in inFlight.keys.sorted() { completed.append(try await awaitPart(partNumber)) }
                 try await client.completeMultipartUpload(key: key, uploadID: uploadID!, parts: completed,
-                                                         ifNoneMatch: conditional)
+                                                         ifNoneMatch: conditional, ifMatch: ifMatch)
             }
             if let lock { try await confirmLock(lock) }
             state = .committed
             return StoreObjectInfo(name: name, size: totalBytes, modified: clock(), lock: lock)
         } catch {
             await abortAfterFailure()
+            if case .replaceIfUnchanged = mode, let s3 = error as? S3Error, s3.httpStatus == 412 || s3.kind == .notFound {
+                // If-Match failed: the object was replaced or removed since its version was read.
+                throw StoreError(.changed, store: storeName, operation: "commit", object: name, detail: s3.description)
+            }
             throw S3Store.storeError(error, store: storeName, operation: "commit", object: name)
         }
     }

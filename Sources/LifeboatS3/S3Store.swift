@@ -110,7 +110,7 @@ public final class S3Store: BackupStore {
         }
         let size = response.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
         let modified = response.headers.first(name: "last-modified").flatMap(S3Store.parseHTTPDate) ?? Date(timeIntervalSince1970: 0)
-        return StoreObjectInfo(name: name, size: size, modified: modified)
+        return StoreObjectInfo(name: name, size: size, modified: modified, versionTag: response.headers.first(name: "etag"))
     }
 
     public func list(prefix: String) async throws -> [StoreObjectInfo] {

@@ -17,6 +17,8 @@ public actor MemoryStore: BackupStore {
     private struct Stored {
         var bytes: [UInt8]
         var modified: Date
+        /// Counts commits: every replacement gets a new version.
+        var version: Int
     }
 
     private struct Pending {
@@ -29,6 +31,7 @@ public actor MemoryStore: BackupStore {
     private var objects: [String: Stored] = [:]
     private var pending: [Int: Pending] = [:]
     private var nextPendingID = 0
+    private var nextVersion = 0
     private let clock: @Sendable () -> Date
     private let capacity: Int?
 
@@ -68,7 +71,8 @@ public actor MemoryStore: BackupStore {
         guard let stored = objects[name] else {
             throw StoreError(.notFound, store: displayName, operation: "stat", object: name)
         }
-        return StoreObjectInfo(name: name, size: Int64(stored.bytes.count), modified: stored.modified)
+        return StoreObjectInfo(name: name, size: Int64(stored.bytes.count), modified: stored.modified,
+                               versionTag: String(stored.version))
     }
 
     public func list(prefix: String) async throws -> [StoreObjectInfo] {
@@ -137,8 +141,12 @@ public actor MemoryStore: BackupStore {
         if entry.mode == .createNew && objects[entry.name] != nil {
             throw StoreError(.alreadyExists, store: displayName, operation: "commit", object: entry.name)
         }
+        if case .replaceIfUnchanged(let expected) = entry.mode, objects[entry.name].map({ String($0.version) }) != expected {
+            throw StoreError(.changed, store: displayName, operation: "commit", object: entry.name)
+        }
         let now = clock()
-        objects[entry.name] = Stored(bytes: entry.bytes, modified: now)
+        nextVersion += 1
+        objects[entry.name] = Stored(bytes: entry.bytes, modified: now, version: nextVersion)
         return StoreObjectInfo(name: entry.name, size: Int64(entry.bytes.count), modified: now)
     }
 

@@ -77,6 +77,30 @@ import Testing
         }
     }
 
+    /// The race the conditional refresh closes: the lock is taken over between the refresh's read (still this run's)
+    /// and its write. A plain replace would write this run's lock back over the new holder's (two holders); with
+    /// `If-Match` on the version read, moto refuses the write and the run learns it lost the lock.
+    @Test func aRefreshNeverWritesOverATakeoverThatLandsBetweenItsReadAndItsWrite() async throws {
+        try await S3TestEnvironment.with { env in
+            let s3 = try env.makeStore(prefix: "refresh-race/")
+            let store = TakeoverOnReadStore(base: s3)
+            let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
+            let slow = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock), host: "host-slow")
+            var taker = slow.record
+            taker.host = "host-taker"
+            taker.runID = StoreLock.newRunID()
+            store.arm(replacingWith: try taker.encoded())
+            await slow.refresh()
+            #expect(slow.isLost)
+            #expect(try await StoreLock.holders(in: s3).map(\.host) == ["host-taker"])
+            // Upgrading a lost lock fails with its own message instead of removing backups under another run's lock.
+            let lost = await #expect(throws: StoreLockError.self) { _ = try await slow.upgrade() }
+            #expect(lost == .lost(store: s3.displayName))
+            await slow.release()
+            #expect(try await StoreLock.holders(in: s3).map(\.host) == ["host-taker"])
+        }
+    }
+
     @Test func racingTakeoversLeaveExactlyOneHolder() async throws {
         try await S3TestEnvironment.with { env in
             let store = try env.makeStore(prefix: "race/")
@@ -281,4 +305,31 @@ import Testing
             #expect(try await BackupRepository(store: store).list().backups.count == 2)
         }
     }
+}
+
+/// Forwards to `base`; once armed, the next read of the writer's lock object returns what was there and then lets
+/// "another run" replace it (the takeover landing between a refresh's read and its write).
+final class TakeoverOnReadStore: BackupStore, @unchecked Sendable {
+    let base: any BackupStore
+    private let replacement = LockedBox<[UInt8]?>(nil)
+    init(base: any BackupStore) { self.base = base }
+    func arm(replacingWith bytes: [UInt8]) { replacement.withLock { $0 = bytes } }
+
+    var displayName: String { base.displayName }
+    func createPendingObject(named name: String, mode: StoreWriteMode) async throws -> any PendingObject {
+        try await base.createPendingObject(named: name, mode: mode)
+    }
+    func openForReading(_ name: String) async throws -> any StoreObjectReader { try await base.openForReading(name) }
+    func stat(_ name: String) async throws -> StoreObjectInfo { try await base.stat(name) }
+    func list(prefix: String) async throws -> [StoreObjectInfo] { try await base.list(prefix: prefix) }
+    func delete(_ name: String) async throws { try await base.delete(name) }
+    func get(_ name: String, limit: Int) async throws -> [UInt8] {
+        let bytes = try await base.get(name, limit: limit)
+        if name == StoreLock.exclusiveName, let other = replacement.withLock({ box -> [UInt8]? in defer { box = nil }; return box }) {
+            try await base.put(name, other, mode: .replace)
+        }
+        return bytes
+    }
+    func cleanupOrphans(olderThan cutoff: Date) async throws -> [String] { try await base.cleanupOrphans(olderThan: cutoff) }
+    func objectLock(of name: String) async throws -> StoreObjectLock? { try await base.objectLock(of: name) }
 }

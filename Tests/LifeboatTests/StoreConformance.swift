@@ -26,6 +26,7 @@ enum StoreConformance {
         ("create-new commit never replaces", createNewCommitNeverReplaces),
         ("racing create-new commits: first wins", racingCreateNewCommitsFirstWins),
         ("replace mode replaces", replaceModeReplaces),
+        ("conditional replace needs the version it read", conditionalReplaceNeedsTheVersionItRead),
         ("64 MiB streamed in 1 MiB appends", largeStreamedObjectRoundTrips),
         ("reads are chunked as asked", readsAreChunkedAsAsked),
         ("empty object", emptyObjectRoundTrips),
@@ -139,6 +140,30 @@ enum StoreConformance {
         // Replace also creates.
         try await store.put("manifests/c.json", [9], mode: .replace)
         #expect(try await store.list(prefix: "manifests/").map(\.name) == ["manifests/b.json", "manifests/c.json"])
+    }
+
+    /// `replaceIfUnchanged`: the lock refresh's guard against writing over a run that took the lock over.
+    static func conditionalReplaceNeedsTheVersionItRead(_ fixture: StoreFixture) async throws {
+        let store = fixture.store
+        try await store.put("locks/exclusive.json", Array("first".utf8))
+        let first = try #require(try await store.stat("locks/exclusive.json").versionTag)
+        try await store.put("locks/exclusive.json", Array("second".utf8), mode: .replaceIfUnchanged(versionTag: first))
+        let second = try #require(try await store.stat("locks/exclusive.json").versionTag)
+        #expect(second != first)
+        // Another run replaced it meanwhile: the write with the version read before is refused, the object untouched.
+        let stale = await #expect(throws: StoreError.self) {
+            try await store.put("locks/exclusive.json", Array("third".utf8), mode: .replaceIfUnchanged(versionTag: first))
+        }
+        #expect(stale?.kind == .changed, "\(String(describing: stale))")
+        #expect(try await store.get("locks/exclusive.json") == Array("second".utf8))
+        // Removed meanwhile: refused too, and nothing is created.
+        try await store.delete("locks/exclusive.json")
+        let gone = await #expect(throws: StoreError.self) {
+            try await store.put("locks/exclusive.json", Array("fourth".utf8), mode: .replaceIfUnchanged(versionTag: second))
+        }
+        #expect(gone?.kind == .changed, "\(String(describing: gone))")
+        #expect(try await store.list(prefix: "locks/").isEmpty)
+        #expect(try await store.cleanupOrphans(olderThan: Date().addingTimeInterval(3600)).isEmpty)
     }
 
     static func largeStreamedObjectRoundTrips(_ fixture: StoreFixture) async throws {
@@ -326,6 +351,11 @@ struct StoreConformanceTests {
     @Test(arguments: StoreKind.allCases)
     func replaceModeReplaces(_ kind: StoreKind) async throws {
         try await StoreConformance.replaceModeReplaces(kind.makeFixture())
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func conditionalReplaceNeedsTheVersionItRead(_ kind: StoreKind) async throws {
+        try await StoreConformance.conditionalReplaceNeedsTheVersionItRead(kind.makeFixture())
     }
 
     @Test(arguments: StoreKind.allCases)
