@@ -29,13 +29,15 @@ let package = Package(
         // C libraries, reached only through LifeboatArchive.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's <malloc.h> (mallopt), part of libc: nothing to link.
+        .systemLibrary(name: "CMalloc"),
 
         // zlib and OpenSSL wrappers, keys and Lifeboat's encrypted envelope.
         .target(name: "LifeboatArchive", dependencies: ["CZlib", "COpenSSL"]),
         // Vault's raft snapshot container: streaming parser, verifier, writer.
         .target(name: "LifeboatSnapshot", dependencies: ["LifeboatArchive"]),
         // The vocabulary every Lifeboat module shares: exit statuses, version, civil time, durations, JSON values.
-        .target(name: "LifeboatBase", dependencies: ["LifeboatArchive", "LifeboatSnapshot", nio("NIOCore")]),
+        .target(name: "LifeboatBase", dependencies: ["LifeboatArchive", "LifeboatSnapshot", "CMalloc", nio("NIOCore")]),
         // Cron expressions and intervals (pure).
         .target(name: "LifeboatSchedule", dependencies: ["LifeboatBase"]),
         // Vault's HTTP API: client, transport, auth, leader discovery, snapshot streaming.

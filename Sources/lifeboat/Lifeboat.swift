@@ -30,9 +30,11 @@ struct Lifeboat: AsyncParsableCommand {
         ]
     )
 
-    /// Installs the signal handling before anything runs: SIGINT, SIGTERM and SIGHUP remove every temporary file and
-    /// exit 130, 143, 129 (the agent replaces this with its graceful shutdown and reload).
+    /// Fixes the malloc settings (ProcessMemory) and installs the signal handling before anything runs: SIGINT, SIGTERM
+    /// and SIGHUP remove every temporary file and exit 130, 143, 129 (the agent replaces this with its graceful
+    /// shutdown and reload).
     static func main() async {
+        ProcessMemory.configure()
         TerminationSignals.install()
         do {
             var command = try parseAsRoot()
