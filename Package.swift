@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "VaultSim", targets: ["VaultSim"]),
         .library(name: "LifeboatArchive", targets: ["LifeboatArchive"]),
         .library(name: "LifeboatSnapshot", targets: ["LifeboatSnapshot"]),
+        .library(name: "LifeboatRepository", targets: ["LifeboatRepository"]),
+        .library(name: "LifeboatSchedule", targets: ["LifeboatSchedule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

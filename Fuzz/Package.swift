@@ -26,6 +26,12 @@ let fuzzTargets: [(String, [String])] = [
     // and linking VaultSim would build SwiftNIO with fuzzer instrumentation. It writes strings with LifeboatSnapshot's
     // Go quoting.
     ("fuzz-vault-sim-json", ["LifeboatArchive", "LifeboatSnapshot"]),
+    ("fuzz-manifest", ["LifeboatRepository"]),
+    ("fuzz-schedule", ["LifeboatSchedule"]),
+    // S3XML.swift is compiled in through a symlink, as JSONValue above: LifeboatS3 would bring AsyncHTTPClient.
+    ("fuzz-s3-xml", []),
+    // The router needs the simulator itself (SwiftNIO is built with the fuzzer's instrumentation for it).
+    ("fuzz-vault-sim-router", ["VaultSim"]),
 ]
 
 let package = Package(

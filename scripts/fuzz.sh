@@ -18,10 +18,14 @@ set -euo pipefail
 # The targets, one per line: name, then libFuzzer options for it. Adding a target is one line here plus its harness
 # in Fuzz/Sources/<name>/ and its line in Fuzz/Package.swift.
 TARGET_LINES=(
-  "fuzz-archive-header  -max_len=256"
+  "fuzz-archive-header  -max_len=512"
   "fuzz-archive-reader  -max_len=8192"
   "fuzz-snapshot        -max_len=8192"
   "fuzz-vault-sim-json  -max_len=4096"
+  "fuzz-manifest        -max_len=4096"
+  "fuzz-schedule        -max_len=128"
+  "fuzz-s3-xml          -max_len=4096"
+  "fuzz-vault-sim-router -max_len=1024"
 )
 TARGETS=()
 for line in "${TARGET_LINES[@]}"; do TARGETS+=("${line%% *}"); done

@@ -3,9 +3,6 @@
 // predefined entities plus numeric character references. No DTDs, no namespaces beyond dropping a prefix.
 
 /// One XML element: its local name, its child elements and its text content (concatenated, entity-decoded).
-import LifeboatArchive
-import LifeboatRepository
-
 public struct S3XMLElement: Sendable, Equatable {
     public var name: String
     public var children: [S3XMLElement]
@@ -106,8 +103,10 @@ public enum S3XML {
             }
             guard i > start else { throw fail("empty tag name") }
             let full = String(decoding: bytes[start..<i], as: UTF8.self)
-            if let colon = full.lastIndex(of: ":") { return String(full[full.index(after: colon)...]) }
-            return full
+            // A namespace prefix is dropped; what remains must be a name (`<s3:>` is not an element).
+            let local = full.lastIndex(of: ":").map { String(full[full.index(after: $0)...]) } ?? full
+            guard !local.isEmpty else { throw fail("empty tag name after the namespace prefix in <\(full)>") }
+            return local
         }
 
         /// Parses `<name attrs>content</name>` or `<name attrs/>` starting at `<`; `depth` is 1 for the root.

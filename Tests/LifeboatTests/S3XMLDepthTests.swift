@@ -43,3 +43,16 @@ struct S3XMLDepthTests {
         #expect(error.offset == 3 * S3XML.maximumDepth)
     }
 }
+
+/// Crashers found by `fuzz-s3-xml` (docs/fuzzing.md), kept as regression tests.
+@Suite("S3 XML fuzz regressions")
+struct S3XMLFuzzRegressionTests {
+    /// `<\u{E3}:/>`: the name was only a namespace prefix; the reader returned an element without a name.
+    @Test("a tag that is only a namespace prefix is refused", arguments: ["<\u{E3}:/>", "<s3:></s3:>", "<a><b:/></a>"])
+    func prefixOnlyName(_ document: String) throws {
+        let error = try #require(throws: S3XML.ParseError.self) { try S3XML.parse(Array(document.utf8)) }
+        #expect(error.reason.hasPrefix("empty tag name after the namespace prefix"), "\(error.reason)")
+        // A prefixed name still parses to its local part.
+        #expect(try S3XML.parse(Array("<s3:Error><s3:Code>x</s3:Code></s3:Error>".utf8)).child("Code")?.text == "x")
+    }
+}

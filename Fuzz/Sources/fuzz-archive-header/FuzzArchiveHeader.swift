@@ -1,12 +1,15 @@
-// libFuzzer target: the 97-byte archive header (docs/format.md §2) — prefix check, field parsing and bounds, the
-// encode/parse round trip, and key selection + header authentication (scrypt only when its parameters are cheap).
+// libFuzzer target: the 97-byte archive header (docs/format.md §2) and, in recipient mode, the X25519 stanzas after
+// it — prefix check, field parsing and bounds, the encode/parse round trip, and key selection + header
+// authentication (scrypt only when its parameters are cheap; X25519 unwrapping for the harness's identity).
 
 import FuzzSupport
 @testable import LifeboatArchive
 
-/// The known-answer vectors' master key, and a passphrase.
+/// A fixed X25519 identity (recipient mode).
+let identity = try! RecipientIdentity(privateKey: SecureBytes((0..<32).map { UInt8(0x40 + $0) }))
+/// The known-answer vectors' master key, a passphrase and the identity.
 let keyRing = KeyRing(keys: [try! ArchiveKey(material: SecureBytes((0..<32).map { UInt8($0) }))],
-                      passphrase: SecureBytes(Array("fuzz".utf8)))
+                      passphrase: SecureBytes(Array("fuzz".utf8)), identities: [identity])
 
 /// scrypt runs only when 128 * r * N * p is at most this (the bounds allow 256 MiB, far too slow per input).
 let cheapScryptBytes: UInt64 = 1 << 20
@@ -23,6 +26,12 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
         var rfc = header.encoded
         rfc[56] = 16  // issue 15: r = 1, log2N = 16
         seeds.append(("issue15-rfc7914", rfc))
+        // Recipient mode: the fixed header and its 88-byte stanzas, for the identity alone and with another recipient.
+        let other = try RecipientIdentity(privateKey: SecureBytes([UInt8](repeating: 0x77, count: 32))).recipient
+        for (name, recipients) in [("recipient-1", [identity.recipient]), ("recipients-2", [other, identity.recipient])] {
+            let (header, _) = try ArchiveKeys.create(secret: .recipients(recipients), chunkSize: 1024, compression: true, salt: salt)
+            seeds.append((name, header.encoded))
+        }
         return seeds
     }
     return 0
@@ -35,8 +44,14 @@ public func fuzzArchiveHeader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CIn
     _ = try? ArchiveHeader.parse(bytes[...])
     var exact = Array(bytes.prefix(ArchiveHeader.length))
     exact += [UInt8](repeating: 0, count: ArchiveHeader.length - exact.count)
-    guard let header = try? ArchiveHeader.parse(exact[...]) else { return 0 }
+    guard var header = try? ArchiveHeader.parse(exact[...]) else { return 0 }
     fuzzInvariant(header.encoded == exact, "a parsed header re-encodes to other bytes")
+    if header.recipientCount > 0 {
+        // The stanzas that follow (the input may be short: the reader asks for exactly stanzaBytes).
+        let stanzas = bytes.dropFirst(ArchiveHeader.length).prefix(header.stanzaBytes)
+        guard (try? header.parseStanzas(stanzas)) != nil else { return 0 }
+        fuzzInvariant(header.encoded == exact + Array(stanzas), "a parsed recipients header re-encodes to other bytes")
+    }
     if let params = header.scrypt {
         fuzzInvariant(params.isAcceptable && params.satisfiesRFC7914, "parse accepted scrypt parameters outside the bounds")
         guard 128 * UInt64(params.r) * (UInt64(1) << UInt64(params.log2N)) * UInt64(params.p) <= cheapScryptBytes else { return 0 }

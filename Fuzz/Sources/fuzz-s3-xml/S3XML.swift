@@ -1,0 +1,1 @@
+../../../Sources/LifeboatS3/S3XML.swift
