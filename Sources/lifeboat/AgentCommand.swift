@@ -27,6 +27,11 @@ struct AgentCommand: AsyncParsableCommand {
             schedules, listener, webhooks); the flags below override it. SIGHUP re-reads the file: a configuration \
             that does not load or validate is rejected with a log line and the running one is kept.
 
+            With `clusters:` in the configuration (fleet mode) the agent runs every cluster's jobs, each on its own \
+            schedules, with metrics labelled `cluster`; --cluster NAME runs only that one. Flags that describe one \
+            cluster (--vault-addr, --repo, --key-file, ...) then need --cluster, and VAULT_* variables are not \
+            applied to any cluster (docs/configuration.md, "Fleet mode").
+
             Example:
               lifeboat agent --config /etc/lifeboat/lifeboat.yaml
               lifeboat agent --schedule '17 * * * *' --verify-schedule '@daily' --keep-hourly 24 --keep-daily 7 \\

@@ -150,6 +150,13 @@ import Testing
                     "cluster \(name) keeps its own state file")
         }
 
+        // SIGHUP re-reads the file for every cluster (b's Vault being down does not stop its reload).
+        kill(agent.processIdentifier, SIGHUP)
+        try await eventually("every cluster's reload") {
+            logText().components(separatedBy: "configuration reloaded").count - 1 == 3
+        }
+        #expect(agent.isRunning)
+
         kill(agent.processIdentifier, SIGTERM)
         agent.waitUntilExit()
         #expect(agent.terminationReason == .exit && agent.terminationStatus == 0, "\(logText().suffix(2000))")
