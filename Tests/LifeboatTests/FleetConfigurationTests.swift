@@ -246,6 +246,28 @@ struct FleetConfigurationTests {
         #expect(messages.contains { $0.hasPrefix("lifeboat.yaml:9:7: vault.adress: unknown key `adress` in vault; did you mean `address`?") })
     }
 
+    @Test("the fleet example in docs/configuration.md loads, and inherits as the text says")
+    func documentedExample() throws {
+        let yaml = try #require(try ConfigDocumentationTests.yamlBlocks().first { $0.contains("\nclusters:\n") })
+        let fleet = try load(yaml, .all)
+        #expect(fleet.clusterNames == ["prod", "staging", "dr"])
+        let warnings = fleet.clusters.flatMap(\.loaded.warnings).filter { !$0.message.contains("has no retention") }
+        #expect(warnings.isEmpty, "\(warnings)")
+        let byName = Dictionary(uniqueKeysWithValues: fleet.clusters.compactMap { c in c.name.map { ($0, c.loaded.configuration) } })
+        let prod = try #require(byName["prod"])
+        let staging = try #require(byName["staging"])
+        let dr = try #require(byName["dr"])
+        #expect(prod.destinations.map(\.name) == ["local", "offsite"])
+        #expect(dr.destinations.map(\.name) == ["offsite"], "inherited")
+        #expect(staging.vault.auth.roleID == .file("/etc/lifeboat/role-id"), "merged into the inherited auth")
+        #expect(staging.vault.auth.secretID == .environment("STAGING_SECRET_ID"))
+        #expect(staging.agent.schedules.backup == "every 6h")
+        #expect(staging.agent.schedules.verify == "@daily", "merged into the inherited schedules")
+        #expect(dr.restore.nodes.map(\.name) == ["dr-1"])
+        #expect(fleet.clusters.map(\.loaded.configuration.agent.stateFile)
+            == ["prod", "staging", "dr"].map { "/var/lib/lifeboat/clusters/\($0)/agent-state.json" })
+    }
+
     @Test("config check covers every cluster, each effective configuration under its name")
     func configCheck() throws {
         let directory = try ConfigTestSupport.temporaryDirectory()
