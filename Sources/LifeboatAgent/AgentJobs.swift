@@ -43,11 +43,15 @@ public struct BackupOutcome: Sendable, Equatable {
     public var destinations: [String]
     /// The backup's identifier, for logs and /status only.
     public var backupID: String?
+    /// What the operator should know although the backup is stored (e.g. it started a new cluster series on a
+    /// destination); logged as warnings.
+    public var warnings: [String] = []
 
     public init(
         status: Status = .stored, leader: String? = nil, originalBytes: UInt64 = 0, storedBytes: UInt64 = 0,
-        destinations: [String] = [], backupID: String? = nil
+        destinations: [String] = [], backupID: String? = nil, warnings: [String] = []
     ) {
+        self.warnings = warnings
         self.status = status
         self.leader = leader
         self.originalBytes = originalBytes

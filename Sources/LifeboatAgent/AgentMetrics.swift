@@ -1,6 +1,6 @@
 // Lifeboat's metric catalogue and the one place that records them. Every metric the agent exports is named and
-// described here (docs/metrics.md mirrors this list). Labels are bounded: configured group, destination and job
-// names, and the closed failure-reason set; never a path, a backup id or a leader address.
+// described here (docs/metrics.md mirrors this list). Labels are bounded: configured cluster, group, destination and
+// job names, and the closed failure-reason set; never a path, a backup id or a leader address.
 
 import Foundation
 import Metrics
@@ -62,18 +62,42 @@ public final class AgentMetrics: Sendable {
 
     /// The factory; `exposition()` renders /metrics.
     public let factory: LifeboatMetricsFactory
+    /// The fleet cluster these metrics describe: added as the first label, `cluster="NAME"`, to every series but
+    /// `lifeboat_build_info`; nil for a single-cluster agent (no `cluster` label at all).
+    public let cluster: String?
     /// swift-metrics handles are cached so repeated lookups do not re-register (the registry would return the
-    /// same collector anyway; this keeps the hot path allocation-free).
-    private let gauges = Mutex<[String: Gauge]>([:])
-    private let counters = Mutex<[String: Counter]>([:])
+    /// same collector anyway; this keeps the hot path allocation-free). Shared by the clusters of one registry.
+    private let handles: Handles
     private let timer: Metrics.Timer
+
+    private final class Handles: Sendable {
+        let gauges = Mutex<[String: Gauge]>([:])
+        let counters = Mutex<[String: Counter]>([:])
+    }
 
     /// Fresh metrics with `lifeboat_build_info{version}` set and every failure reason at zero (so that
     /// `increase()` sees the first failure).
-    public init(version: String = LifeboatVersion.current) {
-        factory = LifeboatMetricsFactory(timerBuckets: Self.durationBuckets, help: { Self.help[$0] ?? "" })
-        timer = Metrics.Timer(label: Name.backupDuration, dimensions: [], factory: factory)
-        gauge(Name.buildInfo, [("version", version)]).record(1)
+    public convenience init(version: String = LifeboatVersion.current) {
+        self.init(factory: LifeboatMetricsFactory(timerBuckets: Self.durationBuckets, help: { Self.help[$0] ?? "" }),
+                  handles: Handles(), cluster: nil, version: version)
+    }
+
+    /// One registry for a fleet: the metrics of each cluster, in the order given, every series labelled with its
+    /// cluster; `lifeboat_build_info` once. Any of them renders the whole registry.
+    public static func fleet(clusters: [String], version: String = LifeboatVersion.current) -> [AgentMetrics] {
+        let factory = LifeboatMetricsFactory(timerBuckets: Self.durationBuckets, help: { Self.help[$0] ?? "" })
+        let handles = Handles()
+        return clusters.enumerated().map { index, cluster in
+            AgentMetrics(factory: factory, handles: handles, cluster: cluster, version: index == 0 ? version : nil)
+        }
+    }
+
+    private init(factory: LifeboatMetricsFactory, handles: Handles, cluster: String?, version: String?) {
+        self.factory = factory
+        self.handles = handles
+        self.cluster = cluster
+        timer = Metrics.Timer(label: Name.backupDuration, dimensions: cluster.map { [("cluster", $0)] } ?? [], factory: factory)
+        if let version { gauge(Name.buildInfo, [("version", version)]).record(1) }
         for reason in AgentFailureReason.allCases {
             counter(Name.backupFailures, [("reason", reason.rawValue)]).increment(by: 0)
         }
@@ -167,8 +191,15 @@ public final class AgentMetrics: Sendable {
         ([name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{1F}")
     }
 
+    /// `labels` with this cluster's label first (none on `lifeboat_build_info`, which describes the process).
+    private func labelled(_ name: String, _ labels: [(String, String)]) -> [(String, String)] {
+        guard let cluster, name != Name.buildInfo else { return labels }
+        return [("cluster", cluster)] + labels
+    }
+
     private func gauge(_ name: String, _ labels: [(String, String)]) -> Gauge {
-        gauges.withLock { cache in
+        let labels = labelled(name, labels)
+        return handles.gauges.withLock { cache in
             let key = Self.key(name, labels)
             if let gauge = cache[key] { return gauge }
             let gauge = Gauge(label: name, dimensions: labels, factory: factory)
@@ -178,7 +209,8 @@ public final class AgentMetrics: Sendable {
     }
 
     private func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
-        counters.withLock { cache in
+        let labels = labelled(name, labels)
+        return handles.counters.withLock { cache in
             let key = Self.key(name, labels)
             if let counter = cache[key] { return counter }
             let counter = Counter(label: name, dimensions: labels, factory: factory)

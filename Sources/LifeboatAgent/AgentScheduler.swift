@@ -88,6 +88,11 @@ public final class AgentScheduler: Service, Sendable {
         (events, continuation) = AsyncStream.makeStream(of: Event.self)
     }
 
+    /// Checks the starting configuration (as `run()` does first), so a fleet agent refuses a bad one before anything runs.
+    public func validateConfiguration() throws(AgentConfigurationError) {
+        try initialConfiguration.validate()
+    }
+
     /// Asks the scheduler to reload its configuration (wire SIGHUP here).
     public func requestReload() {
         continuation.yield(.reload)
@@ -446,6 +451,9 @@ public final class AgentScheduler: Service, Sendable {
                     "snapshot_bytes": "\(outcome.originalBytes)", "stored_bytes": "\(outcome.storedBytes)",
                     "duration_seconds": "\(AgentMetrics.seconds(duration))",
                 ])
+                for warning in outcome.warnings {
+                    logger.warning("\(warning)", metadata: ["jobs": "\(names)"])
+                }
                 notification = (true, nil, message)
                 var stored: [String: Int] = [:]
                 for item in retention {
@@ -498,7 +506,7 @@ public final class AgentScheduler: Service, Sendable {
             {
                 let message = AgentNotification(
                     event: event, job: report.kind, groups: groups, reason: notification.reason,
-                    message: notification.message, timestamp: report.finished, host: hostName)
+                    message: notification.message, timestamp: report.finished, host: hostName, cluster: metrics.cluster)
                 let metrics = self.metrics
                 let notifier = WebhookNotifier(
                     webhooks: loop.configuration.webhooks, transport: webhookTransport, sleep: webhookSleep,

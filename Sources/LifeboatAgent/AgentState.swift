@@ -128,6 +128,11 @@ public struct AgentStateFile: Sendable {
             throw AgentStateFileError(path: path, message: "cannot encode the agent state: \(error)")
         }
         let directory = (path as NSString).deletingLastPathComponent
+        // A fleet cluster's directory (clusters/NAME) does not exist before its first save; private like the file.
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         let temporary = path + ".tmp.\(getpid())"
         func failure(_ step: String) -> AgentStateFileError {
             let reason = String(cString: strerror(errno))

@@ -95,8 +95,37 @@ extension AgentStatus {
 
     /// The /status document as JSON.
     public func statusJSON(now: Date) -> [UInt8] {
+        Self.encode(document(now: now))
+    }
+
+    /// /healthz and /status of a fleet agent: healthy when every cluster is; /status holds each cluster's document
+    /// under `clusters`, keyed by name.
+    public static func fleetHealth(_ clusters: [(name: String, status: AgentStatus)], now: Date) -> HealthVerdict {
+        let verdicts = clusters.map { ($0.name, $0.status.health(now: now)) }
+        let unhealthy = verdicts.filter { !$0.1.healthy }
+        let shown = unhealthy.isEmpty ? verdicts : unhealthy
+        return HealthVerdict(healthy: unhealthy.isEmpty, reason: shown.map { "cluster \($0.0): \($0.1.reason)" }.joined(separator: "; "))
+    }
+
+    /// The /status document of a fleet agent as JSON.
+    public static func fleetStatusJSON(_ clusters: [(name: String, status: AgentStatus)], now: Date) -> [UInt8] {
+        let verdict = fleetHealth(clusters, now: now)
+        return encode(FleetStatusDocument(
+            version: LifeboatVersion.current, now: now, healthy: verdict.healthy, health: verdict.reason,
+            clusters: Dictionary(clusters.map { ($0.name, $0.status.document(now: now)) }, uniquingKeysWith: { first, _ in first })))
+    }
+
+    private static func encode(_ document: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return Array((try? encoder.encode(document)) ?? Data("{}".utf8)) + [0x0A]
+    }
+
+    fileprivate func document(now: Date) -> StatusDocument {
         let verdict = health(now: now)
-        let document = StatusDocument(
+        return StatusDocument(
             version: version,
             now: now,
             startedAt: startedAt,
@@ -111,14 +140,17 @@ extension AgentStatus {
                     lastResult: $0.record.lastResult?.rawValue, lastFailureReason: $0.record.lastFailureReason?.rawValue,
                     lastMessage: $0.record.lastMessage, consecutiveFailures: $0.record.consecutiveFailures)
             },
-            destinations: backupsStored.keys.sorted().map { StatusDocument.Destination(name: $0, backupsStored: backupsStored[$0]!) },
+            destinations: backupsStored.sorted { $0.key < $1.key }.map { StatusDocument.Destination(name: $0.key, backupsStored: $0.value) },
             ticksSkipped: ticksSkipped)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        return Array((try? encoder.encode(document)) ?? Data("{}".utf8)) + [0x0A]
     }
+}
+
+private struct FleetStatusDocument: Encodable {
+    var version: String
+    var now: Date
+    var healthy: Bool
+    var health: String
+    var clusters: [String: StatusDocument]
 }
 
 private struct StatusDocument: Encodable {

@@ -25,13 +25,40 @@ public struct TelemetryRoutes: Sendable {
     public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
     public let metrics: AgentMetrics
-    public let status: AgentStatusBoard
+    /// The status of a single-cluster agent, or of each fleet cluster by name.
+    private let boards: Boards
     public let clock: any AgentClock
+
+    private enum Boards: Sendable {
+        case single(AgentStatusBoard)
+        case fleet([(name: String, board: AgentStatusBoard)])
+    }
 
     public init(metrics: AgentMetrics, status: AgentStatusBoard, clock: any AgentClock) {
         self.metrics = metrics
-        self.status = status
+        boards = .single(status)
         self.clock = clock
+    }
+
+    /// The routes of a fleet agent: `metrics` renders the shared registry; /healthz and /status cover every cluster.
+    public init(metrics: AgentMetrics, clusters: [(name: String, status: AgentStatusBoard)], clock: any AgentClock) {
+        self.metrics = metrics
+        boards = .fleet(clusters.map { ($0.name, $0.status) })
+        self.clock = clock
+    }
+
+    private func health(now: Date) -> HealthVerdict {
+        switch boards {
+        case .single(let board): board.current.health(now: now)
+        case .fleet(let clusters): AgentStatus.fleetHealth(clusters.map { ($0.name, $0.board.current) }, now: now)
+        }
+    }
+
+    private func statusJSON(now: Date) -> [UInt8] {
+        switch boards {
+        case .single(let board): board.current.statusJSON(now: now)
+        case .fleet(let clusters): AgentStatus.fleetStatusJSON(clusters.map { ($0.name, $0.board.current) }, now: now)
+        }
     }
 
     /// The answer to `method path` (query strings are ignored).
@@ -44,13 +71,13 @@ public struct TelemetryRoutes: Sendable {
         case "/metrics":
             return TelemetryResponse(status: 200, contentType: Self.prometheusContentType, body: metrics.exposition())
         case "/healthz", "/health":
-            let verdict = status.current.health(now: clock.now())
+            let verdict = health(now: clock.now())
             return TelemetryResponse(
                 status: verdict.healthy ? 200 : 503, contentType: "text/plain; charset=utf-8",
                 body: Array(((verdict.healthy ? "ok: " : "unhealthy: ") + verdict.reason + "\n").utf8))
         case "/status":
             return TelemetryResponse(
-                status: 200, contentType: "application/json", body: status.current.statusJSON(now: clock.now()))
+                status: 200, contentType: "application/json", body: statusJSON(now: clock.now()))
         case "/":
             return TelemetryResponse(
                 status: 200, contentType: "text/plain; charset=utf-8",

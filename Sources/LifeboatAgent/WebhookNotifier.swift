@@ -93,11 +93,14 @@ public struct AgentNotification: Sendable, Equatable {
     public var message: String
     public var timestamp: Date
     public var host: String
+    /// The fleet cluster the job belongs to; nil for a single-cluster agent (then the payload has no `cluster`).
+    public var cluster: String?
 
     public init(
         event: Event, job: String, groups: [String], reason: AgentFailureReason?, message: String, timestamp: Date,
-        host: String
+        host: String, cluster: String? = nil
     ) {
+        self.cluster = cluster
         self.event = event
         self.job = job
         self.groups = groups
@@ -126,7 +129,7 @@ public struct AgentNotification: Sendable, Equatable {
 
     /// One human line, used as the Slack text and in logs.
     public var text: String {
-        let subject = groups.isEmpty ? job : "\(job) (\(groups.joined(separator: ", ")))"
+        let subject = (cluster.map { "cluster \($0): " } ?? "") + (groups.isEmpty ? job : "\(job) (\(groups.joined(separator: ", ")))")
         switch event {
         case .failure:
             return "Lifeboat on \(host): \(subject) FAILED [\(reason?.rawValue ?? "other")]: \(message)"
@@ -149,14 +152,15 @@ public struct AgentNotification: Sendable, Equatable {
         case .json:
             data = try? encoder.encode(
                 JSONPayload(
-                    event: event.rawValue, job: job, groups: groups, reason: reason?.rawValue, message: message,
-                    timestamp: timestamp, host: host, version: LifeboatVersion.current))
+                    event: event.rawValue, cluster: cluster, job: job, groups: groups, reason: reason?.rawValue,
+                    message: message, timestamp: timestamp, host: host, version: LifeboatVersion.current))
         }
         return Array(data ?? Data())
     }
 
     private struct JSONPayload: Encodable {
         var event: String
+        var cluster: String?
         var job: String
         var groups: [String]
         var reason: String?

@@ -24,8 +24,11 @@ public struct ConfigurationCheckResult: Sendable {
     public var warnings: [ConfigurationIssue]
     /// The file read, or nil when the built-in defaults applied.
     public var file: String?
-    /// The effective configuration when there is no error (what `config check --connect` tries).
-    public var configuration: LoadedConfiguration?
+    /// The effective configuration when there is no error (what `config check --connect` tries); a fleet's first
+    /// checked cluster.
+    public var configuration: LoadedConfiguration? { clusters.first }
+    /// Every checked cluster's effective configuration when there is no error (one without `clusters:`).
+    public var clusters: [LoadedConfiguration]
 
     /// True when there is no error.
     public var isValid: Bool { errors.isEmpty }
@@ -48,6 +51,35 @@ public enum ConfigurationCheck {
         finish(loader.evaluate(yaml: yaml, file: file, fileSource: "text", overrides: overrides), environment: loader.environment)
     }
 
+    /// Like ``run(loader:configFlag:overrides:)`` for the clusters `selection` names (a configuration without
+    /// `clusters:` is one cluster): every cluster's problems, and each effective configuration under a
+    /// `# cluster NAME` line.
+    /// - Throws: ``ClusterSelectionError`` when the selection does not fit the file's clusters.
+    public static func run(
+        loader: ConfigurationLoader, configFlag: String? = nil, selection: ClusterSelection,
+        overrides: ConfigurationOverrides = ConfigurationOverrides()
+    ) throws(ClusterSelectionError) -> ConfigurationCheckResult {
+        let fleet = try loader.evaluateClusters(configFlag: configFlag, selection: selection, overrides: overrides)
+        var results = fleet.clusters.map { finish($0.evaluation, environment: loader.environment) }
+        if let notice = LoadedFleet(clusterNames: fleet.clusterNames, clusters: [],
+                                    ignoredEnvironment: fleet.ignoredEnvironment).ignoredEnvironmentNotice {
+            results.append(ConfigurationCheckResult(
+                text: "", errors: [], warnings: [ConfigurationIssue(severity: .warning, keyPath: "", message: notice)],
+                file: fleet.file, clusters: []))
+        }
+        guard fleet.clusters.contains(where: { $0.name != nil }) else {
+            return results.first ?? ConfigurationCheckResult(text: "", errors: [], warnings: [], file: fleet.file, clusters: [])
+        }
+        let issues = ConfigurationLoader.ordered(results.flatMap { $0.errors + $0.warnings })
+        let errors = issues.filter { $0.severity == .error }
+        let text = zip(fleet.clusters, results).map { cluster, result in
+            "# cluster \(cluster.name ?? "")\n" + result.text
+        }.joined(separator: "\n")
+        return ConfigurationCheckResult(
+            text: errors.isEmpty ? text : "", errors: errors, warnings: issues.filter { $0.severity == .warning },
+            file: fleet.file, clusters: errors.isEmpty ? results.flatMap(\.clusters) : [])
+    }
+
     private static func finish(_ evaluation: ConfigurationLoader.Evaluation, environment: [String: String]) -> ConfigurationCheckResult {
         let resolver = SecretResolver(environment: environment)
         // What the configuration points at is checked even when it has errors, so every problem shows at once.
@@ -56,7 +88,7 @@ public enum ConfigurationCheck {
         let text = evaluation.loaded.map { loaded in ConfigurationRenderer.render(loaded) { resolver.status(of: $0) } } ?? ""
         return ConfigurationCheckResult(
             text: text, errors: issues.filter { $0.severity == .error }, warnings: issues.filter { $0.severity == .warning },
-            file: evaluation.file, configuration: evaluation.loaded)
+            file: evaluation.file, clusters: evaluation.loaded.map { [$0] } ?? [])
     }
 
     /// Problems with what the configuration points at: unresolvable secrets, missing or too-open files.

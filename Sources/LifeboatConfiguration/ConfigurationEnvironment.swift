@@ -27,6 +27,14 @@ enum ConfigurationEnvironment {
         "AWS_REGION", "AWS_DEFAULT_REGION",
     ]
 
+    /// The variables that describe one cluster (its Vault, destinations, keys, unseal keys): every variable above
+    /// except LIFEBOAT_CONFIG, LIFEBOAT_LOG_FORMAT, LIFEBOAT_LISTEN and the AWS_* gap-fillers, plus each VAULT_
+    /// name's BAO_ twin. The agent running every cluster of a fleet does not apply them (docs/configuration.md,
+    /// "Fleet mode").
+    static let clusterVariables: [String] = variables.filter {
+        !["LIFEBOAT_CONFIG", "LIFEBOAT_LOG_FORMAT", "LIFEBOAT_LISTEN"].contains($0) && !$0.hasPrefix("AWS_")
+    }.flatMap { $0.hasPrefix("VAULT_") ? ["BAO_" + $0.dropFirst("VAULT_".count), $0] : [$0] }
+
     /// Applies `environment` to `loaded`; returns the problems with values that cannot be used.
     /// - Parameter repositoryFlagGiven: `--repo` was given, so LIFEBOAT_REPO is not read (the flag replaces it).
     static func apply(

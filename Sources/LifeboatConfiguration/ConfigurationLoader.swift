@@ -29,6 +29,16 @@ public struct LoadedConfiguration: Sendable {
     public var warnings: [ConfigurationIssue]
     /// The key path of each destination: `repository`, `destinations[i]`, or that of the flag that made it.
     var destinationPaths: [String]
+    /// The cluster's name in a fleet configuration (`clusters:`); nil for a single-cluster configuration.
+    public var cluster: String?
+
+    /// Where this cluster keeps its local state (agent state file, manifest cache, restore and drill journals):
+    /// the directory of its agent state file for a fleet cluster (`.../clusters/NAME`), else nil (the commands'
+    /// single-cluster rule: beside the first local repository).
+    public var clusterStateDirectory: String? {
+        guard cluster != nil, let stateFile = configuration.agent.stateFile else { return nil }
+        return URL(fileURLWithPath: stateFile).deletingLastPathComponent().path
+    }
 
     init(configuration: LifeboatConfiguration, file: String?, fileSource: String, origins: [String: ConfigurationOrigin], destinationPaths: [String]) {
         self.configuration = configuration
@@ -177,42 +187,74 @@ public struct ConfigurationLoader: Sendable {
     /// Like ``load(configFlag:overrides:)`` but never throws: returns the configuration (when usable) with every
     /// error and warning, for `lifeboat config check`.
     public func evaluate(configFlag: String? = nil, overrides: ConfigurationOverrides = ConfigurationOverrides()) -> Evaluation {
+        switch source(configFlag: configFlag) {
+        case .failure(let evaluation): return evaluation
+        case .success(let source):
+            return evaluate(yaml: source.yaml, file: source.file, fileSource: source.fileSource, overrides: overrides)
+        }
+    }
+
+    /// The configuration text to read (nil: none found, the built-in defaults), or the evaluation that says why it
+    /// cannot be read.
+    struct Source {
+        var yaml: String?
+        var file: String?
+        var fileSource: String
+    }
+
+    enum SourceOutcome {
+        case success(Source)
+        case failure(Evaluation)
+    }
+
+    func source(configFlag: String?) -> SourceOutcome {
         let location: (path: String, source: String)?
         do {
             location = try locate(configFlag: configFlag)
         } catch {
-            return Evaluation(loaded: nil, issues: error.issues, file: nil)
+            return .failure(Evaluation(loaded: nil, issues: error.issues, file: nil))
         }
         guard let location else {
-            return evaluate(yaml: nil, file: nil, fileSource: "none found (built-in defaults)", overrides: overrides)
+            return .success(Source(yaml: nil, file: nil, fileSource: "none found (built-in defaults)"))
         }
-        let text: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: location.path))
             guard let decoded = String(data: data, encoding: .utf8) else {
-                return Evaluation(loaded: nil, issues: [ConfigurationIssue(keyPath: "",
-                    message: "the configuration file \(location.path) is not UTF-8 text")], file: location.path)
+                return .failure(Evaluation(loaded: nil, issues: [ConfigurationIssue(keyPath: "",
+                    message: "the configuration file \(location.path) is not UTF-8 text")], file: location.path))
             }
-            text = decoded
+            return .success(Source(yaml: decoded, file: location.path, fileSource: location.source))
         } catch {
-            return Evaluation(loaded: nil, issues: [ConfigurationIssue(keyPath: "",
+            return .failure(Evaluation(loaded: nil, issues: [ConfigurationIssue(keyPath: "",
                 message: "cannot read the configuration file \(location.path): \(error.localizedDescription); "
-                    + "check its permissions")], file: location.path)
+                    + "check its permissions")], file: location.path))
         }
-        return evaluate(yaml: text, file: location.path, fileSource: location.source, overrides: overrides)
     }
 
     /// Builds the configuration from `yaml` (nil: no file, the built-in defaults) plus environment and overrides.
     public func evaluate(yaml: String?, file: String?, fileSource: String, overrides: ConfigurationOverrides) -> Evaluation {
         let defaults = LifeboatConfiguration.defaults(environment: environment, isRoot: isRoot)
-        var issues: [ConfigurationIssue] = []
-        var loaded: LoadedConfiguration
-        var fileHadErrors = false
+        var parsed: ParsedConfiguration?
         if let yaml {
             let name = file ?? "lifeboat.yaml"
             let directory = file.map { ConfigurationPaths.directory(of: $0, currentDirectory: currentDirectory) } ?? currentDirectory
-            let parsed = ConfigurationParser.parse(
+            parsed = ConfigurationParser.parse(
                 yaml, file: name, directory: directory, home: environment["HOME"], defaults: defaults)
+        }
+        return evaluate(parsed: parsed, file: file, fileSource: fileSource, defaults: defaults, environment: environment,
+                        overrides: overrides)
+    }
+
+    /// The steps after parsing, shared by a single-cluster file and each cluster of a fleet: the environment
+    /// (`environment`: all of it, or a fleet's process-wide variables only), the flags, validation, warnings.
+    func evaluate(
+        parsed: ParsedConfiguration?, file: String?, fileSource: String, defaults: LifeboatConfiguration,
+        environment: [String: String], overrides: ConfigurationOverrides
+    ) -> Evaluation {
+        var issues: [ConfigurationIssue] = []
+        var loaded: LoadedConfiguration
+        var fileHadErrors = false
+        if let parsed {
             issues = parsed.issues
             fileHadErrors = parsed.issues.contains { $0.severity == .error }
             guard let configuration = parsed.configuration else {

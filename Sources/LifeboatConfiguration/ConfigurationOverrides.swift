@@ -83,6 +83,19 @@ public struct ConfigurationOverrides: Sendable, Equatable {
         self.openbao = openbao
     }
 
+    /// The flags given that describe one cluster (its Vault, destinations, keys, unseal keys): refused when a
+    /// fleet agent runs several clusters, where they would point every cluster at the same thing.
+    public var clusterFlags: [String] {
+        let given: [(String, Bool)] = [
+            ("--vault-addr", vaultAddress != nil), ("--namespace", namespace != nil), ("--ca-cert", caCert != nil),
+            ("--tls-skip-verify", tlsSkipVerify != nil), ("--token-file", tokenFile != nil), ("--openbao", openbao != nil),
+            ("--repo", repository != nil), ("--destination", !destinations.isEmpty), ("--key-file", !keyFiles.isEmpty),
+            ("--passphrase-env/--passphrase-file", passphrase != nil), ("--recipient", !recipients.isEmpty),
+            ("--unseal-keys-file", unsealKeysFile != nil),
+        ]
+        return given.filter(\.1).map(\.0)
+    }
+
     /// Applies the flags to `loaded` (relative paths are taken relative to `currentDirectory`).
     /// - Returns: problems with the flags (an unknown `--destination`, say).
     func apply(to loaded: inout LoadedConfiguration, currentDirectory: String) -> [ConfigurationIssue] {

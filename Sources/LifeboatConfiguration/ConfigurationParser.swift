@@ -70,22 +70,35 @@ enum ConfigurationParser {
         _ text: String, file: String, directory: String?, home: String?, defaults: LifeboatConfiguration
     ) -> ParsedConfiguration {
         let reader = ConfigurationReader(file: file, directory: directory, home: home)
-        var configuration = defaults
-        var destinationPaths = defaults.destinations.indices.map { "destinations[\($0)]" }
+        guard let root = compose(text, reader) else {
+            return finish(reader, nil, defaults.destinations.indices.map { "destinations[\($0)]" })
+        }
+        return parse(root: root, reader, defaults: defaults)
+    }
 
-        let root: Node?
+    /// The YAML document of `text` (`.some(nil)`: an empty file); nil after recording a syntax error in `reader`.
+    static func compose(_ text: String, _ reader: ConfigurationReader) -> Node?? {
         do {
-            root = try Yams.compose(yaml: text)
+            return .some(try Yams.compose(yaml: text))
         } catch {
             let (line, column) = yamlErrorPosition(error)
             reader.error("", line: line, column: column, yamlErrorMessage(error))
-            return finish(reader, nil, destinationPaths)
+            return nil
         }
+    }
+
+    /// Reads one cluster's document (the whole file, or a fleet cluster's document merged by ``FleetDocument``).
+    static func parse(root: Node?, _ reader: ConfigurationReader, defaults: LifeboatConfiguration) -> ParsedConfiguration {
+        var configuration = defaults
+        var destinationPaths = defaults.destinations.indices.map { "destinations[\($0)]" }
         guard let root, !ConfigurationReader.isNull(root) else {
             reader.warning("", line: 1, column: 1, "the file is empty: the built-in defaults apply")
             return finish(reader, configuration, destinationPaths)
         }
-        guard let top = reader.mapping(root, at: "", allowed: topLevelKeys, example: "vault:, keys:, destinations:")
+        guard let top = reader.mapping(root, at: "", allowed: topLevelKeys, misplaced: [
+            "clusters": "names several clusters, and this reads a single-cluster configuration; load it per cluster "
+                + "(the commands do, with --cluster NAME)",
+        ], example: "vault:, keys:, destinations:")
         else {
             return finish(reader, nil, destinationPaths)
         }
@@ -145,7 +158,7 @@ enum ConfigurationParser {
         return finish(reader, configuration, destinationPaths)
     }
 
-    private static func finish(
+    static func finish(
         _ reader: ConfigurationReader, _ configuration: LifeboatConfiguration?, _ destinationPaths: [String]
     ) -> ParsedConfiguration {
         ParsedConfiguration(

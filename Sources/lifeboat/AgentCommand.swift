@@ -27,6 +27,11 @@ struct AgentCommand: AsyncParsableCommand {
             schedules, listener, webhooks); the flags below override it. SIGHUP re-reads the file: a configuration \
             that does not load or validate is rejected with a log line and the running one is kept.
 
+            With `clusters:` in the configuration (fleet mode) the agent runs every cluster's jobs, each on its own \
+            schedules, with metrics labelled `cluster`; --cluster NAME runs only that one. Flags that describe one \
+            cluster (--vault-addr, --repo, --key-file, ...) then need --cluster, and VAULT_* variables are not \
+            applied to any cluster (docs/configuration.md, "Fleet mode").
+
             Example:
               lifeboat agent --config /etc/lifeboat/lifeboat.yaml
               lifeboat agent --schedule '17 * * * *' --verify-schedule '@daily' --keep-hourly 24 --keep-daily 7 \\
@@ -81,42 +86,106 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let (context, agentConfiguration) = try load()
-            LifeboatLogHandler.bootstrap(format: context.configuration.agent.logFormat == .json ? .json : .human)
+            let (clusters, notice) = try load()
+            guard let first = clusters.first else {
+                throw UsageError(description: "the configuration names no cluster to run; add one to `clusters:`")
+            }
+            LifeboatLogHandler.bootstrap(format: first.context.configuration.agent.logFormat == .json ? .json : .human)
             let logger = Logger(label: "lifeboat.agent")
+            if let notice { logger.notice("\(notice)") }
             // Hook output and drill phases go to the log (in its format), not as bare lines on standard error.
             let hookLogger = Logger(label: "lifeboat.hook")
             CommandRunner.setDefaultOutput { line in hookLogger.info("\(line.trimmingCharacters(in: .whitespaces))") }
-            try await context.withVaultClient { client in
-                let jobs = ConfiguredAgentJobs(client: client, setup: try await setup(context, client: client))
-                let agent = LifeboatAgent(configuration: agentConfiguration, jobs: jobs, configurationLoader: {
-                    // SIGHUP: the file is read again with the same flags on top; nothing changes unless all of it is usable.
-                    let (reloaded, configuration) = try load()
-                    try configuration.validate()
-                    if reloaded.configuration.vault != context.configuration.vault {
-                        logger.warning("the vault settings change only at the next start")
+            var running: [ConfiguredAgentJobs] = []
+            do {
+                var members: [LifeboatAgent.Cluster] = []
+                for cluster in clusters {
+                    let client = try cluster.context.makeVaultClient()
+                    let jobs: ConfiguredAgentJobs
+                    do {
+                        jobs = ConfiguredAgentJobs(client: client, setup: try await setup(cluster.context, client: client))
+                    } catch {
+                        try? await client.shutdown()
+                        throw error
                     }
-                    jobs.replace(try await setup(reloaded, client: client))
-                    return configuration
-                }, logger: logger)
-                do {
-                    try await agent.run()
-                } catch {
-                    await jobs.close()
-                    throw error
+                    running.append(jobs)
+                    members.append(LifeboatAgent.Cluster(
+                        name: cluster.name ?? "", configuration: cluster.agent, jobs: jobs,
+                        configurationLoader: reloader(cluster: cluster.name, started: cluster.context, jobs: jobs, logger: logger)))
                 }
-                await jobs.close()
+                let agent: LifeboatAgent
+                if first.name == nil, let only = members.first {
+                    agent = LifeboatAgent(configuration: only.configuration, jobs: only.jobs,
+                                          configurationLoader: only.configurationLoader, logger: logger)
+                } else if let head = members.first {
+                    agent = LifeboatAgent(first: head, others: Array(members.dropFirst()), logger: logger)
+                } else {
+                    throw UsageError(description: "the configuration names no cluster to run; add one to `clusters:`")
+                }
+                try await agent.run()
+            } catch {
+                await Self.close(running)
+                throw error
             }
+            await Self.close(running)
         } catch {
             throw fail(error)
         }
     }
 
-    /// The configuration with this command's flags on top, and the agent settings made from it.
-    func load() throws -> (CommandContext, AgentConfiguration) {
-        var context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(
+    /// One cluster the agent runs (name nil: a configuration without `clusters:`).
+    struct LoadedCluster {
+        var name: String?
+        var context: CommandContext
+        var agent: AgentConfiguration
+    }
+
+    /// SIGHUP for one cluster: the file is read again with the same flags on top; nothing changes unless all of the
+    /// cluster's configuration is usable. Clusters added to or removed from the file take effect at the next start.
+    func reloader(cluster name: String?, started: CommandContext, jobs: ConfiguredAgentJobs, logger: Logger)
+        -> AgentScheduler.ConfigurationLoader
+    {
+        { [self] in
+            guard let reloaded = try load().clusters.first(where: { $0.name == name }) else {
+                throw AgentConfigurationError(message: "cluster \(name ?? "") is no longer in the configuration; "
+                    + "clusters are added or removed when the agent starts again (it keeps running this one until then)")
+            }
+            try reloaded.agent.validate()
+            if reloaded.context.configuration.vault != started.configuration.vault {
+                logger.warning("the vault settings change only at the next start", metadata: name.map { ["cluster": "\($0)"] } ?? [:])
+            }
+            jobs.replace(try await setup(reloaded.context, client: jobs.client))
+            return reloaded.agent
+        }
+    }
+
+    static func close(_ jobs: [ConfiguredAgentJobs]) async {
+        for job in jobs {
+            await job.close()
+            try? await job.client.shutdown()
+        }
+    }
+
+    /// The configuration of every cluster to run (the one `--cluster` names; all without it) with this command's
+    /// flags on top, the agent settings made from each, and the notice about environment variables not applied.
+    func load() throws -> (clusters: [LoadedCluster], notice: String?) {
+        let (contexts, fleet) = try repository.contexts(secrets: secrets, overrides: ConfigurationOverrides(
             onlyIfLeader: onlyIfLeader ? true : nil, listen: listen, logFormat: logFormat, timeZone: timeZone),
-            flags: [vaultAndArchive, noCompression])
+            flags: [vaultAndArchive, noCompression], selection: repository.clusterOption.selection(allByDefault: true))
+        if fleet.isFleet, stateFile != nil {
+            throw UsageError(description: "--state-file cannot be used with a configuration that names clusters: each cluster "
+                + "keeps its state in clusters/NAME/ beside the top-level agent.state_file; set that in the file instead")
+        }
+        let clusters = try contexts.map { context in
+            var context = context
+            let agent = try apply(to: &context)
+            return LoadedCluster(name: context.loaded.cluster, context: context, agent: agent)
+        }
+        return (clusters, fleet.ignoredEnvironmentNotice)
+    }
+
+    /// This command's flags over one cluster's configuration, and the agent settings made from it.
+    func apply(to context: inout CommandContext) throws -> AgentConfiguration {
         var configuration = context.configuration
         typealias Agent = LifeboatConfiguration.Agent
         if let schedule { configuration.agent.schedules.backup = Agent.scheduleSetting(schedule) }
@@ -140,9 +209,8 @@ struct AgentCommand: AsyncParsableCommand {
             configuration.agent.stateFile = context.stateDirectory + "/agent-state.json"
         }
         context.loaded.configuration = configuration
-        let agent = try configuration.agentConfiguration(
+        return try configuration.agentConfiguration(
             statePath: configuration.agent.stateFile, environment: context.environment, drillAvailable: drill.givesScratchCluster)
-        return (context, agent)
     }
 
     /// What the jobs use: the opened destinations, the keys, and the drill runner when drills are scheduled.

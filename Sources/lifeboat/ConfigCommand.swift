@@ -47,6 +47,8 @@ struct ConfigCommand: ParsableCommand {
         @Option(name: .customLong("repo"), help: ArgumentHelp("Override the repository (a destination name or a path).", valueName: "path"))
         var repository: String?
 
+        @OptionGroup var cluster: ClusterOption
+
         @OptionGroup(title: "Vault options") var vault: VaultOptions
 
         @Flag(help: "Also try Vault and every destination (nothing is backed up; a probe object is written and deleted).")
@@ -55,18 +57,29 @@ struct ConfigCommand: ParsableCommand {
         func run() async throws {
             var overrides = ConfigurationOverrides(repository: repository)
             vault.apply(to: &overrides)
-            let result = ConfigurationCheck.run(loader: ConfigurationLoader(), configFlag: config, overrides: overrides)
+            let result: ConfigurationCheckResult
+            do {
+                result = try ConfigurationCheck.run(loader: ConfigurationLoader(), configFlag: config,
+                                                    selection: cluster.selection(allByDefault: true), overrides: overrides)
+            } catch {
+                throw fail(error)
+            }
             printStatus(result.file.map { "configuration: \($0)" } ?? "configuration: none found, built-in defaults")
             if !result.text.isEmpty { print(result.text, terminator: result.text.hasSuffix("\n") ? "" : "\n") }
             for warning in result.warnings { printStatus("\(warning)") }
             for error in result.errors { printStatus("error: \(error)") }
-            guard result.isValid, let loaded = result.configuration else {
+            guard result.isValid, !result.clusters.isEmpty else {
                 if connect { printStatus("connection checks skipped: fix the configuration first") }
                 throw ExitCode(ExitStatus.configuration.rawValue)
             }
             guard connect else { return }
-            let checks = await ConnectionCheck.run(loaded.configuration, environment: ProcessInfo.processInfo.environment)
-            for check in checks { print(check) }
+            var checks: [ConnectionCheckResult] = []
+            for loaded in result.clusters {
+                if let name = loaded.cluster { print("# cluster \(name)") }
+                let found = await ConnectionCheck.run(loaded.configuration, environment: ProcessInfo.processInfo.environment)
+                for check in found { print(check) }
+                checks += found
+            }
             let failed = checks.filter { $0.status == .error }.count
             guard failed == 0 else {
                 printStatus("\(failed) connection check\(failed == 1 ? "" : "s") failed")

@@ -39,17 +39,15 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(name: .customLong("tag"), help: ArgumentHelp("A tag to attach (repeatable).", valueName: "tag"))
     var tags: [String] = []
 
-    @Option(help: ArgumentHelp("The name of the cluster the snapshot was taken from (recorded in the manifest; retention groups by it).",
-                               valueName: "name"))
-    var cluster: String?
-
     @Flag(help: "Print the manifest as JSON.")
     var json = false
 
     func run() async throws {
         do {
             let context = try repository.context(secrets: secrets, overrides: ConfigurationOverrides(tags: tags),
-                                                  flags: [archive, noCompression])
+                                                  flags: [archive, noCompression], clusterFilter: true)
+            // Without `clusters:`, --cluster names the snapshot's cluster; in a fleet it chose the configured cluster.
+            let cluster = context.loaded.cluster == nil ? repository.cluster : nil
             let secret = try context.encryptionSecret()
             let backup = context.configuration.backup
             let report = try await context.withDestinations(create: true) { destinations in

@@ -26,16 +26,14 @@ struct ListCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
-    @Option(help: ArgumentHelp("List only the backups of this cluster (its name, or its id; `unknown` for backups without a recorded cluster).",
-                               valueName: "name"))
-    var cluster: String?
-
     @Flag(help: "Print JSON (manifests with the destinations holding each, and repository problems).")
     var json = false
 
     func run() async throws {
         do {
-            let context = try repository.context()
+            let context = try repository.context(clusterFilter: true)
+            // A fleet's --cluster chose the cluster (its destinations); otherwise it filters by recorded identity.
+            let cluster = context.loaded.cluster == nil ? repository.cluster : nil
             var (entries, problems, names, unreadable) = try await context.withDestinations(create: false) { destinations in
                 var listings: [(String, BackupListing)] = []
                 var unreadable: [DestinationFailure] = []

@@ -57,18 +57,11 @@ import Testing
         let configPath = workspace.directory + "/lifeboat.yaml"
         try configuration(workspace, sim: sim, port: port, slowSchedule: "\"@daily\"").write(toFile: configPath, atomically: true, encoding: .utf8)
 
-        let agent = Process()
-        agent.executableURL = productsDirectory.appendingPathComponent("lifeboat")
-        agent.arguments = ["agent", "--config", configPath]
         var environment = ProcessInfo.processInfo.environment
         for name in ["VAULT_ADDR", "VAULT_TOKEN", "LIFEBOAT_VAULT_ADDRS", "LIFEBOAT_REPO"] { environment[name] = nil }
         environment["LB_TEST_VAULT_TOKEN"] = sim.rootToken
-        agent.environment = environment
         let log = workspace.directory + "/agent.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        agent.standardOutput = FileHandle(forWritingAtPath: log)
-        agent.standardError = FileHandle(forWritingAtPath: log)
-        try agent.run()
+        let agent = try startLifeboat(["agent", "--config", configPath], environment: environment, log: log)
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
         func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 

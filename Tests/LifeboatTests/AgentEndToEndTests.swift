@@ -30,20 +30,14 @@ import Testing
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
         let port = try freePort()
-        let agent = Process()
-        agent.executableURL = productsDirectory.appendingPathComponent("lifeboat")
-        agent.arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
-                           "--keep-last", "2", "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
+        let arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
+                         "--keep-last", "2", "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
         var environment = ProcessInfo.processInfo.environment
         environment["VAULT_ADDR"] = sim.nodes[0].api_addr
         environment["LIFEBOAT_VAULT_ADDRS"] = sim.nodes.map(\.api_addr).joined(separator: ",")
         environment["VAULT_TOKEN"] = sim.rootToken
-        agent.environment = environment
         let log = workspace.directory + "/agent.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        agent.standardOutput = FileHandle(forWritingAtPath: log)
-        agent.standardError = FileHandle(forWritingAtPath: log)
-        try agent.run()
+        let agent = try startLifeboat(arguments, environment: environment, log: log)
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
 
         // Wait (bounded) until three backups were stored, which also means retention ran twice.

@@ -252,7 +252,7 @@ struct ConfigParsingTests {
 @Suite("Configuration documentation")
 struct ConfigDocumentationTests {
     /// The YAML code blocks of docs/configuration.md, in order.
-    private static func yamlBlocks() throws -> [String] {
+    static func yamlBlocks() throws -> [String] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)

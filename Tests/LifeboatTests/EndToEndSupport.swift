@@ -184,6 +184,20 @@ func lifeboat(_ arguments: [String], environment: [String: String] = [:]) throws
                               "VAULT_CACERT", "VAULT_SKIP_VERIFY", "VAULT_NAMESPACE"])
 }
 
+/// Starts `lifeboat <arguments>` in the background (the agent) with exactly `environment`, its standard output and
+/// error written to `log`.
+func startLifeboat(_ arguments: [String], environment: [String: String], log: String) throws -> Process {
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("lifeboat")
+    process.arguments = arguments
+    process.environment = environment
+    FileManager.default.createFile(atPath: log, contents: nil)
+    process.standardOutput = FileHandle(forWritingAtPath: log)
+    process.standardError = FileHandle(forWritingAtPath: log)
+    try process.run()
+    return process
+}
+
 /// A temporary directory with a key file in it.
 struct E2EWorkspace {
     let directory: String

@@ -96,7 +96,7 @@ public final class ConfiguredAgentJobs: AgentJobs {
         let manifest = report.manifest
         return BackupOutcome(status: .stored, leader: manifest.leader.address, originalBytes: UInt64(manifest.originalSize),
                              storedBytes: UInt64(manifest.storedSize), destinations: report.stored,
-                             backupID: manifest.id.rawValue)
+                             backupID: manifest.id.rawValue, warnings: report.destinations.flatMap(\.warnings))
     }
 
     public func applyRetention(destination name: String) async throws -> RetentionOutcome {
