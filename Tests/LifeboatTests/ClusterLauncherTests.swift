@@ -164,6 +164,31 @@ struct ClusterLauncherTests {
         #expect(!FileManager.default.fileExists(atPath: cluster.directory), "\(cluster.directory) is left")
     }
 
+    @Test("the reset command a hook runs stops a node, empties its raft directory and starts it again")
+    func resetFromAHook() throws {
+        let fake = try Self.fakeVault(Self.simulatedServer)
+        defer { try? FileManager.default.removeItem(atPath: fake.directory) }
+        let cluster = try VaultServerLauncher(binary: fake.binary).launchProcesses(nodes: 3)
+        defer { cluster.stop() }
+        let node = try cluster.config("vault_2")
+        let oldPID = try #require(cluster.pid(node.nodeID))
+        let leftover = node.dataDirectory + "/raft.db"
+        #expect(FileManager.default.createFile(atPath: leftover, contents: Data("old raft data".utf8)))
+        let command = try #require(cluster.resetCommand)
+
+        let reset = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: node.nodeID)])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: leftover), "the raft directory was not emptied")
+        #expect(cluster.isRunning(node.nodeID))
+        #expect(cluster.pid(node.nodeID) != oldPID, "the node was not restarted")
+        #expect(!Self.exists(oldPID))
+        #expect(Self.answers(node.apiAddress))
+
+        let unknown = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: "vault_9")])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("reset of vault_9 failed: no node vault_9 in this cluster"), "\(unknown.stderr)")
+    }
+
     @Test("a server that exits at once: the error says so and shows the end of its log; nothing is left")
     func serverExitsAtOnce() throws {
         let fake = try Self.fakeVault("echo 'Error parsing listener configuration.' >&2\necho 'Error initializing listener of type tcp: bind: address already in use' >&2\nexit 1\n")

@@ -2,8 +2,8 @@
 // real `lifeboat` against a three-node cluster (2-of-3 Shamir keys) and proves nothing was touched: the reset hook
 // never ran (it would leave a marker file), the secret is still readable, and the raft applied index is unchanged.
 // The cases that need only Vault's API take their cluster from `ClusterLaunchers.selected` (vault-sim, or real Vault
-// with LIFEBOAT_TEST_VAULT_BIN); those that seal or wipe nodes through vault-sim's control API, or let the reset hook
-// run, start vault-sim (`RefusalScene.start(on: VaultSimLauncher())`).
+// with LIFEBOAT_TEST_VAULT_BIN; the reset hook is the launcher's `resetCommand`); those that seal or wipe nodes
+// through vault-sim's control API start vault-sim (`RefusalScene.start(on: VaultSimLauncher())`).
 
 import Foundation
 import Testing
@@ -262,7 +262,7 @@ struct RestoreRefusalEndToEndTests {
 
     @Test("a failed restore prints each node's state and the exact --resume command, which finishes the job")
     func failedRestoreSaysHowToResume() throws {
-        let scene = try RefusalScene.start(on: VaultSimLauncher())  // the reset hook wipes nodes through vault-sim
+        let scene = try RefusalScene.start()
         defer { scene.stop() }
         let wipe = try #require(scene.sim.resetCommand)
         let gate = scene.workspace.directory + "/hook-fixed"

@@ -113,6 +113,7 @@ struct VaultServerLauncher: ClusterLauncher {
         }
         do {
             for config in cluster.configs { try cluster.startNode(config.nodeID) }
+            try cluster.watchResetRequests()
         } catch {
             cluster.stop()
             throw error
@@ -123,12 +124,15 @@ struct VaultServerLauncher: ClusterLauncher {
 
 /// The running servers: child processes of the test process, one per node.
 final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
-    // `children` and `initialized` are only touched through their LockedBoxes.
+    // `children` and `initialized` are only touched through their LockedBoxes, `stopped` only with `resetLock` held.
     let launcher: VaultServerLauncher
     let directory: String
     let configs: [VaultServerConfig]
     private let children = LockedBox<[String: pid_t]>([:])
     private let initialized = LockedBox<(rootToken: String, keys: [String])>(("", []))
+    /// Set by `stop()`; a reset only runs while it is false, under `resetLock` (so stop never races a restart).
+    private var stopped = false
+    private let resetLock = NSLock()
 
     init(launcher: VaultServerLauncher, directory: String, configs: [VaultServerConfig]) {
         self.launcher = launcher
@@ -143,8 +147,14 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     var rootToken: String { initialized.withLock { $0.rootToken } }
     var unsealKeys: [String] { initialized.withLock { $0.keys } }
     var keysFile: String { directory + "/keys.json" }
-    /// The real servers are children of the test process: a hook cannot restart one.
-    var resetCommand: String? { nil }
+    /// The servers are children of the test process, so a hook cannot restart one itself: it asks the cluster's
+    /// reset watcher (``watchResetRequests()``) through files in `<directory>/requests` and waits for the answer.
+    var resetCommand: String? {
+        let request = directory + "/requests/{node}"
+        return "rm -f \(request).done \(request).failed; touch \(request).reset; i=0; "
+            + "while [ ! -f \(request).done ]; do if [ -f \(request).failed ]; then cat \(request).failed >&2; exit 1; fi; "
+            + "i=$((i+1)); if [ $i -gt 1200 ]; then echo 'reset of {node}: no answer within 120 s' >&2; exit 1; fi; sleep 0.1; done"
+    }
 
     func logPath(_ id: String) -> String { directory + "/\(id).log" }
     func configPath(_ id: String) -> String { directory + "/\(id).hcl" }
@@ -240,8 +250,48 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     }
 
     func stop() {
+        resetLock.withLock { stopped = true }
         for config in configs { terminate(config.nodeID, grace: launcher.stopGrace) }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: - Resets asked for by hooks
+
+    /// Answers `<node>.reset` files in `<directory>/requests` (written by ``resetCommand``) on a thread of its own
+    /// until the cluster stops: the node is stopped, its raft directory emptied, the node started again, then
+    /// `<node>.done` (or `<node>.failed` holding the error) is written.
+    func watchResetRequests() throws {
+        let requests = directory + "/requests"
+        try FileManager.default.createDirectory(atPath: requests, withIntermediateDirectories: true)
+        Thread.detachNewThread { [weak self] in
+            while let cluster = self, !cluster.resetLock.withLock({ cluster.stopped }) {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: requests)) ?? []
+                for name in names where name.hasSuffix(".reset") {
+                    let id = String(name.dropLast(".reset".count))
+                    try? FileManager.default.removeItem(atPath: requests + "/" + name)
+                    do {
+                        try cluster.reset(id)
+                        _ = FileManager.default.createFile(atPath: requests + "/\(id).done", contents: nil)
+                    } catch {
+                        _ = FileManager.default.createFile(atPath: requests + "/\(id).failed", contents: Data("reset of \(id) failed: \(error)\n".utf8))
+                    }
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+
+    /// `rm -rf` of one node's raft data, as scripts/cluster/reset-node.sh does for a container: stop, empty, start.
+    func reset(_ id: String) throws {
+        let config = try config(id)
+        try resetLock.withLock {
+            guard !stopped else { throw E2EError("the cluster is stopping") }
+            terminate(id, grace: launcher.stopGrace)
+            try FileManager.default.removeItem(atPath: config.dataDirectory)
+            try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try startNode(id)
+        }
     }
 
     // MARK: - Bootstrap over the HTTP API
