@@ -318,17 +318,21 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
         FileHandle(fileDescriptor: descriptor, closeOnDealloc: true).write(try JSONSerialization.data(withJSONObject: operatorInit, options: [.sortedKeys]))
 
         for config in configs {
+            var lastAnswer = "nothing"
             let unsealed = waitUntil(every: .milliseconds(200), for: timeout) {
                 let status = try? VaultHTTP.call("GET", config.apiAddress + "/v1/sys/seal-status", timeout: 2).json
                 if status?["sealed"] as? Bool == false { return true }
                 // A follower accepts the shares once its retry_join reached the leader; until then they are resent.
                 for key in keys.prefix(threshold) {
                     let answer = try? VaultHTTP.call("PUT", config.apiAddress + "/v1/sys/unseal", body: ["key": key], timeout: 5)
+                    if let answer { lastAnswer = "\(answer.status) " + String(decoding: answer.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
                     if answer?.json?["sealed"] as? Bool == false { return true }
                 }
                 return false
             }
-            guard unsealed else { throw E2EError("\(config.nodeID) did not unseal within \(timeout); end of its log:\n\(logTail(config.nodeID))") }
+            guard unsealed else {
+                throw E2EError("\(config.nodeID) did not unseal within \(timeout) (the last sys/unseal answered \(lastAnswer)); end of its log:\n\(logTail(config.nodeID))")
+            }
             if config == first {
                 guard waitUntil(every: .milliseconds(100), for: timeout, until: { (try? activeNode()) == first.nodeID }) else {
                     throw E2EError("\(first.nodeID) did not become active within \(timeout); end of its log:\n\(logTail(first.nodeID))")
