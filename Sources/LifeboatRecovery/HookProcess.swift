@@ -67,16 +67,36 @@ final class HookProcess: @unchecked Sendable {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw SpawnError(errno: errno) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let pid: pid_t
+        do {
+            pid = try spawnChild(executable: executable, argv: argv, environment: environment,
+                                 standardInput: inputFD >= 0 ? inputFD : nil, output: fds[1])
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        return HookProcess(pid: pid, readFD: fds[0])
+    }
+
+    /// The one way Lifeboat starts a child process (hooks here; the test harness's real-Vault nodes too): stdin
+    /// from `standardInput` or /dev/null, stdout and stderr both to `output`, every other descriptor closed, its own
+    /// process group (so the whole group can be signalled), an empty signal mask and default dispositions (a parent
+    /// that blocks SIGTERM must not pass that on). Returns the child's pid; the caller reaps it.
+    static func spawnChild(executable: String, argv: [String], environment: [String: String],
+                           standardInput: Int32?, output: Int32) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if inputFD >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, inputFD, 0)
+        if let standardInput {
+            posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 2)
         if let closeFrom {
             _ = closeFrom(&actions, 3)
         } else {
@@ -106,13 +126,8 @@ final class HookProcess: @unchecked Sendable {
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attributes, cArgs, cEnv)
-        close(fds[1])
-        guard rc == 0 else {
-            close(fds[0])
-            throw SpawnError(errno: rc)
-        }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        return HookProcess(pid: pid, readFD: fds[0])
+        guard rc == 0 else { throw SpawnError(errno: rc) }
+        return pid
     }
 
     /// A temporary file, unlinked at once (no name is left behind), holding `bytes` and positioned at its start.

@@ -46,7 +46,7 @@ import Testing
         var leaderAddress: String {
             get throws {
                 guard let id = try prod.activeNode() else { throw E2EError("no active node") }
-                return prod.address(id)
+                return try prod.address(id)
             }
         }
 

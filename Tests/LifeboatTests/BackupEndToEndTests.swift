@@ -1,11 +1,13 @@
-// `lifeboat backup`, `list`, `export` and `import` as processes against a `vault-sim` process: the leader-aware,
-// fully verified path and every way it must refuse to store a backup.
+// `lifeboat backup`, `list`, `export` and `import` as processes against a Vault cluster: the leader-aware, fully
+// verified path and every way it must refuse to store a backup. The tests that need only Vault's API start their
+// cluster through `ClusterLaunchers.selected` (vault-sim, or real Vault with LIFEBOAT_TEST_VAULT_BIN); the ones that
+// inject faults, seal every node or seed bulk data through vault-sim's control API stay on vault-sim.
 
 import Foundation
 import Testing
 
 @Suite(.serialized) struct BackupEndToEndTests {
-    func backupEnvironment(_ sim: VaultSimProcess, addresses: [String], token: String? = nil) -> [String: String] {
+    func backupEnvironment(_ sim: any LaunchedCluster, addresses: [String], token: String? = nil) -> [String: String] {
         ["VAULT_ADDR": addresses[0], "LIFEBOAT_VAULT_ADDRS": addresses.joined(separator: ","), "VAULT_TOKEN": token ?? sim.rootToken]
     }
 
@@ -18,25 +20,25 @@ import Testing
     }
 
     @Test func backupWhenTheFirstAddressIsAStandby() throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try ClusterLaunchers.selected.start()
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
         let active = try #require(try sim.activeNode())
         let standbys = sim.nodes.map(\.id).filter { $0 != active }
         let result = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--json"],
-                                  environment: backupEnvironment(sim, addresses: standbys.map(sim.address) + [sim.address(active)]))
+                                  environment: backupEnvironment(sim, addresses: standbys.map { try sim.address($0) } + [sim.address(active)]))
         #expect(result.status == 0, "\(result.stderr)")
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let leader = try #require(manifest["leader"] as? [String: Any])
-        #expect(leader["address"] as? String == sim.address(active))
+        #expect(try leader["address"] as? String == sim.address(active))
         #expect(leader["node_id"] as? String == active)
         #expect((manifest["raft"] as? [String: Any])?["index"] as? Int ?? 0 > 0)
         #expect(try listedBackups(workspace).count == 1)
     }
 
     @Test func onlyIfLeaderSkipsOnAStandbyAndTouchesNothing() throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try ClusterLaunchers.selected.start()
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
@@ -67,7 +69,7 @@ import Testing
     }
 
     @Test func aForbiddenTokenStoresNothing() throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try ClusterLaunchers.selected.start()
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }

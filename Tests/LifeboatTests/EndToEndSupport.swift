@@ -72,12 +72,20 @@ final class LockedBox<Value>: @unchecked Sendable {
     }
 }
 
-/// A `vault-sim serve` process with an initialized, unsealed three-node cluster.
-final class VaultSimProcess: @unchecked Sendable {
-    struct Node: Decodable {
-        var id: String
-        var api_addr: String
+/// The default launcher: one `vault-sim serve` process per cluster.
+struct VaultSimLauncher: ClusterLauncher {
+    var name: String { "vault-sim" }
+
+    func launch(nodes: Int, shares: Int, threshold: Int) throws -> any LaunchedCluster {
+        try VaultSimProcess.start(nodes: nodes, shares: shares, threshold: threshold)
     }
+}
+
+/// A `vault-sim serve` process with an initialized, unsealed three-node cluster (`secret/` mounted). Tests that
+/// drive its control API (faults, seal, wipe, corrupt, lag, seed) start it directly; the rest go through
+/// `ClusterLaunchers.selected`, which may be a real Vault instead.
+final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
+    typealias Node = LaunchedNode
 
     struct Ready: Decodable {
         var control_addr: String
@@ -96,8 +104,16 @@ final class VaultSimProcess: @unchecked Sendable {
     let ready: Ready
     let keys: Keys
 
+    var launcherName: String { "vault-sim" }
     var nodes: [Node] { ready.nodes }
     var rootToken: String { keys.root_token }
+    var unsealKeys: [String] { keys.unseal_keys_b64 }
+    var keysFile: String { directory + "/keys.json" }
+    /// Every node lives in the one simulator process, so they share its log.
+    func logPath(_ id: String) -> String { directory + "/vault-sim.log" }
+    var resetCommand: String? {
+        "VAULT_SIM_CONTROL=\(ready.control_addr) \(productsDirectory.appendingPathComponent("vault-sim").path) node wipe {node}"
+    }
 
     /// - Parameters:
     ///   - arguments: more `vault-sim serve` arguments (e.g. `--transit-seal-address`).
@@ -112,8 +128,10 @@ final class VaultSimProcess: @unchecked Sendable {
                              "--init-shares", "\(shares)", "--init-threshold", "\(threshold)", "--keys-file", directory + "/keys.json",
                              "--election-delay-ms", "\(electionDelayMilliseconds)", "--restore-delay-ms", "100"] + arguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        _ = FileManager.default.createFile(atPath: directory + "/vault-sim.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: directory + "/vault-sim.log") ?? FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
         let readyPath = directory + "/ready.json"
         let deadline = Date().addingTimeInterval(30)
@@ -147,8 +165,6 @@ final class VaultSimProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func address(_ id: String) -> String { nodes.first { $0.id == id }!.api_addr }
-
     /// `vault-sim <arguments>` against this simulator's control API.
     @discardableResult
     func control(_ arguments: [String]) throws -> ProcessResult {
@@ -158,18 +174,23 @@ final class VaultSimProcess: @unchecked Sendable {
         return result
     }
 
-    /// The active node's id, from the control API's status.
-    func activeNode() throws -> String? {
+    func isRunning(_ id: String) -> Bool {
         struct Status: Decodable {
             struct Node: Decodable {
                 var id: String
-                var active: Bool
+                var running: Bool
             }
             var nodes: [Node]
         }
-        let output = try control(["status"]).stdout
-        return try JSONDecoder().decode(Status.self, from: Data(output.utf8)).nodes.first { $0.active }?.id
+        guard let output = try? control(["status"]).stdout,
+              let status = try? JSONDecoder().decode(Status.self, from: Data(output.utf8)) else { return false }
+        return status.nodes.first { $0.id == id }?.running ?? false
     }
+
+    /// The simulator's stop: the node's listener closes at once (there is no process of its own to signal).
+    func stopNode(_ id: String) throws { try control(["node", "stop", id]) }
+    func killNode(_ id: String) throws { try control(["node", "stop", id]) }
+    func startNode(_ id: String) throws { try control(["node", "start", id]) }
 }
 
 struct E2EError: Error, CustomStringConvertible {

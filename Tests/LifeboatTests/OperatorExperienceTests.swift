@@ -290,7 +290,7 @@ struct OperatorExperienceTests {
         try Data(sim.rootToken.utf8).write(to: URL(fileURLWithPath: tokenFile))
         chmod(tokenFile, 0o600)
         let active = try #require(try sim.activeNode())
-        let arguments = ["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+        let arguments = try ["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--vault-addr", sim.address(active), "--token-file", tokenFile, "--no-prune"]
 
         // One generic 500, as Vault answers a request caught in a leader election: retried, then stored.

@@ -1,12 +1,13 @@
-// `lifeboat restore --force` as a process against a vault-sim process, killed with SIGKILL during rebootstrap
-// (phase 6) and finished with `--resume`.
+// `lifeboat restore --force` as a process against a launched cluster (vault-sim, or real Vault with
+// LIFEBOAT_TEST_VAULT_BIN), killed with SIGKILL during rebootstrap (phase 6) and finished with `--resume`. The reset
+// hook is the launcher's own (`resetCommand`: vault-sim's `node wipe`, or a wipe and restart of a real server).
 
 import Foundation
 import Testing
 
 @Suite struct RestoreProcessEndToEndTests {
     @Test func killedDuringRebootstrapThenResumed() async throws {
-        let sim = try VaultSimProcess.start(shares: 3, threshold: 2)
+        let sim = try ClusterLaunchers.selected.start(shares: 3, threshold: 2)
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
@@ -21,15 +22,15 @@ import Testing
         let backup = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
         #expect(backup.status == 0, "\(backup.stderr)")
 
-        let keysFile = sim.directory + "/keys.json"
+        let keysFile = sim.keysFile
         chmod(keysFile, 0o600)
-        let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
+        let wipe = try #require(sim.resetCommand)
         let marker = workspace.directory + "/reset-vault_3"
         // vault_3 is reset twice: once in phase 2 (every node), once in phase 6 (rebootstrap). The second time the
         // hook leaves a marker and hangs: the restore is then inside phase 6.
         let first = marker + "-phase2"
-        let slowReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}; if [ {node} = vault_3 ]; then if [ -f \(first) ]; then touch \(marker); while [ ! -f \(marker)-stop ]; do sleep 0.1; done; else touch \(first); fi; fi"
-        let fastReset = "VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}"
+        let slowReset = "(\(wipe)) || exit 1; if [ {node} = vault_3 ]; then if [ -f \(first) ]; then touch \(marker); while [ ! -f \(marker)-stop ]; do sleep 0.1; done; else touch \(first); fi; fi"
+        let fastReset = wipe
         var arguments = ["restore", "latest", "--force", "--yes", "--overwrite-newer", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--unseal-keys-file", keysFile, "--canary", "secret/lifeboat/canary/e2e"]
         for node in sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }

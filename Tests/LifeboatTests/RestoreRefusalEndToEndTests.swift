@@ -1,26 +1,28 @@
 // Issue 14: `lifeboat restore --force` never destroys a cluster it cannot bring back. Every refused case runs the
-// real `lifeboat` against a real `vault-sim` process (three nodes, 2-of-3 Shamir keys) and proves nothing was
-// touched: the reset hook never ran (it would leave a marker file), the secret is still readable, and the raft
-// applied index is unchanged.
+// real `lifeboat` against a three-node cluster (2-of-3 Shamir keys) and proves nothing was touched: the reset hook
+// never ran (it would leave a marker file), the secret is still readable, and the raft applied index is unchanged.
+// The cases that need only Vault's API take their cluster from `ClusterLaunchers.selected` (vault-sim, or real Vault
+// with LIFEBOAT_TEST_VAULT_BIN; the reset hook is the launcher's `resetCommand`); those that seal or wipe nodes
+// through vault-sim's control API start vault-sim (`RefusalScene.start(on: VaultSimLauncher())`).
 
 import Foundation
 import Testing
 
 /// A production cluster with a secret and a backup, and the things a refused restore must leave alone.
 struct RefusalScene {
-    let sim: VaultSimProcess
+    let sim: any LaunchedCluster
     let workspace: E2EWorkspace
     let environment: [String: String]
     let keysFile: String
     /// The reset hook touches this file; it must never exist after a refused restore.
     let marker: String
 
-    static func start() throws -> RefusalScene {
-        let sim = try VaultSimProcess.start(shares: 3, threshold: 2)
+    static func start(on launcher: any ClusterLauncher = ClusterLaunchers.selected) throws -> RefusalScene {
+        let sim = try launcher.start(nodes: 3, shares: 3, threshold: 2)
         let workspace = try E2EWorkspace()
         let addresses = sim.nodes.map(\.api_addr)
         let environment = ["VAULT_ADDR": addresses[0], "LIFEBOAT_VAULT_ADDRS": addresses.joined(separator: ","), "VAULT_TOKEN": sim.rootToken]
-        let scene = RefusalScene(sim: sim, workspace: workspace, environment: environment, keysFile: sim.directory + "/keys.json",
+        let scene = RefusalScene(sim: sim, workspace: workspace, environment: environment, keysFile: sim.keysFile,
                                  marker: workspace.directory + "/reset-hook-ran")
         chmod(scene.keysFile, 0o600)
         try scene.writeSecret("lifeboat/canary/e2e", value: "survives")
@@ -37,7 +39,7 @@ struct RefusalScene {
     var leaderAddress: String {
         get throws {
             guard let id = try sim.activeNode() else { throw E2EError("no active node") }
-            return sim.address(id)
+            return try sim.address(id)
         }
     }
 
@@ -69,11 +71,12 @@ struct RefusalScene {
 
     /// `restore --force` (the reset hook would touch the marker and wipe the node) with `extra` arguments.
     func forceRestore(_ extra: [String], keysFile: String? = nil, environment extraEnvironment: [String: String] = [:]) throws -> ProcessResult {
-        let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
+        // A launcher that cannot reset a node from a hook (real Vault) gets a hook that fails: it must not run anyway.
+        let reset = sim.resetCommand ?? "echo 'this launcher cannot reset {node} from a hook' >&2; exit 1"
         var arguments = ["restore", "latest", "--force", "--yes", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--unseal-keys-file", keysFile ?? self.keysFile, "--canary", "secret/lifeboat/canary/e2e",
                          "--state-dir", workspace.directory + "/restore-state",
-                         "--reset-command", "touch \(marker); VAULT_SIM_CONTROL=\(sim.ready.control_addr) \(vaultSim) node wipe {node}"]
+                         "--reset-command", "touch \(marker); " + reset]
         for node in sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
         return try lifeboat(arguments + extra, environment: environment.merging(extraEnvironment) { $1 })
     }
@@ -97,15 +100,15 @@ struct RefusalScene {
     }
 }
 
-@Suite("restore refuses what it cannot bring back (vault-sim processes)", .serialized)
+@Suite("restore refuses what it cannot bring back (launched clusters)", .serialized)
 struct RestoreRefusalEndToEndTests {
     @Test("another cluster's unseal keys: exit 65 before anything is touched")
     func otherClustersKeys() throws {
         let scene = try RefusalScene.start()
         defer { scene.stop() }
-        let other = try VaultSimProcess.start(nodes: 1, shares: 3, threshold: 2)
+        let other = try ClusterLaunchers.selected.start(nodes: 1, shares: 3, threshold: 2)
         defer { other.stop() }
-        let otherKeys = other.directory + "/keys.json"
+        let otherKeys = other.keysFile
         chmod(otherKeys, 0o600)
         let before = try scene.appliedIndexes()
 
@@ -123,7 +126,7 @@ struct RestoreRefusalEndToEndTests {
     func damagedAndTooFewKeys() throws {
         let scene = try RefusalScene.start()
         defer { scene.stop() }
-        let keys = scene.sim.keys.unseal_keys_b64
+        let keys = scene.sim.unsealKeys
         let before = try scene.appliedIndexes()
 
         // Share 2 with two characters swapped: still 33 bytes of base64, no longer a share of this key.
@@ -242,9 +245,10 @@ struct RestoreRefusalEndToEndTests {
 
     @Test("a sealed cluster: a same-cluster restore says to unseal it, not --force")
     func sealedSameCluster() throws {
-        let scene = try RefusalScene.start()
+        let scene = try RefusalScene.start(on: VaultSimLauncher())  // seals every node through vault-sim's control API
         defer { scene.stop() }
-        for node in scene.sim.nodes { try scene.sim.control(["node", "seal", node.id]) }
+        let sim = try #require(scene.sim as? VaultSimProcess)
+        for node in sim.nodes { try sim.control(["node", "seal", node.id]) }
         var arguments = ["restore", "latest", "--yes", "--overwrite-newer", "--repo", scene.workspace.repository,
                          "--key-file", scene.workspace.keyFile, "--state-dir", scene.workspace.directory + "/restore-state"]
         for node in scene.sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
@@ -260,10 +264,9 @@ struct RestoreRefusalEndToEndTests {
     func failedRestoreSaysHowToResume() throws {
         let scene = try RefusalScene.start()
         defer { scene.stop() }
-        let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
+        let wipe = try #require(scene.sim.resetCommand)
         let gate = scene.workspace.directory + "/hook-fixed"
-        let hook = "if [ {node} = vault_2 ] && [ ! -f \(gate) ]; then echo disk busy on {node} >&2; exit 3; fi; "
-            + "VAULT_SIM_CONTROL=\(scene.sim.ready.control_addr) \(vaultSim) node wipe {node}"
+        let hook = "if [ {node} = vault_2 ] && [ ! -f \(gate) ]; then echo disk busy on {node} >&2; exit 3; fi; " + wipe
         var arguments = ["restore", "latest", "--force", "--yes", "--overwrite-newer", "--repo", scene.workspace.repository,
                          "--key-file", scene.workspace.keyFile, "--unseal-keys-file", scene.keysFile, "--canary", "secret/lifeboat/canary/e2e",
                          "--state-dir", scene.workspace.directory + "/restore-state", "--reset-command", hook]
@@ -308,16 +311,16 @@ struct RestoreRefusalEndToEndTests {
 
     @Test("a 1-of-1 Shamir cluster: its own key is verified by --plan, another 1-of-1 cluster's key is refused")
     func oneOfOneSeal() throws {
-        let sim = try VaultSimProcess.start(shares: 1, threshold: 1)
+        let sim = try ClusterLaunchers.selected.start(shares: 1, threshold: 1)
         defer { sim.stop() }
-        let other = try VaultSimProcess.start(nodes: 1, shares: 1, threshold: 1)
+        let other = try ClusterLaunchers.selected.start(nodes: 1, shares: 1, threshold: 1)
         defer { other.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
         let environment = ["VAULT_ADDR": sim.nodes[0].api_addr, "LIFEBOAT_VAULT_ADDRS": sim.nodes.map(\.api_addr).joined(separator: ","),
                            "VAULT_TOKEN": sim.rootToken]
         #expect(try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment).status == 0)
-        for file in [sim.directory + "/keys.json", other.directory + "/keys.json"] { chmod(file, 0o600) }
+        for file in [sim.keysFile, other.keysFile] { chmod(file, 0o600) }
         func plan(_ keysFile: String) throws -> ProcessResult {
             var arguments = ["restore", "latest", "--force", "--plan", "--overwrite-newer", "--repo", workspace.repository,
                              "--key-file", workspace.keyFile, "--unseal-keys-file", keysFile, "--reset-command", "false",
@@ -325,24 +328,25 @@ struct RestoreRefusalEndToEndTests {
             for node in sim.nodes { arguments += ["--node", "\(node.id)=\(node.api_addr)"] }
             return try lifeboat(arguments, environment: environment)
         }
-        let own = try plan(sim.directory + "/keys.json")
+        let own = try plan(sim.keysFile)
         #expect(own.status == 0, "\(own.stderr)")
         #expect(own.stdout.contains("unseal keys: verified against the backup (1 of 1 key"), "\(own.stdout)")
-        let foreign = try plan(other.directory + "/keys.json")
+        let foreign = try plan(other.keysFile)
         #expect(foreign.status == 65, "\(foreign.stderr)")
         #expect(foreign.stderr.contains("the unseal key does not open the backup's SHA256SUMS.sealed"), "\(foreign.stderr)")
     }
 
     @Test("a dead cluster cannot check the token in preflight: the plan says so, and the restored data checks it before any join")
     func tokenCheckedAgainstRestoredData() throws {
-        let scene = try RefusalScene.start()
+        let scene = try RefusalScene.start(on: VaultSimLauncher())  // wipes every node through vault-sim's control API
         defer { scene.stop() }
+        let sim = try #require(scene.sim as? VaultSimProcess)
         // A token created after the backup: valid today, absent from the backup's token store.
         let created = try scene.curl(["-X", "POST", "-H", "X-Vault-Token: \(scene.sim.rootToken)", try scene.leaderAddress + "/v1/auth/token/create",
                                       "-d", #"{"policies":["root"]}"#])
         let json = try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any]
         let lateToken = try #require((json?["auth"] as? [String: Any])?["client_token"] as? String, "\(created.stdout)")
-        for node in scene.sim.nodes { try scene.sim.control(["node", "wipe", node.id]) }
+        for node in sim.nodes { try sim.control(["node", "wipe", node.id]) }
 
         let run = try scene.forceRestore([], environment: ["VAULT_TOKEN": lateToken])
         #expect(run.status == 78, "\(run.stderr)")

@@ -237,7 +237,7 @@ import Testing
         try await S3TestEnvironment.with { s3 in
             let hostA = try configuration(workspace, s3: s3, host: "a", staleAfter: "4s")
             let hostB = try configuration(workspace, s3: s3, host: "b", staleAfter: "4s")
-            let vault = ["VAULT_ADDR": sim.address(sim.nodes[0].id), "VAULT_TOKEN": sim.rootToken]
+            let vault = try ["VAULT_ADDR": sim.address(sim.nodes[0].id), "VAULT_TOKEN": sim.rootToken]
             let envA = environment(workspace, host: "a").merging(vault) { $1 }
             let envB = environment(workspace, host: "b")
             let store = try s3.makeStore(prefix: "fleet/")
