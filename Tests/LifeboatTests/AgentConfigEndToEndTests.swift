@@ -53,7 +53,7 @@ import Testing
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
-        let port = try AgentEndToEndTests().freePort()
+        let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
         try configuration(workspace, sim: sim, port: port, slowSchedule: "\"@daily\"").write(toFile: configPath, atomically: true, encoding: .utf8)
 

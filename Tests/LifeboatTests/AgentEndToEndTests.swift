@@ -5,21 +5,6 @@ import Foundation
 import Testing
 
 @Suite struct AgentEndToEndTests {
-    /// A free loopback port (bind port 0, read it, close).
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw E2EError("cannot bind a loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     func fetch(_ url: String) throws -> ProcessResult {
         try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", url])
     }
@@ -29,7 +14,7 @@ import Testing
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
                          "--keep-last", "2", "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
         var environment = ProcessInfo.processInfo.environment

@@ -191,7 +191,7 @@ import Testing
         defer { sim.stop() }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
-        let closedPort = try S3TestEnvironment.freeLoopbackPort()
+        let closedPort = try freeLoopbackPort()
         let config = try writeConfiguration(workspace, sim: sim, destinations: """
               - name: local
                 type: local

@@ -248,3 +248,25 @@ struct E2EWorkspace {
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
+
+/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close), for a process that
+/// needs its port before it starts: the one helper every end-to-end test uses.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw E2EError("socket failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw E2EError("bind failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw E2EError("getsockname failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -66,7 +66,7 @@ import Testing
         defer { for sim in sims { sim.stop() } }
         let workspace = try E2EWorkspace()
         defer { workspace.remove() }
-        let port = try AgentEndToEndTests().freePort()
+        let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
         try configuration(workspace, sims: sims, port: port).write(toFile: configPath, atomically: true, encoding: .utf8)
 

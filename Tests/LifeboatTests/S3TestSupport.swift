@@ -164,24 +164,6 @@ final class S3TestEnvironment: @unchecked Sendable {
         throw S3TestHarnessError("nothing answered on 127.0.0.1:\(port) within 60 s; is `moto[server]` installed (python3 -m pip install 'moto[server]')?")
     }
 
-    /// Binds port 0 on the loopback interface, reads the port the kernel chose, and closes the socket.
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw S3TestHarnessError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        // Invariant: `address` is a sockaddr_in that lives across both calls; the casts only reinterpret its storage.
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw S3TestHarnessError("bind(127.0.0.1:0) failed") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard named == 0 else { throw S3TestHarnessError("getsockname failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// The fault-injecting proxy: forwards every request to moto unchanged (Host header included, so signatures
     /// stay valid) except the UploadPart requests it was told to fail or reset. `GET /__proxy__/stats` returns
     /// its counters. It exits when its parent (the test process) goes away.
