@@ -239,9 +239,9 @@ struct E2EWorkspace {
 
     /// Waits (up to a minute) until a backup is being written: its pending `.lifeboat-tmp-*` file exists.
     func waitForPendingFile() async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(180)
         while !repositoryFiles().contains(where: { ($0 as NSString).lastPathComponent.hasPrefix(".lifeboat-tmp-") }) {
-            guard ContinuousClock.now < deadline else { throw E2EError("no backup started writing within a minute") }
+            guard ContinuousClock.now < deadline else { throw E2EError("no backup started writing within three minutes") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
