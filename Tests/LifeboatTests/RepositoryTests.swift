@@ -52,24 +52,16 @@ enum RepositoryTestSupport {
 }
 
 /// A store that fails deletes of chosen objects: proves the order in which the repository deletes.
-struct RepositoryFailingDeleteStore: BackupStore {
-    let base: MemoryStore
+struct RepositoryFailingDeleteStore: ForwardingStore {
+    let base: any BackupStore
     let failingPrefix: String
-    var displayName: String { base.displayName }
 
-    func createPendingObject(named name: String, mode: StoreWriteMode) async throws -> any PendingObject {
-        try await base.createPendingObject(named: name, mode: mode)
-    }
-    func openForReading(_ name: String) async throws -> any StoreObjectReader { try await base.openForReading(name) }
-    func stat(_ name: String) async throws -> StoreObjectInfo { try await base.stat(name) }
-    func list(prefix: String) async throws -> [StoreObjectInfo] { try await base.list(prefix: prefix) }
     func delete(_ name: String) async throws {
         if name.hasPrefix(failingPrefix) {
             throw StoreError(.unavailable, store: displayName, operation: "delete", object: name, detail: "injected")
         }
         try await base.delete(name)
     }
-    func cleanupOrphans(olderThan cutoff: Date) async throws -> [String] { try await base.cleanupOrphans(olderThan: cutoff) }
 }
 
 @Suite("BackupRepository")

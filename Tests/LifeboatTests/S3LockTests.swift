@@ -309,20 +309,12 @@ import Testing
 
 /// Forwards to `base`; once armed, the next read of the writer's lock object returns what was there and then lets
 /// "another run" replace it (the takeover landing between a refresh's read and its write).
-final class TakeoverOnReadStore: BackupStore, @unchecked Sendable {
+final class TakeoverOnReadStore: ForwardingStore, @unchecked Sendable {
     let base: any BackupStore
     private let replacement = LockedBox<[UInt8]?>(nil)
     init(base: any BackupStore) { self.base = base }
     func arm(replacingWith bytes: [UInt8]) { replacement.withLock { $0 = bytes } }
 
-    var displayName: String { base.displayName }
-    func createPendingObject(named name: String, mode: StoreWriteMode) async throws -> any PendingObject {
-        try await base.createPendingObject(named: name, mode: mode)
-    }
-    func openForReading(_ name: String) async throws -> any StoreObjectReader { try await base.openForReading(name) }
-    func stat(_ name: String) async throws -> StoreObjectInfo { try await base.stat(name) }
-    func list(prefix: String) async throws -> [StoreObjectInfo] { try await base.list(prefix: prefix) }
-    func delete(_ name: String) async throws { try await base.delete(name) }
     func get(_ name: String, limit: Int) async throws -> [UInt8] {
         let bytes = try await base.get(name, limit: limit)
         if name == StoreLock.exclusiveName, let other = replacement.withLock({ box -> [UInt8]? in defer { box = nil }; return box }) {
@@ -330,6 +322,4 @@ final class TakeoverOnReadStore: BackupStore, @unchecked Sendable {
         }
         return bytes
     }
-    func cleanupOrphans(olderThan cutoff: Date) async throws -> [String] { try await base.cleanupOrphans(olderThan: cutoff) }
-    func objectLock(of name: String) async throws -> StoreObjectLock? { try await base.objectLock(of: name) }
 }

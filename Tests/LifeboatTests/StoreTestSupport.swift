@@ -153,3 +153,23 @@ func expectStoreError<T>(_ kind: StoreError.Kind, sourceLocation: SourceLocation
     }
     return nil
 }
+
+/// A store that wraps another and forwards every operation to it; a test's wrapper implements only the operations
+/// it changes (a failing delete, a takeover injected into a read).
+protocol ForwardingStore: BackupStore {
+    var base: any BackupStore { get }
+}
+
+extension ForwardingStore {
+    var displayName: String { base.displayName }
+    func createPendingObject(named name: String, mode: StoreWriteMode) async throws -> any PendingObject {
+        try await base.createPendingObject(named: name, mode: mode)
+    }
+    func openForReading(_ name: String) async throws -> any StoreObjectReader { try await base.openForReading(name) }
+    func stat(_ name: String) async throws -> StoreObjectInfo { try await base.stat(name) }
+    func list(prefix: String) async throws -> [StoreObjectInfo] { try await base.list(prefix: prefix) }
+    func delete(_ name: String) async throws { try await base.delete(name) }
+    func get(_ name: String, limit: Int) async throws -> [UInt8] { try await base.get(name, limit: limit) }
+    func cleanupOrphans(olderThan cutoff: Date) async throws -> [String] { try await base.cleanupOrphans(olderThan: cutoff) }
+    func objectLock(of name: String) async throws -> StoreObjectLock? { try await base.objectLock(of: name) }
+}
