@@ -276,7 +276,9 @@ struct S3TestHarnessError: Error, CustomStringConvertible {
 /// Counts requests per operation on their way to the inner transport.
 final class S3CountingTransport: S3Transport {
     let base: any S3Transport
-    private let counts = Mutex<[String: Int]>([:])
+    // A pthread lock (LockedBox), not Synchronization.Mutex: ThreadSanitizer does not see Mutex's futex calls on
+    // Linux and reported these counters as a race (docs/sanitizers.md).
+    private let counts = LockedBox<[String: Int]>([:])
 
     init(base: any S3Transport) { self.base = base }
 
