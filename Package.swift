@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "LifeboatVault",
             dependencies: [
-                "LifeboatSnapshot",
+                "LifeboatArchive", "LifeboatSnapshot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "LifeboatAgent",
             dependencies: [
-                "LifeboatBase", "LifeboatSchedule", "LifeboatRepository", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "LifeboatBase", "LifeboatArchive", "LifeboatSchedule", "LifeboatRepository", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -109,7 +109,7 @@ let package = Package(
         // in-process scratch cluster). Only the tests and the CLI's demo import it.
         .target(
             name: "LifeboatTesting",
-            dependencies: ["LifeboatVault", "LifeboatRepository", "LifeboatRecovery", "VaultSim"]
+            dependencies: ["LifeboatArchive", "LifeboatVault", "LifeboatRepository", "LifeboatRecovery", "VaultSim"]
         ),
         // The Vault Raft cluster simulator (library, used in-process by tests and `lifeboat demo`).
         .target(

@@ -3,7 +3,7 @@
 // moves only when a test says so, which lets a test cover days of schedule in milliseconds.
 
 import Foundation
-import Synchronization
+import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository
@@ -56,11 +56,11 @@ public final class ManualAgentClock: AgentClock {
         var nextID: UInt64 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: PThreadLocked<State>
 
     /// A clock showing `start`.
     public init(start: Date) {
-        state = Mutex(State(now: start))
+        state = PThreadLocked(State(now: start))
     }
 
     public func now() -> Date { state.withLock { $0.now } }

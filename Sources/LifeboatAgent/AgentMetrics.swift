@@ -4,7 +4,7 @@
 
 import Foundation
 import Metrics
-import Synchronization
+import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository
@@ -71,8 +71,8 @@ public final class AgentMetrics: Sendable {
     private let timer: Metrics.Timer
 
     private final class Handles: Sendable {
-        let gauges = Mutex<[String: Gauge]>([:])
-        let counters = Mutex<[String: Counter]>([:])
+        let gauges = PThreadLocked<[String: Gauge]>([:])
+        let counters = PThreadLocked<[String: Counter]>([:])
     }
 
     /// Fresh metrics with `lifeboat_build_info{version}` set and every failure reason at zero (so that

@@ -6,7 +6,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
+import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository
@@ -42,7 +42,7 @@ public final class AgentScheduler: Service, Sendable {
     private let webhookTransport: any WebhookTransport
     private let webhookSleep: @Sendable (Duration) async throws -> Void
     private let hostName: String
-    private let random: Mutex<any RandomNumberGenerator & Sendable>
+    private let random: PThreadLocked<any RandomNumberGenerator & Sendable>
     private let logger: Logger
     private let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
@@ -82,7 +82,7 @@ public final class AgentScheduler: Service, Sendable {
         self.status = status
         self.webhookTransport = webhookTransport
         self.webhookSleep = webhookSleep
-        self.random = Mutex(random)
+        self.random = PThreadLocked(random)
         self.hostName = hostName
         self.logger = logger
         (events, continuation) = AsyncStream.makeStream(of: Event.self)

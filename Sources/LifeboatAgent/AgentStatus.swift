@@ -2,7 +2,7 @@
 // reads it for /healthz and /status). Health is a pure function of this picture and the time.
 
 import Foundation
-import Synchronization
+import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository
@@ -204,7 +204,7 @@ public final class AgentStatusBoard: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let box = Mutex(Box())
+    private let box = PThreadLocked(Box())
 
     public init() {}
 

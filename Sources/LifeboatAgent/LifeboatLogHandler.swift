@@ -4,7 +4,6 @@
 
 import Foundation
 import Logging
-import Synchronization
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository

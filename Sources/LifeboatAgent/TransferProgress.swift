@@ -4,7 +4,7 @@
 // nothing of it. The clock and the output are injected so the rendering is tested without a terminal.
 
 import Foundation
-import Synchronization
+import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatRepository
@@ -23,7 +23,7 @@ public final class TransferProgress: Sendable {
     private let write: @Sendable (String) -> Void
     private let interval: Double
     private let started: Double
-    private let state = Mutex(State())
+    private let state = PThreadLocked(State())
 
     /// - Parameters:
     ///   - total: the size when known (enables the percentage and the estimate).
@@ -115,7 +115,7 @@ public final class TransferProgress: Sendable {
 public final class ProgressReader: StoreObjectReader {
     private let base: any StoreObjectReader
     private let progress: TransferProgress
-    private let count = Mutex<Int64>(0)
+    private let count = PThreadLocked<Int64>(0)
 
     public init(_ base: any StoreObjectReader, progress: TransferProgress) {
         self.base = base

@@ -13,8 +13,6 @@ public enum TemporaryFiles {
         var exiting = false
     }
 
-    // A pthread mutex (NSLock), not Synchronization.Mutex: ThreadSanitizer sees pthread locking but not Mutex's raw
-    // futex calls on Linux, so with Mutex it reported the accesses below as races.
     private static let state = PThreadLocked(State())
 
     /// Creates `path` exclusively (`O_CREAT | O_EXCL`, mode `mode`), takes an exclusive flock on it and tracks it.
@@ -120,20 +118,5 @@ public enum TemporaryFiles {
         guard lstat(path, &current) == 0, current.st_ino == info.st_ino, current.st_dev == info.st_dev else { return nil }
         guard unlink(path) == 0 else { return nil }
         return Int64(info.st_size)
-    }
-}
-
-/// A value behind an NSLock (a pthread mutex that ThreadSanitizer understands).
-package final class PThreadLocked<Value>: @unchecked Sendable {
-    // Invariant: `value` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var value: Value
-
-    package init(_ value: Value) { self.value = value }
-
-    package func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

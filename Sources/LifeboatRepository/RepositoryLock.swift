@@ -2,7 +2,6 @@
 // lock (released automatically when the holder dies, even by kill -9); the JSON inside only says who holds it.
 
 import Foundation
-import Synchronization
 import LifeboatBase
 import LifeboatArchive
 import LifeboatSnapshot
@@ -67,18 +66,18 @@ public final class RepositoryLock: DestinationLock {
     public let previousHolder: Holder?
 
     /// The open lock file; -1 once released (or for a shared lock, which holds only the readers' file).
-    private let descriptor: Mutex<Int32>
+    private let descriptor: PThreadLocked<Int32>
     /// The open readers' lock file (shared or exclusive), -1 when not held.
-    private let readers: Mutex<Int32>
-    private let currentMode: Mutex<LockMode>
+    private let readers: PThreadLocked<Int32>
+    private let currentMode: PThreadLocked<LockMode>
 
     private init(path: String, holder: Holder, previousHolder: Holder?, descriptor: Int32, readers: Int32 = -1, mode: LockMode = .write) {
         self.path = path
         self.holder = holder
         self.previousHolder = previousHolder
-        self.descriptor = Mutex(descriptor)
-        self.readers = Mutex(readers)
-        self.currentMode = Mutex(mode)
+        self.descriptor = PThreadLocked(descriptor)
+        self.readers = PThreadLocked(readers)
+        self.currentMode = PThreadLocked(mode)
     }
 
     deinit { release() }

@@ -7,7 +7,6 @@
 // took it over.
 
 import Foundation
-import Synchronization
 import LifeboatBase
 import LifeboatArchive
 import LifeboatSnapshot
@@ -123,9 +122,9 @@ public final class StoreLock: DestinationLock {
     static func takeoverName(_ runID: String) -> String { "locks/takeover-\(runID).json" }
 
     public let store: any BackupStore
-    private let state: Mutex<State>
+    private let state: PThreadLocked<State>
     private let timing: StoreLockTiming
-    private let refresher = Mutex<Task<Void, Never>?>(nil)
+    private let refresher = PThreadLocked<Task<Void, Never>?>(nil)
 
     struct State {
         var record: LockRecord
@@ -143,7 +142,7 @@ public final class StoreLock: DestinationLock {
 
     private init(store: any BackupStore, record: LockRecord, timing: StoreLockTiming, previous: LockRecord?) {
         self.store = store
-        self.state = Mutex(State(record: record))
+        self.state = PThreadLocked(State(record: record))
         self.timing = timing
         self.previousHolderSummary = previous?.summary
     }

@@ -4,7 +4,7 @@
 
 import Foundation
 import LifeboatRecovery
-import Synchronization
+import LifeboatArchive
 import VaultSim
 
 public final class SimulatorScratchCluster: ScratchCluster {
@@ -12,9 +12,10 @@ public final class SimulatorScratchCluster: ScratchCluster {
     public let nodeCount: Int
     /// Applied to the simulator's configuration before it starts (tests shorten elections and restores).
     private let tune: @Sendable (inout VaultSimulator.Configuration) -> Void
-    private let simulator = Mutex<VaultSimulator?>(nil)
+    private let simulator = PThreadLocked<VaultSimulator?>(nil)
+    private let destroyedFlag = PThreadLocked(false)
     /// Whether `destroy()` ran (tests check that a drill cleans up).
-    public let destroyed = Mutex(false)
+    public var destroyed: Bool { destroyedFlag.withLock { $0 } }
 
     public init(nodes: Int = 3, tune: @escaping @Sendable (inout VaultSimulator.Configuration) -> Void = { _ in }) {
         directory = NSTemporaryDirectory() + "lifeboat-drill-sim-" + UUID().uuidString
@@ -49,6 +50,6 @@ public final class SimulatorScratchCluster: ScratchCluster {
         let sim = simulator.withLock { sim -> VaultSimulator? in defer { sim = nil }; return sim }
         await sim?.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
-        destroyed.withLock { $0 = true }
+        destroyedFlag.withLock { $0 = true }
     }
 }

@@ -6,7 +6,7 @@
 
 import Foundation
 import NIOCore
-import Synchronization
+import LifeboatArchive
 import LifeboatSnapshot
 
 /// A single-producer, single-consumer hand-over of one buffer at a time.
@@ -18,7 +18,7 @@ final class ChunkHandoff: Sendable {
         case finished((any Error)?)
     }
 
-    private let state = Mutex<State>(.idle)
+    private let state = PThreadLocked<State>(.idle)
 
     /// Hands `buffer` over; returns once the consumer has taken it. Throws when the handoff was finished.
     func send(_ buffer: ByteBuffer) async throws {
@@ -122,7 +122,7 @@ final class StreamActivity: Sendable {
         var waitingSince: ContinuousClock.Instant?
         var bytes: Int64 = 0
     }
-    private let value = Mutex(Value())
+    private let value = PThreadLocked(Value())
 
     func startWaiting() { value.withLock { $0.waitingSince = .now } }
     func received(_ n: Int) { value.withLock { $0.waitingSince = nil; $0.bytes += Int64(n) } }

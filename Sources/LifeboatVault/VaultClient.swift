@@ -8,12 +8,12 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
+import LifeboatArchive
 import LifeboatSnapshot
 
 /// The last leader address seen, tried first for requests that any node can answer.
 final class LeaderHint: Sendable {
-    private let value = Mutex<String?>(nil)
+    private let value = PThreadLocked<String?>(nil)
     var address: String? { value.withLock { $0 } }
     func set(_ a: String?) { value.withLock { $0 = a } }
 }

@@ -2,7 +2,7 @@
 // tests move time by hand instead of waiting through real minutes.
 
 import Foundation
-import Synchronization
+import LifeboatArchive
 import LifeboatSnapshot
 
 /// The time source for token expiry and renewal decisions.
@@ -19,9 +19,9 @@ public struct SystemVaultClock: VaultClock {
 
 /// A clock that moves only when told; for tests.
 public final class ManualVaultClock: VaultClock {
-    private let current: Mutex<Date>
+    private let current: PThreadLocked<Date>
 
-    public init(start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = Mutex(start) }
+    public init(start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = PThreadLocked(start) }
 
     public func now() -> Date { current.withLock { $0 } }
 

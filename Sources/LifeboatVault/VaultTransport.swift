@@ -14,7 +14,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import Synchronization
+import LifeboatArchive
 import LifeboatSnapshot
 
 /// A buffered HTTP response from Vault.
@@ -31,8 +31,8 @@ public final class VaultTransport: Sendable {
     let logger: Logger
     private let tlsConfiguration: TLSConfiguration
     private let mainClient: HTTPClient
-    private let serverNameClients = Mutex<[String: HTTPClient]>([:])
-    private let isShutDown = Mutex(false)
+    private let serverNameClients = PThreadLocked<[String: HTTPClient]>([:])
+    private let isShutDown = PThreadLocked(false)
 
     /// Responses bodies of ordinary requests larger than this are refused (Vault's own request limit is 32 MiB).
     static let maxBufferedBody = 32 << 20

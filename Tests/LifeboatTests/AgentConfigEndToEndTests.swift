@@ -49,9 +49,9 @@ import Testing
     }
 
     @Test func perDestinationSchedulesAndSighupReload() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
@@ -90,7 +90,7 @@ import Testing
         try await eventually("a backup on the slow destination") { manifests(workspace.directory + "/slow") >= 1 }
 
         kill(agent.processIdentifier, SIGTERM)
-        agent.waitUntilExit()
+        await agent.exited()
         #expect(agent.terminationReason == .exit && agent.terminationStatus == 0)
         #expect(!logText().contains(sim.rootToken), "the token must never be logged")
     }

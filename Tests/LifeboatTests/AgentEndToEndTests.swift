@@ -5,14 +5,14 @@ import Foundation
 import Testing
 
 @Suite struct AgentEndToEndTests {
-    func fetch(_ url: String) throws -> ProcessResult {
-        try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", url])
+    func fetch(_ url: String) async throws -> ProcessResult {
+        try await runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", url])
     }
 
     @Test func scheduledBackupsMetricsAndCleanShutdown() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let port = try freeLoopbackPort()
         let arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
@@ -29,7 +29,7 @@ import Testing
         var metrics = ""
         for _ in 0..<120 {
             try await Task.sleep(for: .milliseconds(250))
-            metrics = (try? fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? ""
+            metrics = await (try? fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? ""
             if metrics.contains("lifeboat_backup_last_success_timestamp_seconds"),
                let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix("lifeboat_backup_runs_total") || $0.hasPrefix("lifeboat_backups_stored{") }),
                line.hasPrefix("lifeboat_backups_stored{"), (Double(line.split(separator: " ").last ?? "") ?? 0) >= 2 {
@@ -37,17 +37,17 @@ import Testing
             }
         }
         #expect(metrics.contains(#"lifeboat_backups_stored{destination="default"} 2"#), "\(metrics.prefix(2000))")
-        let health = try fetch("http://127.0.0.1:\(port)/healthz")
+        let health = try await fetch("http://127.0.0.1:\(port)/healthz")
         #expect(health.stdout.hasSuffix("200"))
 
         kill(agent.processIdentifier, SIGTERM)
-        agent.waitUntilExit()
+        await agent.exited()
         #expect(agent.terminationReason == .exit && agent.terminationStatus == 0)
         let logText = try String(contentsOfFile: log, encoding: .utf8)
         #expect(!logText.contains(sim.rootToken), "the token must never be logged")
 
         // Retention kept two; everything listed is complete and verifies.
-        let verified = try lifeboat(["verify", "--all", "--repo", workspace.repository, "--key-file", workspace.keyFile])
+        let verified = try await lifeboat(["verify", "--all", "--repo", workspace.repository, "--key-file", workspace.keyFile])
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(verified.stdout.components(separatedBy: "ok ").count - 1 == 2)
     }

@@ -16,7 +16,7 @@ import LifeboatBase
 import LifeboatTesting
 import Logging
 import ServiceLifecycle
-import Synchronization
+import LifeboatArchive
 import Testing
 
 @Suite("Agent scheduler")
@@ -185,7 +185,7 @@ struct AgentSchedulerTests {
 
     @Test("SIGHUP reload: a bad configuration is rejected and the old one kept; a good one changes the schedule")
     func reload() async throws {
-        let next = Mutex<Result<AgentConfiguration, AgentConfigurationError>>(
+        let next = PThreadLocked<Result<AgentConfiguration, AgentConfigurationError>>(
             .success(.single(try Schedule(every: .seconds(3600)))))
         let loader: AgentScheduler.ConfigurationLoader = { try next.withLock { $0 }.get() }
         let h = AgentHarness(configuration: .single(try Schedule(every: .seconds(3600))), start: start, loader: loader)

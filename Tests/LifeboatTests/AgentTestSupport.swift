@@ -15,7 +15,7 @@ import LifeboatSchedule
 import LifeboatBase
 import LifeboatTesting
 import Logging
-import Synchronization
+import LifeboatArchive
 import Testing
 
 struct AgentTestTimeout: Error, CustomStringConvertible {
@@ -53,7 +53,7 @@ final class AgentTestGate: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = PThreadLocked(State())
 
     func open() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
@@ -119,7 +119,7 @@ final class FakeAgentJobs: AgentJobs {
     }
 
     let clock: any AgentClock
-    private let state = Mutex(Record())
+    private let state = PThreadLocked(Record())
 
     init(clock: any AgentClock, backups: [Step] = [], verifies: [Step] = [], drills: [Step] = []) {
         self.clock = clock
@@ -195,11 +195,11 @@ final class FakeAgentJobs: AgentJobs {
 
 /// Records what the webhooks would have received.
 final class RecordingWebhookTransport: WebhookTransport {
-    private let bodies = Mutex<[[UInt8]]>([])
-    private let statuses: Mutex<[Int]>
+    private let bodies = PThreadLocked<[[UInt8]]>([])
+    private let statuses: PThreadLocked<[Int]>
 
     init(statuses: [Int] = []) {
-        self.statuses = Mutex(statuses)
+        self.statuses = PThreadLocked(statuses)
     }
 
     var received: [[UInt8]] { bodies.withLock { $0 } }

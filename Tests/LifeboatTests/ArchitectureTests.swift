@@ -91,4 +91,19 @@ import Testing
             #expect(inManifest == documented, "\(module): Package.swift depends on \(inManifest.sorted()), docs/architecture.md allows \(documented.sorted())")
         }
     }
+
+    /// Shared state sits behind PThreadLocked (a pthread mutex), never `Synchronization.Mutex`: on Linux Mutex locks
+    /// with raw futex calls that ThreadSanitizer cannot see, so it reports the guarded accesses as races and the suite
+    /// could not run clean under `--sanitize=thread` (docs/sanitizers.md).
+    @Test func sharedStateUsesTheOneLockType() throws {
+        for directory in ["Sources", "Tests", "Fuzz/Sources"] {
+            let base = Self.root.appendingPathComponent(directory)
+            guard let files = FileManager.default.enumerator(atPath: base.path) else { continue }
+            for case let file as String in files where file.hasSuffix(".swift") {
+                let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
+                let uses = text.matches(of: /(^|[^A-Za-z_.])Mutex\s*[<(]|import\s+Synchronization\b.*\n(?s:.*)[^A-Za-z_]Mutex\b/)
+                #expect(uses.isEmpty, "\(directory)/\(file) uses Synchronization.Mutex; use PThreadLocked (LifeboatArchive)")
+            }
+        }
+    }
 }

@@ -7,25 +7,25 @@ import Testing
 
 @Suite(.serialized) struct AutoUnsealIncidentEndToEndTests {
     @Test func lostQuorumOnAnAutoUnsealCluster() async throws {
-        let scene = try AutoUnsealRestoreEndToEndTests.Scene.start()
+        let scene = try await AutoUnsealRestoreEndToEndTests.Scene.start()
         defer { scene.stop() }
-        try scene.writeSecret("lifeboat/marker", value: "after the backup")
+        try await scene.writeSecret("lifeboat/marker", value: "after the backup")
         let prod = scene.prod
-        let survivor = try #require(try prod.activeNode())
+        let survivor = try await #require(try prod.activeNode())
         let lost = prod.nodes.map(\.id).filter { $0 != survivor }
-        for n in lost { try prod.control(["node", "corrupt", n]) }
+        for n in lost { try await prod.control(["node", "corrupt", n]) }
         for _ in 0..<100 {
-            if try prod.activeNode() == nil { break }
+            if try await prod.activeNode() == nil { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let nodeFlags = prod.nodes.flatMap { ["--node", "\($0.id)=\($0.api_addr)"] }
-        let doctor = try lifeboat(["doctor", "--repo", scene.workspace.repository] + nodeFlags, environment: scene.environment)
+        let doctor = try await lifeboat(["doctor", "--repo", scene.workspace.repository] + nodeFlags, environment: scene.environment)
         #expect(doctor.status == 13, "\(doctor.stdout)\(doctor.stderr)")
 
         let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
         let control = "VAULT_SIM_CONTROL=\(prod.ready.control_addr) \(vaultSim)"
         let raftDir = prod.directory + "/data/nodes/{node}/raft"
-        let recovered = try lifeboat(["recover", "quorum", "--yes", "--repo", scene.workspace.repository,
+        let recovered = try await lifeboat(["recover", "quorum", "--yes", "--repo", scene.workspace.repository,
                                       "--state-dir", scene.workspace.directory + "/state",
                                       "--reset-command", "\(control) node stop {node}; \(control) node wipe {node} && \(control) node start {node}",
                                       "--peers-command", "cat > \(raftDir)/peers.json",
@@ -33,9 +33,9 @@ import Testing
                                      environment: scene.environment)
         #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
         #expect(recovered.stdout.contains("Recovery complete (quorum)"))
-        #expect(try scene.sealed() == [false, false, false])
-        #expect(try scene.readSecret("lifeboat/marker") == "after the backup")
-        let after = try lifeboat(["doctor", "--repo", scene.workspace.repository] + nodeFlags, environment: scene.environment)
+        await #expect(try scene.sealed() == [false, false, false])
+        await #expect(try scene.readSecret("lifeboat/marker") == "after the backup")
+        let after = try await lifeboat(["doctor", "--repo", scene.workspace.repository] + nodeFlags, environment: scene.environment)
         #expect(after.status == 0, "\(after.stdout)")
     }
 }

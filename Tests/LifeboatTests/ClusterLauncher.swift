@@ -33,13 +33,13 @@ protocol LaunchedCluster: AnyObject, Sendable {
     /// Where `id`'s output goes.
     func logPath(_ id: String) -> String
     /// Whether `id` is serving (its process, or the simulator's node, is up).
-    func isRunning(_ id: String) -> Bool
+    func isRunning(_ id: String) async -> Bool
     /// Stops `id` gracefully (SIGTERM, then SIGKILL after a grace period, for a real server).
-    func stopNode(_ id: String) throws
+    func stopNode(_ id: String) async throws
     /// Stops `id` at once (SIGKILL for a real server).
-    func killNode(_ id: String) throws
+    func killNode(_ id: String) async throws
     /// Starts a stopped or killed `id` again with its data and waits for its listener.
-    func startNode(_ id: String) throws
+    func startNode(_ id: String) async throws
     /// A `--reset-command` template that wipes `{node}` (nil where the launcher cannot offer one to a hook).
     var resetCommand: String? { get }
     /// Stops every node and removes what the launcher created.
@@ -53,8 +53,11 @@ extension LaunchedCluster {
     }
 
     /// The active node's id: the one whose sys/health answers 200 (the same question for every launcher).
-    func activeNode() throws -> String? {
-        nodes.first { (try? VaultHTTP.call("GET", $0.api_addr + "/v1/sys/health", timeout: 2).status) == 200 }?.id
+    func activeNode() async throws -> String? {
+        for node in nodes where (try? await VaultHTTP.call("GET", node.api_addr + "/v1/sys/health", timeout: 2).status) == 200 {
+            return node.id
+        }
+        return nil
     }
 }
 
@@ -62,13 +65,13 @@ extension LaunchedCluster {
 protocol ClusterLauncher: Sendable {
     var name: String { get }
     /// `nodes` nodes, initialized with `shares` keys (threshold `threshold`), unsealed, joined, `secret/` mounted.
-    func launch(nodes: Int, shares: Int, threshold: Int) throws -> any LaunchedCluster
+    func launch(nodes: Int, shares: Int, threshold: Int) async throws -> any LaunchedCluster
 }
 
 extension ClusterLauncher {
     /// ``launch(nodes:shares:threshold:)`` with the defaults the tests use: three nodes, one key.
-    func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1) throws -> any LaunchedCluster {
-        try launch(nodes: nodes, shares: shares, threshold: threshold)
+    func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1) async throws -> any LaunchedCluster {
+        try await launch(nodes: nodes, shares: shares, threshold: threshold)
     }
 }
 
@@ -85,9 +88,10 @@ enum ClusterLaunchers {
     }
 }
 
-/// Synchronous HTTP calls to a Vault node for the harness (whose helpers are synchronous, like `runProcess`).
+/// HTTP calls to a Vault node for the harness: `call` for async tests, `callBlocking` for code on a thread of its
+/// own (the real-Vault launcher's process management).
 enum VaultHTTP {
-    struct Response {
+    struct Response: Sendable {
         var status: Int
         var body: Data
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
@@ -95,18 +99,35 @@ enum VaultHTTP {
 
     /// One request; throws when nothing answered (refused, reset, timed out).
     static func call(_ method: String, _ url: String, token: String? = nil, body: [String: Any]? = nil,
-                     timeout: TimeInterval = 10) throws -> Response {
+                     timeout: TimeInterval = 10) async throws -> Response {
+        let request = try makeRequest(method, url, token: token, body: body, timeout: timeout)
+        return try await onOwnThread { try perform(request) }
+    }
+
+    /// `call` for code that already runs on a thread of its own (never call it from async code).
+    static func callBlocking(_ method: String, _ url: String, token: String? = nil, body: [String: Any]? = nil,
+                             timeout: TimeInterval = 10) throws -> Response {
+        try perform(makeRequest(method, url, token: token, body: body, timeout: timeout))
+    }
+
+    private static func makeRequest(_ method: String, _ url: String, token: String?, body: [String: Any]?,
+                                    timeout: TimeInterval) throws -> URLRequest {
         guard let target = URL(string: url) else { throw E2EError("not a URL: \(url)") }
         var request = URLRequest(url: target, timeoutInterval: timeout)
         request.httpMethod = method
         if let token { request.setValue(token, forHTTPHeaderField: "X-Vault-Token") }
         if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
-        let outcome = LockedBox<Result<Response, any Error>?>(nil)
+        return request
+    }
+
+    private static func perform(_ request: URLRequest) throws -> Response {
+        let what = "\(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "")"
+        let outcome = PThreadLocked<Result<Response, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { data, response, error in
             outcome.withLock {
                 if let error {
-                    $0 = .failure(E2EError("\(method) \(url): \(error.localizedDescription)"))
+                    $0 = .failure(E2EError("\(what): \(error.localizedDescription)"))
                 } else {
                     $0 = .success(Response(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data()))
                 }
@@ -114,13 +135,24 @@ enum VaultHTTP {
             done.signal()
         }.resume()
         done.wait()
-        guard let result = outcome.withLock({ $0 }) else { throw E2EError("\(method) \(url): no answer") }
+        guard let result = outcome.withLock({ $0 }) else { throw E2EError("\(what): no answer") }
         return try result.get()
     }
 }
 
 /// Checks `condition` every `interval` until it holds or `timeout` passed; returns whether it held.
-func waitUntil(every interval: Duration = .milliseconds(50), for timeout: Duration, until condition: () throws -> Bool) rethrows -> Bool {
+func waitUntil(every interval: Duration = .milliseconds(50), for timeout: Duration,
+               until condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return true }
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// `waitUntil` for code that already runs on a thread of its own (never call it from async code).
+func waitUntilBlocking(every interval: Duration = .milliseconds(50), for timeout: Duration, until condition: () throws -> Bool) rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
         if try condition() { return true }

@@ -124,18 +124,18 @@ struct ClusterLauncherTests {
     /// Whether a process with this pid exists (a zombie still does: so false also means it was reaped).
     static func exists(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 || errno != ESRCH }
 
-    static func answers(_ address: String) -> Bool { (try? VaultHTTP.call("GET", address + "/v1/sys/health", timeout: 2)) != nil }
+    static func answers(_ address: String) async -> Bool { await (try? VaultHTTP.call("GET", address + "/v1/sys/health", timeout: 2)) != nil }
 
     @Test("three servers start and answer; one killed is reported dead and restarts; stop leaves no process or directory")
-    func startKillRestartStop() throws {
+    func startKillRestartStop() async throws {
         let fake = try Self.fakeVault(Self.simulatedServer)
         defer { try? FileManager.default.removeItem(atPath: fake.directory) }
-        let cluster = try VaultServerLauncher(binary: fake.binary, stopGrace: .seconds(5)).launchProcesses(nodes: 3)
+        let cluster = try await onOwnThread { try VaultServerLauncher(binary: fake.binary, stopGrace: .seconds(5)).launchProcesses(nodes: 3) }
         var pids = cluster.nodes.compactMap { cluster.pid($0.id) }
         #expect(Set(pids).count == 3)
         for node in cluster.nodes {
             #expect(cluster.isRunning(node.id))
-            #expect(Self.answers(node.api_addr), "\(node.id) does not answer")
+            #expect(await Self.answers(node.api_addr), "\(node.id) does not answer")
             let log = (try? String(contentsOfFile: cluster.logPath(node.id), encoding: .utf8)) ?? ""
             #expect(log.contains("fake vault: \(node.id) on \(node.api_addr.dropFirst("http://".count))"), "\(node.id)'s log: \(log)")
         }
@@ -144,31 +144,31 @@ struct ClusterLauncherTests {
         let victim = cluster.nodes[1]
         let victimPID = try #require(cluster.pid(victim.id))
         kill(victimPID, SIGKILL)
-        #expect(waitUntil(for: .seconds(10)) { !cluster.isRunning(victim.id) }, "the killed node is still reported running")
+        #expect(try await waitUntil(for: .seconds(10)) { !cluster.isRunning(victim.id) }, "the killed node is still reported running")
         #expect(!Self.exists(victimPID), "the killed node was not reaped")
-        #expect(!Self.answers(victim.api_addr))
-        try cluster.startNode(victim.id)
+        #expect(!(await Self.answers(victim.api_addr)))
+        try await cluster.startNode(victim.id)
         #expect(cluster.isRunning(victim.id))
-        #expect(Self.answers(victim.api_addr))
+        #expect(await Self.answers(victim.api_addr))
         pids += cluster.pid(victim.id).map { [$0] } ?? []
 
         // A graceful stop: SIGTERM, and vault-sim exits well inside the grace period.
         let started = ContinuousClock.now
-        try cluster.stopNode(cluster.nodes[0].id)
+        try await cluster.stopNode(cluster.nodes[0].id)
         #expect(ContinuousClock.now - started < .seconds(5), "SIGTERM did not stop the server: it needed SIGKILL")
         #expect(!cluster.isRunning(cluster.nodes[0].id))
-        #expect(throws: E2EError.self) { try cluster.startNode("vault_9") }
+        await #expect(throws: E2EError.self) { try await cluster.startNode("vault_9") }
 
-        cluster.stop()
+        _ = try? await onOwnThread { cluster.stop() }
         for pid in pids { #expect(!Self.exists(pid), "pid \(pid) is left") }
         #expect(!FileManager.default.fileExists(atPath: cluster.directory), "\(cluster.directory) is left")
     }
 
     @Test("the reset command a hook runs stops a node, empties its raft directory and starts it again")
-    func resetFromAHook() throws {
+    func resetFromAHook() async throws {
         let fake = try Self.fakeVault(Self.simulatedServer)
         defer { try? FileManager.default.removeItem(atPath: fake.directory) }
-        let cluster = try VaultServerLauncher(binary: fake.binary).launchProcesses(nodes: 3)
+        let cluster = try await onOwnThread { try VaultServerLauncher(binary: fake.binary).launchProcesses(nodes: 3) }
         defer { cluster.stop() }
         let node = try cluster.config("vault_2")
         let oldPID = try #require(cluster.pid(node.nodeID))
@@ -176,15 +176,15 @@ struct ClusterLauncherTests {
         #expect(FileManager.default.createFile(atPath: leftover, contents: Data("old raft data".utf8)))
         let command = try #require(cluster.resetCommand)
 
-        let reset = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: node.nodeID)])
+        let reset = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: node.nodeID)])
         #expect(reset.status == 0, "\(reset.stderr)")
         #expect(!FileManager.default.fileExists(atPath: leftover), "the raft directory was not emptied")
         #expect(cluster.isRunning(node.nodeID))
         #expect(cluster.pid(node.nodeID) != oldPID, "the node was not restarted")
         #expect(!Self.exists(oldPID))
-        #expect(Self.answers(node.apiAddress))
+        #expect(await Self.answers(node.apiAddress))
 
-        let unknown = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: "vault_9")])
+        let unknown = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command.replacingOccurrences(of: "{node}", with: "vault_9")])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("reset of vault_9 failed: no node vault_9 in this cluster"), "\(unknown.stderr)")
     }
@@ -220,11 +220,11 @@ struct ClusterLauncherTests {
     }
 
     @Test("a one-node cluster is initialized, unsealed and given secret/ over HTTP only; a backup of it works")
-    func singleNodeBootstrapAndBackup() throws {
+    func singleNodeBootstrapAndBackup() async throws {
         let fake = try Self.fakeVault(Self.simulatedServer)
         defer { try? FileManager.default.removeItem(atPath: fake.directory) }
         // One node only: vault-sim cannot join nodes across processes, so three stand-ins never form one cluster.
-        let cluster = try VaultServerLauncher(binary: fake.binary).start(nodes: 1, shares: 3, threshold: 2)
+        let cluster = try await VaultServerLauncher(binary: fake.binary).start(nodes: 1, shares: 3, threshold: 2)
         defer { cluster.stop() }
         let keys = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.keysFile))) as? [String: Any]
         #expect((keys?["unseal_keys_b64"] as? [String])?.count == 3)
@@ -232,15 +232,15 @@ struct ClusterLauncherTests {
         #expect(keys?["root_token"] as? String == cluster.rootToken)
         let attributes = try FileManager.default.attributesOfItem(atPath: cluster.keysFile)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(try cluster.activeNode() == "vault_1")
+        await #expect(try cluster.activeNode() == "vault_1")
         let node = try #require(cluster.nodes.first)
-        let write = try VaultHTTP.call("POST", node.api_addr + "/v1/secret/data/launcher", token: cluster.rootToken,
+        let write = try await VaultHTTP.call("POST", node.api_addr + "/v1/secret/data/launcher", token: cluster.rootToken,
                                        body: ["data": ["value": "kept"]])
         #expect(write.status == 200, "secret/ is not a KV v2 mount: \(String(decoding: write.body, as: UTF8.self))")
 
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let backup = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile],
+        let backup = try await lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile],
                                   environment: ["VAULT_ADDR": node.api_addr, "VAULT_TOKEN": cluster.rootToken])
         #expect(backup.status == 0, "\(backup.stderr)")
     }

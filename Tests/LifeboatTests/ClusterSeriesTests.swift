@@ -4,7 +4,6 @@
 
 import Foundation
 import LifeboatArchive
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatBackup
@@ -52,8 +51,8 @@ final class SeriesCluster: @unchecked Sendable {
 
 /// A clock the test moves.
 final class SteppedClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date) { current = Mutex(start) }
+    private let current: PThreadLocked<Date>
+    init(_ start: Date) { current = PThreadLocked(start) }
     func now() -> Date { current.withLock { $0 } }
     func advance(_ seconds: TimeInterval) { current.withLock { $0 += seconds } }
 }

@@ -35,17 +35,17 @@ import Testing
     }
 
     /// `lifeboat list --json` entries (manifest fields plus `destinations`).
-    func listed(_ config: String, _ extra: [String] = [], environment: [String: String]) throws -> [[String: Any]] {
-        let result = try lifeboat(["list", "--config", config, "--json"] + extra, environment: environment)
+    func listed(_ config: String, _ extra: [String] = [], environment: [String: String]) async throws -> [[String: Any]] {
+        let result = try await lifeboat(["list", "--config", config, "--json"] + extra, environment: environment)
         guard result.status == 0 else { throw E2EError("list failed: \(result.stderr)") }
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         return object?["backups"] as? [[String: Any]] ?? []
     }
 
     @Test func oneRunStoresOnLocalAndS3EachWithItsOwnRetention() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         try await S3TestEnvironment.with { s3 in
             let config = try writeConfiguration(workspace, sim: sim, destinations: """
@@ -67,44 +67,44 @@ import Testing
                 """)
             let env = environment(sim)
             for run in 1...4 {
-                let result = try lifeboat(["backup", "--config", config], environment: env)
+                let result = try await lifeboat(["backup", "--config", config], environment: env)
                 #expect(result.status == 0, "run \(run): \(result.stderr)")
                 #expect(result.stdout.contains("local: stored"), "\(result.stdout)")
                 #expect(result.stdout.contains("offsite: stored"), "\(result.stdout)")
                 #expect(!result.stderr.contains(sim.rootToken), "the token must never be printed")
             }
             // Retention ran per destination: two kept locally, three in the bucket.
-            let local = try listed(config, ["--destination", "local"], environment: env)
-            let offsite = try listed(config, ["--destination", "offsite"], environment: env)
+            let local = try await listed(config, ["--destination", "local"], environment: env)
+            let offsite = try await listed(config, ["--destination", "offsite"], environment: env)
             #expect(local.count == 2)
             #expect(offsite.count == 3)
             // The same backups (same ids) on both; list says where each one is.
-            let all = try listed(config, environment: env)
+            let all = try await listed(config, environment: env)
             #expect(all.count == 3)
             #expect(all.last?["destinations"] as? [String] == ["local", "offsite"])
             #expect(all.first?["destinations"] as? [String] == ["offsite"])
             #expect(Set(local.compactMap { $0["id"] as? String }).isSubset(of: Set(offsite.compactMap { $0["id"] as? String })))
 
             // Verify re-reads the copy in the bucket and records the result there.
-            let verify = try lifeboat(["verify", "--latest", "--destination", "offsite", "--config", config], environment: env)
+            let verify = try await lifeboat(["verify", "--latest", "--destination", "offsite", "--config", config], environment: env)
             #expect(verify.status == 0, "\(verify.stderr)")
             #expect(verify.stdout.hasPrefix("ok"), "\(verify.stdout)")
-            let verified = try listed(config, ["--destination", "offsite"], environment: env).last
+            let verified = try await listed(config, ["--destination", "offsite"], environment: env).last
             #expect((verified?["verifications"] as? [[String: Any]])?.last?["result"] as? String == "ok",
                     "\(String(describing: verified))")
 
             // A restore source can come from the bucket alone: export the newest backup from there.
             let snap = workspace.directory + "/exported.snap"
-            let export = try lifeboat(["export", "latest", "--destination", "offsite", "--output", snap, "--config", config], environment: env)
+            let export = try await lifeboat(["export", "latest", "--destination", "offsite", "--output", snap, "--config", config], environment: env)
             #expect(export.status == 0, "\(export.stderr)")
             #expect((try FileManager.default.attributesOfItem(atPath: snap)[.size] as? Int ?? 0) > 0)
         }
     }
 
-    @Test func aFailingDestinationLeavesTheOthersStoredExitsThreeAndIsNotPruned() throws {
-        let sim = try VaultSimProcess.start()
+    @Test func aFailingDestinationLeavesTheOthersStoredExitsThreeAndIsNotPruned() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let second = workspace.directory + "/second"
         let config = try writeConfiguration(workspace, sim: sim, destinations: """
@@ -122,13 +122,13 @@ import Testing
         let env = environment(sim)
         // Two backups on both, without retention.
         for _ in 1...2 {
-            let result = try lifeboat(["backup", "--config", config, "--no-prune"], environment: env)
+            let result = try await lifeboat(["backup", "--config", config, "--no-prune"], environment: env)
             #expect(result.status == 0, "\(result.stderr)")
         }
         // The second destination breaks: its data directory is replaced by a file, so no object can be written.
         try FileManager.default.removeItem(atPath: second + "/data")
         try Data("not a directory".utf8).write(to: URL(fileURLWithPath: second + "/data"))
-        let partial = try lifeboat(["backup", "--config", config], environment: env)
+        let partial = try await lifeboat(["backup", "--config", config], environment: env)
         #expect(partial.status == 3, "\(partial.stdout)\n\(partial.stderr)")
         #expect(partial.stdout.contains("first: stored"), "\(partial.stdout)")
         #expect(partial.stdout.contains("second: NOT stored"), "\(partial.stdout)")
@@ -144,7 +144,7 @@ import Testing
         // --json says the same per destination.
         try FileManager.default.removeItem(atPath: second + "/data")
         try FileManager.default.createDirectory(atPath: second + "/data", withIntermediateDirectories: false)
-        let json = try lifeboat(["backup", "--config", config, "--json", "--no-prune"], environment: env)
+        let json = try await lifeboat(["backup", "--config", config, "--json", "--no-prune"], environment: env)
         #expect(json.status == 0, "\(json.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         let reports = object?["destinations"] as? [[String: Any]] ?? []
@@ -153,10 +153,10 @@ import Testing
         #expect(object?["id"] as? String != nil)
     }
 
-    @Test func aFailedBackupPrunesNothing() throws {
-        let sim = try VaultSimProcess.start()
+    @Test func aFailedBackupPrunesNothing() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let keepAll = try writeConfiguration(workspace, sim: sim, destinations: """
               - name: local
@@ -165,7 +165,7 @@ import Testing
             """)
         let env = environment(sim)
         for _ in 1...3 {
-            let result = try lifeboat(["backup", "--config", keepAll], environment: env)
+            let result = try await lifeboat(["backup", "--config", keepAll], environment: env)
             #expect(result.status == 0, "\(result.stderr)")
         }
         let keepOne = try writeConfiguration(workspace, sim: sim, destinations: """
@@ -176,20 +176,20 @@ import Testing
                   keep_last: 1
             """, name: "keep-one.yaml")
         // Every node sealed: the backup fails, and the retention that would remove two backups does not run.
-        for node in sim.nodes { try sim.control(["node", "seal", node.id]) }
-        let failed = try lifeboat(["backup", "--config", keepOne], environment: env)
+        for node in sim.nodes { try await sim.control(["node", "seal", node.id]) }
+        let failed = try await lifeboat(["backup", "--config", keepOne], environment: env)
         #expect(failed.status == 1, "\(failed.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.repository + "/manifests").count == 3)
         // prune with the configured policy (no --keep-* flags) does remove them.
-        let pruned = try lifeboat(["prune", "--config", keepOne], environment: env)
+        let pruned = try await lifeboat(["prune", "--config", keepOne], environment: env)
         #expect(pruned.status == 0, "\(pruned.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.repository + "/manifests").count == 1)
     }
 
-    @Test func anUnreachableBucketDoesNotHideTheLocalBackups() throws {
-        let sim = try VaultSimProcess.start()
+    @Test func anUnreachableBucketDoesNotHideTheLocalBackups() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let closedPort = try freeLoopbackPort()
         let config = try writeConfiguration(workspace, sim: sim, destinations: """
@@ -205,29 +205,29 @@ import Testing
                 secret_access_key: env:LB_TEST_S3_SECRET
             """)
         let env = environment(sim)
-        let backup = try lifeboat(["backup", "--config", config], environment: env)
+        let backup = try await lifeboat(["backup", "--config", config], environment: env)
         #expect(backup.status == 3, "\(backup.stdout)\n\(backup.stderr)")
         #expect(backup.stdout.contains("local: stored"))
         #expect(backup.stdout.contains("offsite: NOT stored"))
 
         // list shows what the local destination holds, names the unreachable one, and exits 74.
-        let list = try lifeboat(["list", "--config", config], environment: env)
+        let list = try await lifeboat(["list", "--config", config], environment: env)
         #expect(list.status == 74, "\(list.stderr)")
         #expect(list.stdout.contains("local"), "\(list.stdout)")
         #expect(list.stdout.split(separator: "\n").count == 2, "a header and the one backup: \(list.stdout)")
         #expect(list.stderr.contains("could not read offsite"), "\(list.stderr)")
 
         // verify checks the local copy (ok) and reports the bucket as unreadable, not as damaged.
-        let verify = try lifeboat(["verify", "--latest", "--config", config], environment: env)
+        let verify = try await lifeboat(["verify", "--latest", "--config", config], environment: env)
         #expect(verify.status == 74, "\(verify.stderr)")
         #expect(verify.stdout.hasPrefix("ok"), "\(verify.stdout)")
         #expect(!verify.stdout.contains("DAMAGED"))
     }
 
-    @Test func aDrillFromTheConfigurationRestoresIntoAnInProcessSimulator() throws {
-        let sim = try VaultSimProcess.start()
+    @Test func aDrillFromTheConfigurationRestoresIntoAnInProcessSimulator() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let keys = workspace.directory + "/unseal-keys.json"
         try Data(contentsOf: URL(fileURLWithPath: sim.directory + "/keys.json")).write(to: URL(fileURLWithPath: keys))
@@ -242,9 +242,9 @@ import Testing
               report_directory: \(workspace.directory)/reports
             """)
         let env = environment(sim)
-        let backup = try lifeboat(["backup", "--config", config], environment: env)
+        let backup = try await lifeboat(["backup", "--config", config], environment: env)
         #expect(backup.status == 0, "\(backup.stderr)")
-        let drill = try lifeboat(["drill", "latest", "--config", config, "--json"], environment: env)
+        let drill = try await lifeboat(["drill", "latest", "--config", config, "--json"], environment: env)
         #expect(drill.status == 0, "\(drill.stdout)\n\(drill.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(drill.stdout.utf8)) as? [String: Any]
         #expect(report?["passed"] as? Bool == true, "\(drill.stdout)")

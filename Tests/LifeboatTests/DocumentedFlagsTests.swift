@@ -13,8 +13,8 @@ struct DocumentedFlagsTests {
     static let root = coreTestsDirectory.appendingPathComponent("../..").standardized
 
     @Test("every --flag in README.md and docs/ is accepted by the command that names it")
-    func documentedFlagsExist() throws {
-        let programs = try HelpCatalog()
+    func documentedFlagsExist() async throws {
+        let programs = try await HelpCatalog()
         var problems: [String] = []
         var checked = 0
         for file in try Self.documents() {
@@ -56,8 +56,8 @@ struct DocumentedFlagsTests {
     }
 
     @Test("a flag that does not exist is reported, on the command and in general")
-    func unknownFlagsAreReported() throws {
-        let programs = try HelpCatalog()
+    func unknownFlagsAreReported() async throws {
+        let programs = try await HelpCatalog()
         let text = """
             `lifeboat backup --no-such-flag`, `lifeboat drill latest --node a=b`, `--vault-adress URL`,
             `lifeboat backup --vault-addr URL --chunk-size 1MiB`, `restore --plan`, `lifeboat key id FILE`
@@ -203,8 +203,8 @@ final class HelpCatalog {
     /// "lifeboat restore" -> its options.
     private(set) var options: [String: Set<String>] = [:]
 
-    init() throws {
-        for program in ["lifeboat", "vault-sim"] { try load([program]) }
+    init() async throws {
+        for program in ["lifeboat", "vault-sim"] { try await load([program]) }
     }
 
     private var childrenByCommand: [String: Set<String>] = [:]
@@ -212,15 +212,15 @@ final class HelpCatalog {
     /// The subcommands the binaries list.
     var tree: FlagMentions.CommandTree { FlagMentions.CommandTree(children: childrenByCommand) }
 
-    private func load(_ path: [String]) throws {
+    private func load(_ path: [String]) async throws {
         let executable = productsDirectory.appendingPathComponent(path[0])
-        let result = try runProcess(executable, Array(path.dropFirst()) + ["--help"])
+        let result = try await runProcess(executable, Array(path.dropFirst()) + ["--help"])
         guard result.status == 0 else { throw E2EError("\(path.joined(separator: " ")) --help failed: \(result.stderr)") }
         let (flags, children) = Self.parse(result.stdout)
         let key = path.joined(separator: " ")
         options[key] = flags.union(["--help"])
         childrenByCommand[key] = children
-        for child in children where child != "help" { try load(path + [child]) }
+        for child in children where child != "help" { try await load(path + [child]) }
     }
 
     /// The option names and subcommands in an ArgumentParser help text.

@@ -46,7 +46,7 @@ struct DrillTests {
             #expect(report.drillSeconds >= report.recoverySeconds ?? 0)
             #expect(report.canaries.map(\.readable) == [true])
             #expect(report.tornDown)
-            #expect(scratch.destroyed.withLock { $0 })
+            #expect(scratch.destroyed)
             #expect(!FileManager.default.fileExists(atPath: scratch.directory))
             // The production cluster was never touched.
             #expect(f.resetCalls.withLock { $0 }.isEmpty)
@@ -81,7 +81,7 @@ struct DrillTests {
             #expect(report.reasons.first?.contains("canary secret/data/lifeboat/canary/never-written: not found (404)") == true)
             #expect(report.canaries.map(\.readable) == [true, false])
             #expect(report.tornDown)
-            #expect(scratch.destroyed.withLock { $0 })
+            #expect(scratch.destroyed)
             let md = try String(contentsOfFile: report.reportFiles[1], encoding: .utf8)
             #expect(md.contains("FAILED"))
             #expect(md.contains("## Why it failed"))

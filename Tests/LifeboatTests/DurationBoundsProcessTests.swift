@@ -29,40 +29,40 @@ struct DurationBoundsProcessTests {
     }
 
     @Test("timeouts.request: 999999999d is a configuration error (78) naming the key, in config check and backup")
-    func hugeRequestTimeoutInTheFile() throws {
-        let workspace = try E2EWorkspace()
+    func hugeRequestTimeoutInTheFile() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let config = try configuration(workspace, timeouts: "    request: 999999999d")
         for arguments in [["config", "check", "--config", config], ["backup", "--config", config]] {
-            let result = try lifeboat(arguments, environment: ["VAULT_TOKEN": "t"])
+            let result = try await lifeboat(arguments, environment: ["VAULT_TOKEN": "t"])
             #expect(result.status == 78, "\(arguments[0]): \(result.status) \(result.stderr)")
             #expect(result.stderr.contains("request"), "\(result.stderr)")
         }
         // Large but within the parser's range, and unquoted whole seconds: the per-key bound.
         for value in ["3000d", "99999999999"] {
             let config = try configuration(workspace, timeouts: "    request: \(value)")
-            let result = try lifeboat(["config", "check", "--config", config], environment: ["VAULT_TOKEN": "t"])
+            let result = try await lifeboat(["config", "check", "--config", config], environment: ["VAULT_TOKEN": "t"])
             #expect(result.status == 78, "\(value): \(result.status) \(result.stderr)")
             #expect(result.stderr.contains("at most 1d"), "\(value): \(result.stderr)")
         }
     }
 
     @Test("VAULT_CLIENT_TIMEOUT=99999999999 is a configuration error (78), not a trap")
-    func hugeClientTimeoutInTheEnvironment() throws {
-        let workspace = try E2EWorkspace()
+    func hugeClientTimeoutInTheEnvironment() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let result = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile],
+        let result = try await lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile],
                                   environment: ["VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t", "VAULT_CLIENT_TIMEOUT": "99999999999"])
         #expect(result.status == 78, "\(result.status) \(result.stderr)")
         #expect(result.stderr.contains("VAULT_CLIENT_TIMEOUT") || result.stderr.contains("request"), "\(result.stderr)")
     }
 
     @Test("flags: --first-byte-timeout and --snapshot-timeout beyond their bounds are usage errors (64)")
-    func hugeFlags() throws {
-        let workspace = try E2EWorkspace()
+    func hugeFlags() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         for flags in [["--first-byte-timeout", "999999999d"], ["--first-byte-timeout", "2d"], ["--snapshot-timeout", "30d"]] {
-            let result = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile] + flags,
+            let result = try await lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile] + flags,
                                       environment: ["VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "t"])
             #expect(result.status == 64, "\(flags): \(result.status) \(result.stderr)")
         }

@@ -1,6 +1,7 @@
 // End-to-end harness: real `vault-sim` and `lifeboat` processes on loopback ports chosen at run time.
 
 import Foundation
+import LifeboatArchive
 import Testing
 
 /// The directory holding the built executables (`lifeboat`, `vault-sim`): next to the test bundle.
@@ -25,9 +26,34 @@ struct ProcessResult {
     var stderr: String
 }
 
+/// Runs `body` on a thread of its own and suspends until it returns. The test harness waits for processes (`waitpid`,
+/// pipe reads, polling) this way: a blocking wait on Swift's cooperative pool (two threads on a 2-core machine) stalls
+/// every other test, which under a sanitizer made timing-sensitive tests fail.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+extension Process {
+    /// Waits for the process to exit without blocking a cooperative thread.
+    func exited() async {
+        _ = try? await onOwnThread { [self] in waitUntilExit() }
+    }
+}
+
 /// Runs an executable to completion, capturing its output.
 func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
-                removing removedVariables: [String] = []) throws -> ProcessResult {
+                removing removedVariables: [String] = []) async throws -> ProcessResult {
+    try await onOwnThread {
+        try runProcessBlocking(executable, arguments, environment: environment, removing: removedVariables)
+    }
+}
+
+/// `runProcess` for code that already runs on a thread of its own (never call it from async code).
+func runProcessBlocking(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                        removing removedVariables: [String] = []) throws -> ProcessResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -40,15 +66,15 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     process.standardError = err
     try process.run()
     // Read both pipes concurrently with the process so a full pipe never blocks it.
-    let stdoutData = LockedBox(Data()), stderrData = LockedBox(Data())
+    let stdoutData = PThreadLocked(Data()), stderrData = PThreadLocked(Data())
     let group = DispatchGroup()
     for (pipe, sink) in [(out, stdoutData), (err, stderrData)] {
         group.enter()
-        DispatchQueue.global().async {
+        Thread {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             sink.withLock { $0 = data }
             group.leave()
-        }
+        }.start()
     }
     process.waitUntilExit()
     group.wait()
@@ -58,7 +84,7 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
 }
 
 /// A thread-safe box for the pipe readers.
-final class LockedBox<Value>: @unchecked Sendable {
+final class PThreadLocked<Value>: @unchecked Sendable {
     // Invariant: `value` is only touched with `lock` held.
     private var value: Value
     private let lock = NSLock()
@@ -76,8 +102,8 @@ final class LockedBox<Value>: @unchecked Sendable {
 struct VaultSimLauncher: ClusterLauncher {
     var name: String { "vault-sim" }
 
-    func launch(nodes: Int, shares: Int, threshold: Int) throws -> any LaunchedCluster {
-        try VaultSimProcess.start(nodes: nodes, shares: shares, threshold: threshold)
+    func launch(nodes: Int, shares: Int, threshold: Int) async throws -> any LaunchedCluster {
+        try await VaultSimProcess.start(nodes: nodes, shares: shares, threshold: threshold)
     }
 }
 
@@ -119,7 +145,7 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
     ///   - arguments: more `vault-sim serve` arguments (e.g. `--transit-seal-address`).
     ///   - environment: added to the process's environment (e.g. the transit seal's VAULT_TOKEN).
     static func start(nodes: Int = 3, shares: Int = 1, threshold: Int = 1, electionDelayMilliseconds: Int = 200,
-                      arguments: [String] = [], environment: [String: String] = [:]) throws -> VaultSimProcess {
+                      arguments: [String] = [], environment: [String: String] = [:]) async throws -> VaultSimProcess {
         let directory = NSTemporaryDirectory() + "lifeboat-e2e-sim-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let process = Process()
@@ -140,7 +166,7 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
                 kill(process.processIdentifier, SIGKILL)
                 throw E2EError("vault-sim did not become ready (exit \(process.isRunning ? "none" : "\(process.terminationStatus)"))")
             }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         let ready = try JSONDecoder().decode(Ready.self, from: Data(contentsOf: URL(fileURLWithPath: readyPath)))
         let keys = try JSONDecoder().decode(Keys.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/keys.json")))
@@ -167,14 +193,14 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
 
     /// `vault-sim <arguments>` against this simulator's control API.
     @discardableResult
-    func control(_ arguments: [String]) throws -> ProcessResult {
-        let result = try runProcess(productsDirectory.appendingPathComponent("vault-sim"), arguments,
+    func control(_ arguments: [String]) async throws -> ProcessResult {
+        let result = try await runProcess(productsDirectory.appendingPathComponent("vault-sim"), arguments,
                                     environment: ["VAULT_SIM_CONTROL": ready.control_addr])
         guard result.status == 0 else { throw E2EError("vault-sim \(arguments.joined(separator: " ")) failed: \(result.stderr)") }
         return result
     }
 
-    func isRunning(_ id: String) -> Bool {
+    func isRunning(_ id: String) async -> Bool {
         struct Status: Decodable {
             struct Node: Decodable {
                 var id: String
@@ -182,15 +208,15 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
             }
             var nodes: [Node]
         }
-        guard let output = try? control(["status"]).stdout,
+        guard let output = try? await control(["status"]).stdout,
               let status = try? JSONDecoder().decode(Status.self, from: Data(output.utf8)) else { return false }
         return status.nodes.first { $0.id == id }?.running ?? false
     }
 
     /// The simulator's stop: the node's listener closes at once (there is no process of its own to signal).
-    func stopNode(_ id: String) throws { try control(["node", "stop", id]) }
-    func killNode(_ id: String) throws { try control(["node", "stop", id]) }
-    func startNode(_ id: String) throws { try control(["node", "start", id]) }
+    func stopNode(_ id: String) async throws { try await control(["node", "stop", id]) }
+    func killNode(_ id: String) async throws { try await control(["node", "stop", id]) }
+    func startNode(_ id: String) async throws { try await control(["node", "start", id]) }
 }
 
 struct E2EError: Error, CustomStringConvertible {
@@ -198,11 +224,20 @@ struct E2EError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// The variables `lifeboat(...)` clears, so the developer's environment never leaks in.
+let clearedVaultVariables = ["VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN", "LIFEBOAT_VAULT_ADDRS", "LIFEBOAT_REPO",
+                             "VAULT_CACERT", "VAULT_SKIP_VERIFY", "VAULT_NAMESPACE"]
+
 /// Runs the built `lifeboat` with Vault's variables cleared first, so the developer's environment never leaks in.
-func lifeboat(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-    try runProcess(productsDirectory.appendingPathComponent("lifeboat"), arguments, environment: environment,
-                   removing: ["VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN", "LIFEBOAT_VAULT_ADDRS", "LIFEBOAT_REPO",
-                              "VAULT_CACERT", "VAULT_SKIP_VERIFY", "VAULT_NAMESPACE"])
+func lifeboat(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+    try await runProcess(productsDirectory.appendingPathComponent("lifeboat"), arguments, environment: environment,
+                         removing: clearedVaultVariables)
+}
+
+/// `lifeboat(...)` for code that already runs on a thread of its own (never call it from async code).
+func lifeboatBlocking(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try runProcessBlocking(productsDirectory.appendingPathComponent("lifeboat"), arguments, environment: environment,
+                           removing: clearedVaultVariables)
 }
 
 /// Starts `lifeboat <arguments>` in the background (the agent) with exactly `environment`, its standard output and
@@ -225,10 +260,10 @@ struct E2EWorkspace {
     var keyFile: String { directory + "/backup.key" }
     var repository: String { directory + "/repo" }
 
-    init() throws {
+    init() async throws {
         directory = NSTemporaryDirectory() + "lifeboat-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let result = try lifeboat(["key", "generate", "--output", directory + "/backup.key"])
+        let result = try await lifeboat(["key", "generate", "--output", directory + "/backup.key"])
         guard result.status == 0 else { throw E2EError("key generate failed: \(result.stderr)") }
     }
 

@@ -9,7 +9,7 @@ import LifeboatConfiguration
 import LifeboatBase
 import LifeboatSchedule
 import Logging
-import Synchronization
+import LifeboatArchive
 import Testing
 
 @Suite("Fleet configuration")
@@ -355,7 +355,7 @@ struct FleetMetricsTests {
 
     @Test("the agent logs a backup's warnings (a new cluster series on a destination), like `lifeboat backup` prints them")
     func backupWarningsAreLogged() async throws {
-        let lines = Mutex<[String]>([])
+        let lines = PThreadLocked<[String]>([])
         let logger = Logger(label: "lifeboat.agent") { label in
             LifeboatLogHandler(label: label, format: .json, level: .info, sink: { line in lines.withLock { $0.append(line) } })
         }

@@ -47,9 +47,9 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/manifests")) ?? []).count
     }
 
-    func eventually(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) async throws {
+    func eventually(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while !(try condition()) {
+        while !(try await condition()) {
             guard Date() < deadline else { throw E2EError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(250))
         }
@@ -62,9 +62,10 @@ import Testing
     }
 
     @Test func threeClustersOneDownTheOthersContinue() async throws {
-        let sims = try Self.names.map { _ in try VaultSimProcess.start(nodes: 1) }
+        var sims: [VaultSimProcess] = []
+        for _ in Self.names { sims.append(try await VaultSimProcess.start(nodes: 1)) }
         defer { for sim in sims { sim.stop() } }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
@@ -72,13 +73,13 @@ import Testing
 
         // The --cluster rules, on the same configuration.
         let tokens = Dictionary(uniqueKeysWithValues: zip(Self.names, sims).map { ("LB_TEST_TOKEN_\($0.0.uppercased())", $0.1.rootToken) })
-        let missing = try lifeboat(["list", "--config", configPath], environment: tokens)
+        let missing = try await lifeboat(["list", "--config", configPath], environment: tokens)
         #expect(missing.status == 64, "\(missing.stderr)")
         #expect(missing.stderr.contains("this configuration names 3 clusters (a, b, c); choose one with --cluster NAME"), "\(missing.stderr)")
-        let unknown = try lifeboat(["backup", "--config", configPath, "--cluster", "bb"], environment: tokens)
+        let unknown = try await lifeboat(["backup", "--config", configPath, "--cluster", "bb"], environment: tokens)
         #expect(unknown.status == 64, "\(unknown.stderr)")
         #expect(unknown.stderr.contains("--cluster bb: no such cluster; did you mean b?"), "\(unknown.stderr)")
-        let flagForAll = try lifeboat(["agent", "--config", configPath, "--vault-addr", sims[0].nodes[0].api_addr], environment: tokens)
+        let flagForAll = try await lifeboat(["agent", "--config", configPath, "--vault-addr", sims[0].nodes[0].api_addr], environment: tokens)
         #expect(flagForAll.status == 64, "\(flagForAll.stderr)")
 
         var environment = ProcessInfo.processInfo.environment
@@ -90,7 +91,7 @@ import Testing
         let agent = try startLifeboat(["agent", "--config", configPath], environment: environment, log: log)
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
         func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-        func metrics() -> String { (try? AgentEndToEndTests().fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? "" }
+        func metrics() async -> String { await (try? AgentEndToEndTests().fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? "" }
 
         // Every cluster backs up into its own destination.
         try await eventually("a backup of every cluster in its own destination") {
@@ -100,7 +101,7 @@ import Testing
         #expect(logText().contains("VAULT_ADDR"), "the ignored variable is named in a notice")
         var text = ""
         try await eventually("every cluster's last result labelled in /metrics") {
-            text = metrics()
+            text = await metrics()
             return Self.names.allSatisfy { value(text, "lifeboat_backup_last_result{cluster=\"\($0)\",group=\"default\"}") == 1 }
         }
         #expect(text.contains(#"lifeboat_backup_failures_total{cluster="b",reason="vault_unreachable"} 0"#), "\(text.prefix(3000))")
@@ -108,7 +109,7 @@ import Testing
         // Each destination holds only its own cluster's backups: three series, three distinct cluster ids.
         var ids: [String] = []
         for name in Self.names {
-            let listed = try lifeboat(["list", "--config", configPath, "--cluster", name, "--json"], environment: tokens)
+            let listed = try await lifeboat(["list", "--config", configPath, "--cluster", name, "--json"], environment: tokens)
             #expect(listed.status == 0, "\(listed.stderr)")
             let document = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
             let backups = document?["backups"] as? [[String: Any]] ?? []
@@ -121,13 +122,13 @@ import Testing
         // Cluster b's Vault goes away: only b fails; a and c keep backing up.
         sims[1].stop()
         try await eventually("cluster b's failure in its own series") {
-            text = metrics()
+            text = await metrics()
             return value(text, #"lifeboat_backup_last_result{cluster="b",group="default"}"#) == 0
         }
         #expect((value(text, #"lifeboat_backup_failures_total{cluster="b",reason="vault_unreachable"}"#) ?? 0) >= 1, "\(text.prefix(3000))")
         let before = ["a", "c"].map { value(text, "lifeboat_backup_last_success_timestamp_seconds{cluster=\"\($0)\",group=\"default\"}") ?? 0 }
         try await eventually("new backups of a and c after b went down") {
-            text = metrics()
+            text = await metrics()
             let after = ["a", "c"].map { value(text, "lifeboat_backup_last_success_timestamp_seconds{cluster=\"\($0)\",group=\"default\"}") ?? 0 }
             return zip(before, after).allSatisfy { $1 > $0 }
                 && ["a", "c"].allSatisfy { value(text, "lifeboat_backup_last_result{cluster=\"\($0)\",group=\"default\"}") == 1 }
@@ -136,7 +137,7 @@ import Testing
         #expect((value(text, #"lifeboat_backup_failures_total{cluster="c",reason="vault_unreachable"}"#) ?? -1) == 0)
 
         // /status shows each cluster; b's backup job reports the failure.
-        let status = try AgentEndToEndTests().fetch("http://127.0.0.1:\(port)/status").stdout
+        let status = try await AgentEndToEndTests().fetch("http://127.0.0.1:\(port)/status").stdout
         let body = String(status.split(separator: "\n", omittingEmptySubsequences: false).dropLast().joined(separator: "\n"))
         let document = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
         let clusters = document?["clusters"] as? [String: Any]
@@ -158,25 +159,25 @@ import Testing
         #expect(agent.isRunning)
 
         kill(agent.processIdentifier, SIGTERM)
-        agent.waitUntilExit()
+        await agent.exited()
         #expect(agent.terminationReason == .exit && agent.terminationStatus == 0, "\(logText().suffix(2000))")
         for sim in sims where sim.process.isRunning {
             #expect(!logText().contains(sim.rootToken), "a token must never be logged")
         }
     }
 
-    @Test func clusterFlagWithoutFleet() throws {
-        let workspace = try E2EWorkspace()
+    @Test func clusterFlagWithoutFleet() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let configPath = workspace.directory + "/lifeboat.yaml"
         try "repository: \(workspace.repository)\nkeys:\n  key_files: [\(workspace.keyFile)]\n"
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: workspace.repository, withIntermediateDirectories: true)
         // `list --cluster` keeps its filter meaning; a command that acts on a cluster refuses it.
-        let listed = try lifeboat(["list", "--config", configPath, "--cluster", "prod"])
+        let listed = try await lifeboat(["list", "--config", configPath, "--cluster", "prod"])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("no backups of cluster prod"), "\(listed.stdout)")
-        let pruned = try lifeboat(["prune", "--config", configPath, "--cluster", "prod", "--keep-last", "1"])
+        let pruned = try await lifeboat(["prune", "--config", configPath, "--cluster", "prod", "--keep-last", "1"])
         #expect(pruned.status == 64, "\(pruned.stderr)")
         #expect(pruned.stderr.contains("the configuration names no clusters"), "\(pruned.stderr)")
     }

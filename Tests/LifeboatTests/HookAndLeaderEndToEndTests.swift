@@ -20,8 +20,8 @@ import LifeboatTesting
 @Suite("hooks cannot hang; --only-if-leader decides on evidence", .serialized)
 struct HookAndLeaderEndToEndTests {
     @Test("a create hook that leaves daemons holding its stdout does not hang the drill; phases and hook output are live")
-    func drillWithDaemonHoldingStdout() throws {
-        let scene = try RefusalScene.start()
+    func drillWithDaemonHoldingStdout() async throws {
+        let scene = try await RefusalScene.start()
         defer { scene.stop() }
         let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
         let scratch = scene.workspace.directory + "/scratch"
@@ -39,7 +39,7 @@ struct HookAndLeaderEndToEndTests {
                          "--canary", "secret/lifeboat/canary/e2e", "--report-dir", scene.workspace.directory + "/reports"]
         let started = ContinuousClock.now
         // `timeout` is the test's own watchdog: a hang fails the test instead of stalling the suite.
-        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/timeout"),
+        let result = try await runProcess(URL(fileURLWithPath: "/usr/bin/timeout"),
                                     ["-s", "KILL", "240", productsDirectory.appendingPathComponent("lifeboat").path] + arguments,
                                     environment: scene.environment, removing: ["LIFEBOAT_REPO"])
         let took = ContinuousClock.now - started
@@ -54,7 +54,7 @@ struct HookAndLeaderEndToEndTests {
 
     @Test("a hook's background process does not delay it, and a hook that outlives its timeout is killed with its group")
     func hookRunner() async throws {
-        let lines = LockedBox<[String]>([])
+        let lines = PThreadLocked<[String]>([])
         // The hook returns while its background child still runs: proven by the child's pid, not by a stopwatch (on a
         // loaded machine, or under a sanitizer, resuming the awaiting task can take longer than any fixed bound).
         let pidFile = NSTemporaryDirectory() + "lifeboat-hook-bg-" + UUID().uuidString
@@ -84,45 +84,45 @@ struct HookAndLeaderEndToEndTests {
     }
 
     @Test("--only-if-leader: a standby skips with exit 0; a sealed or uninitialized local node fails with exit 69")
-    func onlyIfLeader() throws {
-        let sim = try VaultSimProcess.start(shares: 3, threshold: 2)
+    func onlyIfLeader() async throws {
+        let sim = try await VaultSimProcess.start(shares: 3, threshold: 2)
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let active = try #require(try sim.activeNode())
+        let active = try await #require(try sim.activeNode())
         let standbys = sim.nodes.filter { $0.id != active }
-        func backup(at address: String) throws -> ProcessResult {
-            try lifeboat(["backup", "--only-if-leader", "--repo", workspace.repository, "--key-file", workspace.keyFile],
+        func backup(at address: String) async throws -> ProcessResult {
+            try await lifeboat(["backup", "--only-if-leader", "--repo", workspace.repository, "--key-file", workspace.keyFile],
                          environment: ["VAULT_ADDR": address, "VAULT_TOKEN": sim.rootToken])
         }
-        func backups() throws -> Int {
+        func backups() async throws -> Int {
             // Nothing at all was written until the first backup.
             guard FileManager.default.fileExists(atPath: workspace.repository) else { return 0 }
-            let list = try lifeboat(["list", "--json", "--repo", workspace.repository])
+            let list = try await lifeboat(["list", "--json", "--repo", workspace.repository])
             guard list.status == 0 else { throw E2EError("list failed: \(list.stderr)") }
             let json = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any]
             return (json?["backups"] as? [Any])?.count ?? -1
         }
 
-        let skipped = try backup(at: standbys[0].api_addr)
+        let skipped = try await backup(at: standbys[0].api_addr)
         #expect(skipped.status == 0, "\(skipped.stderr)")
         #expect(skipped.stdout.contains("skipped: this node is a standby (unsealed; the active node"), "\(skipped.stdout)")
 
-        try sim.control(["node", "seal", standbys[0].id])
-        let sealed = try backup(at: standbys[0].api_addr)
+        try await sim.control(["node", "seal", standbys[0].id])
+        let sealed = try await backup(at: standbys[0].api_addr)
         #expect(sealed.status == 69, "\(sealed.stdout) \(sealed.stderr)")
         #expect(sealed.stderr.contains("is sealed; no backup was taken"), "\(sealed.stderr)")
-        #expect(try backups() == 0)
+        await #expect(try backups() == 0)
 
         // The active node (two of three voters still up) backs up.
-        let taken = try backup(at: sim.address(active))
+        let taken = try await backup(at: sim.address(active))
         #expect(taken.status == 0, "\(taken.stderr)")
         #expect(taken.stdout.contains("stored backup"))
 
-        try sim.control(["node", "wipe", standbys[1].id])
-        let empty = try backup(at: standbys[1].api_addr)
+        try await sim.control(["node", "wipe", standbys[1].id])
+        let empty = try await backup(at: standbys[1].api_addr)
         #expect(empty.status == 69, "\(empty.stdout) \(empty.stderr)")
         #expect(empty.stderr.contains("is uninitialized; no backup was taken"), "\(empty.stderr)")
-        #expect(try backups() == 1)
+        await #expect(try backups() == 1)
     }
 }

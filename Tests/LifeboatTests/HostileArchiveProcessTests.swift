@@ -19,12 +19,12 @@ struct HostileArchiveProcessTests {
 
     /// Runs `lifeboat decrypt --passphrase-env` on `archive` in a fresh directory and returns the result and what
     /// the directory holds afterwards besides the input.
-    static func decrypt(_ archive: [UInt8]) throws -> (ProcessResult, [String]) {
+    static func decrypt(_ archive: [UInt8]) async throws -> (ProcessResult, [String]) {
         let directory = NSTemporaryDirectory() + "lifeboat-hostile-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Data(archive).write(to: URL(fileURLWithPath: directory + "/c.lbk"))
-        let result = try runProcess(productsDirectory.appendingPathComponent("lifeboat"),
+        let result = try await runProcess(productsDirectory.appendingPathComponent("lifeboat"),
                                     ["decrypt", "--passphrase-env", "LIFEBOAT_HOSTILE_PW", "--input", directory + "/c.lbk",
                                      "--output", directory + "/o"],
                                     environment: ["LIFEBOAT_HOSTILE_PW": "x"])
@@ -34,8 +34,8 @@ struct HostileArchiveProcessTests {
 
     @Test("scrypt r = 1 with log2N 16...21 (RFC 7914 forbids it): exit 65, a malformed-header message, no output",
           arguments: Array(UInt8(16)...21))
-    func rfc7914Header(log2N: UInt8) throws {
-        let (result, left) = try Self.decrypt(Self.passphraseHeader(log2N: log2N, r: 1, p: 1))
+    func rfc7914Header(log2N: UInt8) async throws {
+        let (result, left) = try await Self.decrypt(Self.passphraseHeader(log2N: log2N, r: 1, p: 1))
         // 65 is EX_DATAERR; a process killed by a signal (the old SIGABRT) reports the signal number (<= 64) instead.
         #expect(result.status == 65, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("malformed archive header: scrypt parameters log2N=\(log2N) r=1 p=1"), "stderr: \(result.stderr)")
@@ -44,10 +44,10 @@ struct HostileArchiveProcessTests {
     }
 
     @Test("the reproducer followed by junk, and a truncated one, also exit 65 without a signal")
-    func variants() throws {
+    func variants() async throws {
         let header = Self.passphraseHeader(log2N: 20, r: 1, p: 1)
         for archive in [header + [UInt8](repeating: 0x41, count: 5000), Array(header.prefix(60))] {
-            let (result, left) = try Self.decrypt(archive)
+            let (result, left) = try await Self.decrypt(archive)
             #expect(result.status == 65, "stderr: \(result.stderr)")
             #expect(result.stderr.contains("malformed archive header") || result.stderr.contains("truncated"),
                     "stderr: \(result.stderr)")
@@ -56,8 +56,8 @@ struct HostileArchiveProcessTests {
     }
 
     @Test("a passphrase header inside the bounds runs scrypt and says the passphrase is wrong (exit 65)")
-    func inBoundsHeader() throws {
-        let (result, left) = try Self.decrypt(Self.passphraseHeader(log2N: 15, r: 1, p: 1))
+    func inBoundsHeader() async throws {
+        let (result, left) = try await Self.decrypt(Self.passphraseHeader(log2N: 15, r: 1, p: 1))
         #expect(result.status == 65, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("wrong passphrase"), "stderr: \(result.stderr)")
         #expect(left.isEmpty, "left behind: \(left)")

@@ -32,7 +32,7 @@ import LifeboatTesting
 
     /// Stops, wipes and starts a simulator node (what scripts/cluster/reset-node.sh does to a container).
     static func resetHook(_ f: RecoveryFixture, failFirst: String? = nil) -> ClosureResetHook {
-        let failures = LockedBox(0)
+        let failures = PThreadLocked(0)
         return ClosureResetHook(description: "vault-sim stop, wipe, start (in-process)") { node in
             if node.name == failFirst, failures.withLock({ $0 += 1; return $0 }) == 1 {
                 throw RecoveryError(.hookFailed, "simulated hook failure on \(node.name)")
@@ -258,7 +258,7 @@ import LifeboatTesting
     }
 
     /// Writes peers.json into the simulator node's raft directory and restarts the node (what a hook does on a host).
-    static func quorumHooks(_ f: RecoveryFixture, written: LockedBox<[String]>) -> ClosureQuorumHooks {
+    static func quorumHooks(_ f: RecoveryFixture, written: PThreadLocked<[String]>) -> ClosureQuorumHooks {
         ClosureQuorumHooks(description: "vault-sim peers.json and restart (in-process)", writePeers: { node, json in
             let dir = try #require(f.sim.raftDirectory(node.name))
             written.withLock { $0.append(String(decoding: json, as: UTF8.self)) }
@@ -296,7 +296,7 @@ import LifeboatTesting
                 #expect(e.message.contains("recover quorum"))
             }
 
-            let written = LockedBox<[String]>([])
+            let written = PThreadLocked<[String]>([])
             let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f, hook: Self.resetHook(f), quorum: Self.quorumHooks(f, written: written)))
             let plan = try await recovery.prepare(.quorum)
             #expect(plan.survivors == [survivor])
@@ -377,7 +377,7 @@ import LifeboatTesting
             #expect(d.restoreVerdict.contains("only way back"))
             #expect(d.findings.first?.dataAtRisk.contains("since backup") == true)
             // The recoveries refuse: nothing to recover from.
-            let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f, hook: Self.resetHook(f), quorum: Self.quorumHooks(f, written: LockedBox<[String]>([]))))
+            let recovery = IncidentRecovery(vault: f.vault, options: try Self.options(f, hook: Self.resetHook(f), quorum: Self.quorumHooks(f, written: PThreadLocked<[String]>([]))))
             do {
                 _ = try await recovery.prepare(.quorum)
                 Issue.record("no survivor: recover quorum must refuse")

@@ -51,7 +51,7 @@ import Testing
     }
 
     /// Runs every body on a thread of its own and waits for all (they block on processes, not on the pool).
-    func inParallel(_ bodies: [@Sendable () -> Void]) {
+    func inParallel(_ bodies: [@Sendable () -> Void]) async {
         let group = DispatchGroup()
         for body in bodies {
             group.enter()
@@ -60,7 +60,7 @@ import Testing
                 group.leave()
             }
         }
-        group.wait()
+        _ = try? await onOwnThread { group.wait() }
     }
 
     /// A problem found by a scenario thread, reported once they all finished.
@@ -79,9 +79,9 @@ import Testing
             .filter { ($0 as NSString).lastPathComponent.hasPrefix(".lifeboat-tmp-") }.sorted()
     }
 
-    static func elapsed(_ body: () throws -> Void) rethrows -> TimeInterval {
+    static func elapsed(_ body: () async throws -> Void) async rethrows -> TimeInterval {
         let start = Date()
-        try body()
+        try await body()
         return Date().timeIntervalSince(start)
     }
 
@@ -117,37 +117,37 @@ import Testing
     }
 
     @Test("SIGINT, SIGTERM and SIGHUP at random points of backup, decrypt and export leave only complete files; after kill -9 the next run reclaims everything")
-    func interruptedRunsLeaveNothingBehind() throws {
-        let sim = try VaultSimProcess.start()
+    func interruptedRunsLeaveNothingBehind() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let root = workspace.directory
-        try sim.control(["seed", "--bytes", "4MiB"])
+        try await sim.control(["seed", "--bytes", "4MiB"])
         let environment = ["VAULT_ADDR": sim.nodes[0].api_addr, "LIFEBOAT_VAULT_ADDRS": sim.nodes.map(\.api_addr).joined(separator: ","),
                            "VAULT_TOKEN": sim.rootToken]
         let key = workspace.keyFile
 
         // References: one complete backup, its archive decrypted, and its export.
         let repository = root + "/repo"
-        let backupBase = try Self.elapsed {
-            let first = try lifeboat(["backup", "--repo", repository, "--key-file", key], environment: environment)
+        let backupBase = try await Self.elapsed {
+            let first = try await lifeboat(["backup", "--repo", repository, "--key-file", key], environment: environment)
             try #require(first.status == 0, "\(first.stderr)")
         }
         let archive = try #require(try FileManager.default.contentsOfDirectory(atPath: repository + "/data").first { $0.hasSuffix(".lbk") })
         let archivePath = repository + "/data/" + archive
-        let decryptSeconds = try Self.elapsed {
-            let r = try lifeboat(["decrypt", "--key-file", key, "--input", archivePath, "--output", root + "/reference.snap"])
+        let decryptSeconds = try await Self.elapsed {
+            let r = try await lifeboat(["decrypt", "--key-file", key, "--input", archivePath, "--output", root + "/reference.snap"])
             try #require(r.status == 0, "\(r.stderr)")
         }
-        let exportSeconds = try Self.elapsed {
-            let r = try lifeboat(["export", "latest", "--repo", repository, "--key-file", key, "--output", root + "/reference-export.snap"])
+        let exportSeconds = try await Self.elapsed {
+            let r = try await lifeboat(["export", "latest", "--repo", repository, "--key-file", key, "--output", root + "/reference-export.snap"])
             try #require(r.status == 0, "\(r.stderr)")
         }
         let reference = try Data(contentsOf: URL(fileURLWithPath: root + "/reference.snap"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/reference-export.snap")) == reference)
         // The snapshot stream takes about a second more, so signals land while the archive is being written.
-        try sim.control(["fault", "throttle", "--bytes-per-second", "4000000"])
+        try await sim.control(["fault", "throttle", "--bytes-per-second", "4000000"])
         let backupSeconds = backupBase + 1.2
 
         let findings = Findings()
@@ -161,8 +161,8 @@ import Testing
         let logs = root + "/logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let killedRuns = 20
-        let timing = Self.elapsed {
-            inParallel([
+        let timing = await Self.elapsed {
+            await inParallel([
                 {
                     var random = SplitMix(seed: 15_001)
                     for (index, signal) in signals.flatMap({ Array(repeating: $0, count: perSignal) }).enumerated() {
@@ -227,7 +227,7 @@ import Testing
                     }
                     do {
                         let leftBefore = Self.temporaryFiles(under: killRepo)
-                        let next = try lifeboat(["backup", "--repo", killRepo, "--key-file", key], environment: environment)
+                        let next = try lifeboatBlocking(["backup", "--repo", killRepo, "--key-file", key], environment: environment)
                         if next.status != 0 { findings.fail("the run after the kills failed: \(next.stderr)") }
                         if let previous = interrupted, !next.stderr.contains("the previous backup run (pid \(previous), started") {
                             findings.fail("the run after the kills did not name the interrupted run \(previous): \(next.stderr)")
@@ -256,7 +256,7 @@ import Testing
                     }
                     do {
                         unlink(killOut + "/out.snap")
-                        let next = try lifeboat(["decrypt", "--key-file", key, "--input", archivePath, "--output", killOut + "/out.snap"])
+                        let next = try lifeboatBlocking(["decrypt", "--key-file", key, "--input", archivePath, "--output", killOut + "/out.snap"])
                         if next.status != 0 { findings.fail("the decrypt after the kills failed: \(next.stderr)") }
                         let left = Self.temporaryFiles(under: killOut)
                         if !left.isEmpty { findings.fail("after the next decrypt, partial plaintext is left: \(left)") }
@@ -283,10 +283,10 @@ import Testing
         // Some interrupted runs were caught with a temporary file open (the test exercised the cleanup).
         #expect(findings.all.contains { $0.contains("removed") && $0.contains("temporary file") }, "no signal landed while a temporary file existed")
         // The backups that were stored are whole: the newest exports and matches its manifest.
-        try sim.control(["fault", "clear"])
-        let list = try lifeboat(["list", "--repo", backupRepo, "--json"])
+        try await sim.control(["fault", "clear"])
+        let list = try await lifeboat(["list", "--repo", backupRepo, "--json"])
         if list.status == 0, list.stdout.contains("\"id\"") {
-            let exported = try lifeboat(["export", "latest", "--repo", backupRepo, "--key-file", key, "--output", root + "/check.snap"])
+            let exported = try await lifeboat(["export", "latest", "--repo", backupRepo, "--key-file", key, "--output", root + "/check.snap"])
             #expect(exported.status == 0, "\(exported.stderr)")
         }
     }

@@ -86,25 +86,25 @@ import Testing
             let snap = directory + "/vault.snap"
             try FileManager.default.copyItem(atPath: fixturesDirectory.appendingPathComponent("backup.snap").path, toPath: snap)
             chmod(snap, 0o644)
-            func run(_ arguments: [String]) throws -> ProcessResult {
-                try runProcess(URL(fileURLWithPath: Self.setpriv),
+            func run(_ arguments: [String]) async throws -> ProcessResult {
+                try await runProcess(URL(fileURLWithPath: Self.setpriv),
                                ["--reuid", String(uid), "--regid", String(uid), "--groups", String(fsGroup), "--",
                                 productsDirectory.appendingPathComponent("lifeboat").path] + arguments,
                                environment: ["HOME": "/nonexistent", "LB_TEST_S3_KEY": "AKIAMOTOTESTKEY",
                                              "LB_TEST_S3_SECRET": "moto-test-secret"],
                                removing: ["LIFEBOAT_REPO", "LIFEBOAT_CONFIG", "XDG_STATE_HOME", "XDG_DATA_HOME"])
             }
-            let imported = try run(["import", snap, "--config", good, "--cluster", "prod"])
+            let imported = try await run(["import", snap, "--config", good, "--cluster", "prod"])
             #expect(imported.status == 0, "\(imported.stdout)\n\(imported.stderr)")
             #expect(!imported.stderr.contains("NSCocoaErrorDomain"), "\(imported.stderr)")
-            let listed = try run(["list", "--config", good])
+            let listed = try await run(["list", "--config", good])
             #expect(listed.status == 0, "\(listed.stderr)")
-            let verified = try run(["verify", "--latest", "--config", good])
+            let verified = try await run(["verify", "--latest", "--config", good])
             #expect(verified.status == 0, "\(verified.stderr)")
-            let pruned = try run(["prune", "--config", good])
+            let pruned = try await run(["prune", "--config", good])
             #expect(pruned.status == 0, "\(pruned.stderr)")
             // World-readable: refused with the configuration exit code and what to do.
-            let refused = try run(["import", snap, "--config", open])
+            let refused = try await run(["import", snap, "--config", open])
             #expect(refused.status == 78, "\(refused.stderr)")
             #expect(refused.stderr.contains("chmod 600"), "\(refused.stderr)")
             // No lock or state was left anywhere local: the locks are objects in the bucket, and released.

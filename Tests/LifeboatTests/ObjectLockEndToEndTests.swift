@@ -8,9 +8,9 @@ import Testing
 
 @Suite(.serialized) struct ObjectLockEndToEndTests {
     @Test func lockedDestinationThroughTheCLI() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let helper = DestinationsEndToEndTests()
         try await S3TestEnvironment.with { s3 in
@@ -34,27 +34,27 @@ import Testing
 
             // A bucket without Object Lock: refused before anything is written, with the fix.
             let plain = try helper.writeConfiguration(workspace, sim: sim, destinations: destination(s3.bucket), name: "plain.yaml")
-            let check = try lifeboat(["config", "check", "--connect", "--config", plain], environment: env)
+            let check = try await lifeboat(["config", "check", "--connect", "--config", plain], environment: env)
             #expect(check.status != 0)
             #expect(check.stdout.contains("does not have Object Lock enabled"), "\(check.stdout) \(check.stderr)")
-            let refused = try lifeboat(["backup", "--config", plain], environment: env)
+            let refused = try await lifeboat(["backup", "--config", plain], environment: env)
             #expect(refused.status != 0)
             #expect((refused.stdout + refused.stderr).contains("--object-lock-enabled-for-bucket"), "\(refused.stdout) \(refused.stderr)")
             #expect(try await s3.makeStore(direct: true, prefix: "", bucket: s3.bucket).list(prefix: "manifests/").isEmpty)
 
             // A locked bucket: two backups; keep_last 1 would remove the first, the lock keeps it.
             let config = try helper.writeConfiguration(workspace, sim: sim, destinations: destination(locked), name: "locked.yaml")
-            let connected = try lifeboat(["config", "check", "--connect", "--config", config], environment: env)
+            let connected = try await lifeboat(["config", "check", "--connect", "--config", config], environment: env)
             #expect(connected.stdout.contains("versioning and Object Lock are enabled"), "\(connected.stdout) \(connected.stderr)")
             for run in 1...2 {
-                let backup = try lifeboat(["backup", "--config", config], environment: env)
+                let backup = try await lifeboat(["backup", "--config", config], environment: env)
                 #expect(backup.status == 0, "run \(run): \(backup.stderr)")
             }
-            let prune = try lifeboat(["prune", "--config", config], environment: env)
+            let prune = try await lifeboat(["prune", "--config", config], environment: env)
             #expect(prune.status == 0, "\(prune.stderr)")
             #expect(prune.stdout.contains("locked until"), "\(prune.stdout)")
             #expect(prune.stdout.contains("removed 0 of 2"), "\(prune.stdout)")
-            let verify = try lifeboat(["verify", "--all", "--config", config], environment: env)
+            let verify = try await lifeboat(["verify", "--all", "--config", config], environment: env)
             #expect(verify.status == 0, "\(verify.stderr)")
             let lines = verify.stdout.split(separator: "\n").filter { $0.hasPrefix("ok") }
             #expect(lines.count == 2, "\(verify.stdout)")

@@ -16,46 +16,46 @@ struct OperatorExperienceTests {
     // MARK: keys and files
 
     @Test("key id prints the id key generate reported; a world-readable key is refused with chmod advice")
-    func keyID() throws {
-        let workspace = try E2EWorkspace()
+    func keyID() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let path = workspace.directory + "/second.key"
-        let generated = try lifeboat(["key", "generate", "--output", path])
+        let generated = try await lifeboat(["key", "generate", "--output", path])
         #expect(generated.status == 0, "\(generated.stderr)")
         let id = try #require(generated.stdout.split(separator: " ").dropFirst(2).first.map(String.init))
         #expect(id.count == 16)
-        let shown = try lifeboat(["key", "id", path])
+        let shown = try await lifeboat(["key", "id", path])
         #expect(shown.status == 0, "\(shown.stderr)")
         #expect(shown.stdout == id + "\n")
-        #expect(try lifeboat(["key", "id", workspace.keyFile]).stdout != shown.stdout)
+        #expect(try await lifeboat(["key", "id", workspace.keyFile]).stdout != shown.stdout)
 
         chmod(path, 0o644)
-        let open = try lifeboat(["key", "id", path])
+        let open = try await lifeboat(["key", "id", path])
         #expect(open.status == 78)
         #expect(open.stderr.contains("chmod 600"), "\(open.stderr)")
-        let missing = try lifeboat(["key", "id", workspace.directory + "/nope.key"])
+        let missing = try await lifeboat(["key", "id", workspace.directory + "/nope.key"])
         #expect(missing.status == 78)
         #expect(missing.stderr.contains("cannot read key file"), "\(missing.stderr)")
     }
 
     @Test("export onto an existing file fails clearly and leaves it; --force replaces it atomically")
-    func exportForce() throws {
-        let workspace = try E2EWorkspace()
+    func exportForce() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let snapshot = fixturesDirectory.appendingPathComponent("backup.snap").path
-        let imported = try lifeboat(["import", snapshot, "--repo", workspace.repository, "--key-file", workspace.keyFile])
+        let imported = try await lifeboat(["import", snapshot, "--repo", workspace.repository, "--key-file", workspace.keyFile])
         #expect(imported.status == 0, "\(imported.stderr)")
 
         let output = workspace.directory + "/out/vault.snap"
         try FileManager.default.createDirectory(atPath: workspace.directory + "/out", withIntermediateDirectories: true)
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: output))
-        let refused = try lifeboat(["export", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--output", output])
+        let refused = try await lifeboat(["export", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--output", output])
         #expect(refused.status == 74)
         #expect(refused.stderr.contains("already exists and was left as it is"), "\(refused.stderr)")
         #expect(refused.stderr.contains("--force"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("keep me".utf8))
 
-        let forced = try lifeboat(["export", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+        let forced = try await lifeboat(["export", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                                    "--output", output, "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: snapshot)))
@@ -68,43 +68,43 @@ struct OperatorExperienceTests {
     // MARK: prune flags
 
     @Test("prune: a misspelt --keep-tag is refused although a backup is verified; flags take the configuration's values; --json in RFC 3339")
-    func pruneFlags() throws {
-        let workspace = try E2EWorkspace()
+    func pruneFlags() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let repo = ["--repo", workspace.repository, "--key-file", workspace.keyFile]
         for (file, tags) in [("backup.snap", ["--tag", "pre-upgrade"]), ("ellie.snap", []), ("backup.snap", [])] {
-            let imported = try lifeboat(["import", fixturesDirectory.appendingPathComponent(file).path] + repo + tags)
+            let imported = try await lifeboat(["import", fixturesDirectory.appendingPathComponent(file).path] + repo + tags)
             #expect(imported.status == 0, "\(imported.stderr)")
         }
-        #expect(try lifeboat(["verify", "--latest"] + repo).status == 0)
-        let listed = try lifeboat(["list", "--repo", workspace.repository])
+        #expect(try await lifeboat(["verify", "--latest"] + repo).status == 0)
+        let listed = try await lifeboat(["list", "--repo", workspace.repository])
         let before = listed.stdout
 
         // The typo: without the rail order, the verified backup would be "kept" and the other two removed.
-        let typo = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "pre-upgarde"])
+        let typo = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "pre-upgarde"])
         #expect(typo.status == 64, "\(typo.stderr)")
         #expect(typo.stderr.contains("keep none of the 3 backups"), "\(typo.stderr)")
-        #expect(try lifeboat(["list", "--repo", workspace.repository]).stdout == before, "a refused prune removes nothing")
+        #expect(try await lifeboat(["list", "--repo", workspace.repository]).stdout == before, "a refused prune removes nothing")
 
         // restic's parsing: parts trimmed, "" keeps the untagged backups.
-        let trimmed = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade , ", "--dry-run"])
+        let trimmed = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade , ", "--dry-run"])
         #expect(trimmed.status == 64, "'pre-upgrade,' is [pre-upgrade, \"\"], which matches nothing, as in restic: \(trimmed.stderr)")
-        let spaced = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade ", "--dry-run"])
+        let spaced = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", " pre-upgrade ", "--dry-run"])
         #expect(spaced.status == 0, "\(spaced.stderr)")
         #expect(spaced.stdout.contains("tag pre-upgrade"), "\(spaced.stdout)")
         #expect(spaced.stdout.contains("1 of 3 backups would be removed"), "\(spaced.stdout)")
-        let untagged = try lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "", "--dry-run"])
+        let untagged = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-tag", "", "--dry-run"])
         #expect(untagged.stdout.contains("2 of 3") == false && untagged.stdout.contains("1 of 3 backups would be removed"), "\(untagged.stdout)")
 
         // -1 and keep-within-* are flags as they are configuration values.
-        let unlimited = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-1", "--keep-within-daily", "7d", "--dry-run"])
+        let unlimited = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-1", "--keep-within-daily", "7d", "--dry-run"])
         #expect(unlimited.status == 0, "\(unlimited.stderr)")
         #expect(unlimited.stdout.contains("0 of 3 backups would be removed"), "\(unlimited.stdout)")
-        let negative = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-2"])
+        let negative = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "-2"])
         #expect(negative.status == 64)
         #expect(negative.stderr.contains("--keep-last takes a number of 0 or more, -1 or `unlimited`"), "\(negative.stderr)")
 
-        let json = try lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "1", "--dry-run", "--json"])
+        let json = try await lifeboat(["prune", "--repo", workspace.repository, "--keep-last", "1", "--dry-run", "--json"])
         #expect(json.status == 0, "\(json.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let groups = try #require(document.first?["groups"] as? [[String: Any]])
@@ -118,17 +118,17 @@ struct OperatorExperienceTests {
     }
 
     @Test("hook flags speak the configuration's placeholders: {addr} is refused before anything runs")
-    func hookPlaceholders() throws {
-        let workspace = try E2EWorkspace()
+    func hookPlaceholders() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let marker = workspace.directory + "/created"
-        let refused = try lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+        let refused = try await lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                                     "--scratch-node", "d1=http://127.0.0.1:9", "--create-command", "touch \(marker)",
                                     "--reset-command", "wipe {addr}", "--unseal-keys-file", workspace.directory + "/keys.json"])
         #expect(refused.status == 64, "\(refused.stderr)")
         #expect(refused.stderr.contains("unknown placeholder {addr} in --reset-command \"wipe {addr}\": use {node} or {api_addr}"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker), "nothing ran")
-        let once = try lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
+        let once = try await lifeboat(["drill", "latest", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                                  "--scratch-node", "d1=http://127.0.0.1:9", "--create-command", "make {node}",
                                  "--reset-command", "wipe {node}", "--unseal-keys-file", workspace.directory + "/keys.json"])
         #expect(once.status == 64)
@@ -136,30 +136,30 @@ struct OperatorExperienceTests {
     }
 
     @Test("a world-readable passphrase file is reported as a passphrase file")
-    func passphraseFileMessage() throws {
-        let workspace = try E2EWorkspace()
+    func passphraseFileMessage() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let passphrase = workspace.directory + "/passphrase"
         try Data("correct horse battery staple\n".utf8).write(to: URL(fileURLWithPath: passphrase))
         chmod(passphrase, 0o644)
         let input = workspace.directory + "/plain"
         try Data("hello".utf8).write(to: URL(fileURLWithPath: input))
-        let result = try lifeboat(["encrypt", "--passphrase-file", passphrase, "--input", input, "--output", workspace.directory + "/x.lbk"])
+        let result = try await lifeboat(["encrypt", "--passphrase-file", passphrase, "--input", input, "--output", workspace.directory + "/x.lbk"])
         #expect(result.status == 78)
         #expect(result.stderr.contains("passphrase file \(passphrase) has mode 644"), "\(result.stderr)")
         #expect(!result.stderr.contains("key file"), "\(result.stderr)")
         chmod(passphrase, 0o600)
         try Data("\n".utf8).write(to: URL(fileURLWithPath: passphrase))
         chmod(passphrase, 0o600)
-        let empty = try lifeboat(["encrypt", "--passphrase-file", passphrase, "--input", input, "--output", workspace.directory + "/x.lbk"])
+        let empty = try await lifeboat(["encrypt", "--passphrase-file", passphrase, "--input", input, "--output", workspace.directory + "/x.lbk"])
         #expect(empty.stderr.contains("passphrase file \(passphrase) is empty"), "\(empty.stderr)")
     }
 
     // MARK: config check
 
     @Test("config check reports a missing key file together with the mistakes in the file")
-    func configCheckReportsEverything() throws {
-        let workspace = try E2EWorkspace()
+    func configCheckReportsEverything() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let config = workspace.directory + "/lifeboat.yaml"
         try """
@@ -172,49 +172,49 @@ struct OperatorExperienceTests {
             repository: \(workspace.repository)
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try lifeboat(["config", "check", "--config", config])
+        let result = try await lifeboat(["config", "check", "--config", config])
         #expect(result.status == 78)
         #expect(result.stderr.contains("did you mean `address`"), "\(result.stderr)")
         #expect(result.stderr.contains("chunk_size must be between"), "\(result.stderr)")
         #expect(result.stderr.contains("missing.key"), "the missing key file must be reported at once:\n\(result.stderr)")
-        let connect = try lifeboat(["config", "check", "--config", config, "--connect"])
+        let connect = try await lifeboat(["config", "check", "--config", config, "--connect"])
         #expect(connect.status == 78)
         #expect(connect.stderr.contains("connection checks skipped"))
     }
 
     @Test("a flag's value is checked like the file's: --chunk-size takes sizes and is range-checked")
-    func chunkSizeFlag() throws {
-        let workspace = try E2EWorkspace()
+    func chunkSizeFlag() async throws {
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let tiny = try lifeboat(["import", fixturesDirectory.appendingPathComponent("backup.snap").path, "--repo", workspace.repository,
+        let tiny = try await lifeboat(["import", fixturesDirectory.appendingPathComponent("backup.snap").path, "--repo", workspace.repository,
                                  "--key-file", workspace.keyFile, "--chunk-size", "12"])
         #expect(tiny.status == 78)
         #expect(tiny.stderr.contains("flag --chunk-size"), "\(tiny.stderr)")
-        let words = try lifeboat(["import", "x.snap", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--chunk-size", "big"])
+        let words = try await lifeboat(["import", "x.snap", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--chunk-size", "big"])
         #expect(words.status == 64)
         #expect(words.stderr.contains("1MiB"), "\(words.stderr)")
-        let fine = try lifeboat(["import", fixturesDirectory.appendingPathComponent("backup.snap").path, "--repo", workspace.repository,
+        let fine = try await lifeboat(["import", fixturesDirectory.appendingPathComponent("backup.snap").path, "--repo", workspace.repository,
                                  "--key-file", workspace.keyFile, "--chunk-size", "64KiB", "--no-compression"])
         #expect(fine.status == 0, "\(fine.stderr)")
     }
 
     @Test("config check --connect tries Vault (health, token, capabilities per policies/) and every destination")
     func configCheckConnect() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let address = sim.nodes[0].api_addr
         // A token carrying the repository's own backup policy, and one whose policy forgot the snapshot.
         let backupPolicy = try String(contentsOf: DocumentedFlagsTests.root.appendingPathComponent("policies/lifeboat-backup.hcl"), encoding: .utf8)
-        try vaultAPI(address, sim.rootToken, "PUT", "sys/policy/lifeboat-backup", ["policy": backupPolicy])
-        try vaultAPI(address, sim.rootToken, "PUT", "sys/policy/too-little", ["policy": #"path "sys/storage/raft/configuration" { capabilities = ["read"] }"#])
-        let good = try createToken(address, sim.rootToken, policies: ["lifeboat-backup"])
-        let poor = try createToken(address, sim.rootToken, policies: ["too-little"])
+        try await vaultAPI(address, sim.rootToken, "PUT", "sys/policy/lifeboat-backup", ["policy": backupPolicy])
+        try await vaultAPI(address, sim.rootToken, "PUT", "sys/policy/too-little", ["policy": #"path "sys/storage/raft/configuration" { capabilities = ["read"] }"#])
+        let good = try await createToken(address, sim.rootToken, policies: ["lifeboat-backup"])
+        let poor = try await createToken(address, sim.rootToken, policies: ["too-little"])
 
         try FileManager.default.createDirectory(atPath: workspace.repository, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try await S3TestEnvironment.with { s3 in
-            func check(token: String, bucket: String) throws -> ProcessResult {
+            func check(token: String, bucket: String) async throws -> ProcessResult {
                 let tokenFile = workspace.directory + "/token-\(UUID().uuidString)"
                 try Data(token.utf8).write(to: URL(fileURLWithPath: tokenFile))
                 chmod(tokenFile, 0o600)
@@ -243,10 +243,10 @@ struct OperatorExperienceTests {
                         - path: secret/data/lifeboat/canary/restore
 
                     """.write(toFile: config, atomically: true, encoding: .utf8)
-                return try lifeboat(["config", "check", "--config", config, "--token-file", tokenFile, "--connect"],
+                return try await lifeboat(["config", "check", "--config", config, "--token-file", tokenFile, "--connect"],
                                     environment: ["LB_TEST_S3_KEY": "AKIAMOTOTESTKEY", "LB_TEST_S3_SECRET": "moto-test-secret"])
             }
-            let ok = try check(token: good, bucket: s3.bucket)
+            let ok = try await check(token: good, bucket: s3.bucket)
             #expect(ok.status == 0, "\(ok.stdout)\n\(ok.stderr)")
             #expect(ok.stdout.contains("ok      vault \(address): "), "\(ok.stdout)")
             #expect(ok.stdout.contains("ok      token: valid (policies: "), "\(ok.stdout)")
@@ -260,7 +260,7 @@ struct OperatorExperienceTests {
             let store = try s3.makeStore(prefix: "")
             #expect(try await store.list(prefix: "").isEmpty)
 
-            let bad = try check(token: poor, bucket: s3.bucket + "-missing")
+            let bad = try await check(token: poor, bucket: s3.bucket + "-missing")
             #expect(bad.status == 1, "\(bad.stdout)\n\(bad.stderr)")
             #expect(bad.stdout.contains("error   capabilities: the token lacks read on sys/storage/raft/snapshot (to download snapshots): attach a policy like policies/lifeboat-backup.hcl"), "\(bad.stdout)")
             #expect(bad.stdout.contains("error   destination offsite: "), "\(bad.stdout)")
@@ -268,10 +268,10 @@ struct OperatorExperienceTests {
             #expect(bad.stderr.contains("connection checks failed"), "\(bad.stderr)")
 
             // Another node that is down is a warning (backups go to the leader); the local node down is an error.
-            let activeID = try sim.activeNode()
+            let activeID = try await sim.activeNode()
             let other = try #require(sim.nodes.dropFirst().first { $0.id != activeID })
-            try sim.control(["node", "stop", other.id])
-            let down = try check(token: good, bucket: s3.bucket)
+            try await sim.control(["node", "stop", other.id])
+            let down = try await check(token: good, bucket: s3.bucket)
             #expect(down.status == 0, "\(down.stdout)")
             #expect(down.stdout.contains("warning vault \(other.api_addr): cannot reach Vault"), "\(down.stdout)")
             #expect(down.stdout.contains("ok      token: "), "\(down.stdout)")
@@ -281,34 +281,34 @@ struct OperatorExperienceTests {
     // MARK: Vault flags and the retry rule
 
     @Test("backup with --vault-addr and --token-file only, retried through a generic 500 and an empty snapshot")
-    func retryRuleAndVaultFlags() throws {
-        let sim = try VaultSimProcess.start()
+    func retryRuleAndVaultFlags() async throws {
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let tokenFile = workspace.directory + "/token"
         try Data(sim.rootToken.utf8).write(to: URL(fileURLWithPath: tokenFile))
         chmod(tokenFile, 0o600)
-        let active = try #require(try sim.activeNode())
+        let active = try await #require(try sim.activeNode())
         let arguments = try ["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile,
                          "--vault-addr", sim.address(active), "--token-file", tokenFile, "--no-prune"]
 
         // One generic 500, as Vault answers a request caught in a leader election: retried, then stored.
-        try sim.control(["fault", "fail", "--path", "sys/storage/raft/snapshot", "--status", "500", "--count", "1", "--message", "internal error"])
-        let afterError = try lifeboat(arguments)
+        try await sim.control(["fault", "fail", "--path", "sys/storage/raft/snapshot", "--status", "500", "--count", "1", "--message", "internal error"])
+        let afterError = try await lifeboat(arguments)
         #expect(afterError.status == 0, "\(afterError.stderr)")
         #expect(afterError.stderr.contains("attempt 1 failed"), "\(afterError.stderr)")
         #expect(afterError.stdout.contains("stored backup"))
 
         // A 200 that ends before the first byte (the leader stepping down): retried, then stored.
-        try sim.control(["fault", "truncate-next-snapshot", "--after-bytes", "0"])
-        let afterEmpty = try lifeboat(arguments)
+        try await sim.control(["fault", "truncate-next-snapshot", "--after-bytes", "0"])
+        let afterEmpty = try await lifeboat(arguments)
         #expect(afterEmpty.status == 0, "\(afterEmpty.stderr)")
         #expect(afterEmpty.stderr.contains("without sending a byte"), "\(afterEmpty.stderr)")
 
         // A 400 is Vault's verdict, not a transient state: not retried.
-        try sim.control(["fault", "fail", "--path", "sys/storage/raft/snapshot", "--status", "400", "--count", "1", "--message", "bad request"])
-        let refused = try lifeboat(arguments)
+        try await sim.control(["fault", "fail", "--path", "sys/storage/raft/snapshot", "--status", "400", "--count", "1", "--message", "bad request"])
+        let refused = try await lifeboat(arguments)
         #expect(refused.status == 1)
         #expect(!refused.stderr.contains("attempt 1 failed"), "\(refused.stderr)")
     }
@@ -347,16 +347,16 @@ struct OperatorExperienceTests {
     }
 
     @Test("the agent takes webhook URLs from a file or a variable, never as a flag value")
-    func webhookFlags() throws {
-        let help = try lifeboat(["agent", "--help"])
+    func webhookFlags() async throws {
+        let help = try await lifeboat(["agent", "--help"])
         #expect(help.stdout.contains("--webhook-file <path>"))
         #expect(help.stdout.contains("--webhook-env <name>"))
         #expect(!help.stdout.contains("--webhook <"))
-        let old = try lifeboat(["agent", "--webhook", "https://hooks.slack.com/services/T/B/secret"])
+        let old = try await lifeboat(["agent", "--webhook", "https://hooks.slack.com/services/T/B/secret"])
         #expect(old.status == 64)
         // No option takes a token, secret, password or passphrase; the only URL is Vault's address.
         for command in ["backup", "agent", "restore", "drill", "config check", "prune", "export", "import", "encrypt", "decrypt"] {
-            let text = try lifeboat(command.split(separator: " ").map(String.init) + ["--help"]).stdout
+            let text = try await lifeboat(command.split(separator: " ").map(String.init) + ["--help"]).stdout
             for line in text.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("--") {
                 let option = line.trimmingCharacters(in: .whitespaces).components(separatedBy: "  ")[0]
                 for word in ["<token>", "<secret>", "<password>", "<passphrase>"] {
@@ -393,9 +393,9 @@ struct OperatorExperienceTests {
 
     /// Calls the Vault API with curl (the token goes in a header, never in the arguments' values that tests print).
     @discardableResult
-    func vaultAPI(_ address: String, _ token: String, _ method: String, _ path: String, _ body: [String: Any]) throws -> [String: Any] {
+    func vaultAPI(_ address: String, _ token: String, _ method: String, _ path: String, _ body: [String: Any]) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: body)
-        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/curl"),
+        let result = try await runProcess(URL(fileURLWithPath: "/usr/bin/curl"),
                                     ["-sS", "-X", method, "-H", "X-Vault-Token: \(token)", "--data-binary", String(decoding: data, as: UTF8.self),
                                      "-w", "\n%{http_code}", address + "/v1/" + path])
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
@@ -404,8 +404,8 @@ struct OperatorExperienceTests {
         return (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:]
     }
 
-    func createToken(_ address: String, _ root: String, policies: [String]) throws -> String {
-        let answer = try vaultAPI(address, root, "POST", "auth/token/create", ["policies": policies])
+    func createToken(_ address: String, _ root: String, policies: [String]) async throws -> String {
+        let answer = try await vaultAPI(address, root, "POST", "auth/token/create", ["policies": policies])
         guard let token = (answer["auth"] as? [String: Any])?["client_token"] as? String else { throw E2EError("no token in \(answer)") }
         return token
     }

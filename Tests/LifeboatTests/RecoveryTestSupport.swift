@@ -7,7 +7,6 @@ import Foundation
 import LifeboatArchive
 import LifeboatSnapshot
 import NIOHTTP1
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -33,7 +32,7 @@ final class RecoveryFixture: @unchecked Sendable {
     let repository: BackupRepository
     let repositoryDirectory: String
     /// Every reset hook call, in order (node names).
-    let resetCalls = Mutex<[String]>([])
+    let resetCalls = PThreadLocked<[String]>([])
 
     var rootToken: VaultSecret { VaultSecret(initResult.rootToken) }
     var nodes: [RecoveryNode] { sim.nodes.map { RecoveryNode(name: $0.id, apiAddress: $0.apiAddress) } }
@@ -204,10 +203,10 @@ struct TestFailure: Error, CustomStringConvertible {
 final class RecordingVault: RecoveryVaultAPI, @unchecked Sendable {
     let inner: any RecoveryVaultAPI
     /// The temporary credentials of every `initialize` (test-only: production never keeps them).
-    let temporaryTokens = Mutex<[VaultSecret]>([])
+    let temporaryTokens = PThreadLocked<[VaultSecret]>([])
     /// Called before each upload with its number (1-based); may throw to simulate a crash.
     let uploadFailure: (@Sendable (Int) throws -> Void)?
-    private let uploads = Mutex(0)
+    private let uploads = PThreadLocked(0)
 
     init(_ inner: any RecoveryVaultAPI, uploadFailure: (@Sendable (Int) throws -> Void)? = nil) {
         self.inner = inner

@@ -4,7 +4,6 @@
 
 import Foundation
 import LifeboatArchive
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -283,7 +282,7 @@ struct RestoreFailureModeTests {
             try await f.writeSecret("app/db", ["password": "hunter2"])
             let manifest = try await f.backup()
             // The old cluster keeps running on vault_2 and vault_3: the hook only really wipes vault_1.
-            let calls = Mutex<[String]>([])
+            let calls = PThreadLocked<[String]>([])
             let lazyHook = ClosureResetHook(description: "wipes vault_1 only") { [sim = f.sim] node in
                 calls.withLock { $0.append(node.name) }
                 if node.name == "vault_1" { sim.wipeNode(node.name) }

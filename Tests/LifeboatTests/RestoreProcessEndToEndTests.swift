@@ -7,19 +7,19 @@ import Testing
 
 @Suite struct RestoreProcessEndToEndTests {
     @Test func killedDuringRebootstrapThenResumed() async throws {
-        let sim = try ClusterLaunchers.selected.start(shares: 3, threshold: 2)
+        let sim = try await ClusterLaunchers.selected.start(shares: 3, threshold: 2)
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         let addresses = sim.nodes.map(\.api_addr)
         let environment = ["VAULT_ADDR": addresses[0], "LIFEBOAT_VAULT_ADDRS": addresses.joined(separator: ","), "VAULT_TOKEN": sim.rootToken]
 
         // A canary, then a backup.
-        let canary = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+        let canary = try await runProcess(URL(fileURLWithPath: "/usr/bin/env"),
                                     ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "X-Vault-Token: \(sim.rootToken)",
                                      addresses[0] + "/v1/secret/data/lifeboat/canary/e2e", "-d", #"{"data":{"value":"survives"}}"#])
         #expect(canary.stdout == "200")
-        let backup = try lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
+        let backup = try await lifeboat(["backup", "--repo", workspace.repository, "--key-file", workspace.keyFile], environment: environment)
         #expect(backup.status == 0, "\(backup.stderr)")
 
         let keysFile = sim.keysFile
@@ -47,11 +47,11 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: marker), "the restore never reached vault_3's reset")
         kill(killed.processIdentifier, SIGKILL)
-        killed.waitUntilExit()
+        await killed.exited()
         // The hanging hook outlives the killed process (as a real one would): release it.
         FileManager.default.createFile(atPath: marker + "-stop", contents: nil)
 
-        let resumed = try lifeboat(arguments + ["--resume", "--reset-command", fastReset], environment: environment)
+        let resumed = try await lifeboat(arguments + ["--resume", "--reset-command", fastReset], environment: environment)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("Restore complete"))
         #expect(resumed.stdout.contains("secret/data/lifeboat/canary/e2e: ok"))

@@ -3,7 +3,6 @@
 
 import Foundation
 import LifeboatArchive
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -194,8 +193,8 @@ import LifeboatTesting
     }
 
     @Test func redrawsAreThrottledAndTheFinalLineEnds() {
-        let now = Mutex(100.0)
-        let output = Mutex<[String]>([])
+        let now = PThreadLocked(100.0)
+        let output = PThreadLocked<[String]>([])
         let progress = TransferProgress(label: "export", total: 1000, clock: { now.withLock { $0 } }, interval: 0.5) { text in
             output.withLock { $0.append(text) }
         }

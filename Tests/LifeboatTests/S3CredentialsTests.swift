@@ -1,7 +1,7 @@
 // Credentials: the shared credentials file parser, the environment/file resolution order, AWS_PROFILE and
 // AWS_SHARED_CREDENTIALS_FILE, errors that name the file and profile, and secrets kept out of descriptions.
 
-import Synchronization
+import LifeboatArchive
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -122,7 +122,7 @@ struct S3CredentialsTests {
 
 /// Records the paths a resolver reads (the resolver's reader is `@Sendable`).
 final class S3PathRecorder: Sendable {
-    private let paths = Mutex<[String]>([])
+    private let paths = PThreadLocked<[String]>([])
     func record(_ p: String) { paths.withLock { $0.append(p) } }
     var all: [String] { paths.withLock { $0 } }
 }

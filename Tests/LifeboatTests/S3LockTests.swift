@@ -4,7 +4,6 @@
 
 import Foundation
 import LifeboatArchive
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatBackup
@@ -107,7 +106,7 @@ import Testing
             let clock = SteppedClock(Date(timeIntervalSince1970: 1_800_000_000))
             _ = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", timing: timing(clock, staleAfter: 10), host: "dead")
             clock.advance(11)
-            let winners = LockedBox<[StoreLock]>([])
+            let winners = PThreadLocked<[StoreLock]>([])
             let contenderTiming = timing(clock)
             let contenders = try (0..<6).map { _ in try env.makeStore(prefix: "race/") }
             await withTaskGroup(of: StoreLock?.self) { group in
@@ -180,25 +179,15 @@ import Testing
     }
 
     /// Runs two processes at once and returns both results.
-    func concurrently(_ first: @escaping @Sendable () throws -> ProcessResult,
-                      _ second: @escaping @Sendable () throws -> ProcessResult) throws -> (ProcessResult, ProcessResult) {
-        let results = LockedBox<[Int: Result<ProcessResult, any Error>]>([:])
-        let group = DispatchGroup()
-        for (index, body) in [first, second].enumerated() {
-            group.enter()
-            DispatchQueue.global().async {
-                let result = Result { try body() }
-                results.withLock { $0[index] = result }
-                group.leave()
-            }
-        }
-        group.wait()
-        let all = results.withLock { $0 }
-        return (try all[0]!.get(), try all[1]!.get())
+    func concurrently(_ first: @escaping @Sendable () async throws -> ProcessResult,
+                      _ second: @escaping @Sendable () async throws -> ProcessResult) async throws -> (ProcessResult, ProcessResult) {
+        async let a = first()
+        async let b = second()
+        return try await (a, b)
     }
 
     @Test func verifyRacingPruneLeavesNoGhostManifests() async throws {
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         try await S3TestEnvironment.with { s3 in
             let hostA = try configuration(workspace, s3: s3, host: "a"), hostB = try configuration(workspace, s3: s3, host: "b")
@@ -213,9 +202,9 @@ import Testing
                     let taken = Date().addingTimeInterval(Double(round * 10 + index) - 3600)
                     _ = try await BackupRunner.run(source: source, repository: repository, secret: .key(key), now: { taken })
                 }
-                let (verify, prune) = try concurrently(
-                    { try lifeboat(["verify", "--all", "--config", hostA, "--lock-wait", "60s"], environment: envA) },
-                    { try lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB) })
+                let (verify, prune) = try await concurrently(
+                    { try await lifeboat(["verify", "--all", "--config", hostA, "--lock-wait", "60s"], environment: envA) },
+                    { try await lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB) })
                 #expect(verify.status == 0, "round \(round): \(verify.stdout)\n\(verify.stderr)")
                 #expect(!verify.stdout.contains("DAMAGED"), "round \(round): \(verify.stdout)")
                 #expect(prune.status == 0, "round \(round): \(prune.stderr)")
@@ -230,9 +219,9 @@ import Testing
     }
 
     @Test func aBackupKilledWithSIGKILLLeavesALockThatGoesStaleAndIsTakenOver() async throws {
-        let sim = try VaultSimProcess.start()
+        let sim = try await VaultSimProcess.start()
         defer { sim.stop() }
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         try await S3TestEnvironment.with { s3 in
             let hostA = try configuration(workspace, s3: s3, host: "a", staleAfter: "4s")
@@ -242,7 +231,7 @@ import Testing
             let envB = environment(workspace, host: "b")
             let store = try s3.makeStore(prefix: "fleet/")
             // Host A's backup waits for a snapshot that does not come: it holds the write lock and refreshes it.
-            try sim.control(["fault", "delay-first-byte", "--path", "sys/storage/raft/snapshot", "--delay-ms", "600000"])
+            try await sim.control(["fault", "delay-first-byte", "--path", "sys/storage/raft/snapshot", "--delay-ms", "600000"])
             let process = Process()
             process.executableURL = productsDirectory.appendingPathComponent("lifeboat")
             process.arguments = ["backup", "--config", hostA, "--no-prune"]
@@ -260,12 +249,12 @@ import Testing
             #expect(holders.map(\.pid) == [process.processIdentifier], "host A's backup holds the lock")
             // While it lives (and refreshes past its 4 s deadline) host B is refused.
             try await Task.sleep(for: .seconds(5))
-            let refused = try lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
+            let refused = try await lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
             #expect(refused.status == 75, "a live holder's lock is never taken over: \(refused.stderr)")
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
             // Dead, it stops refreshing: host B waits, takes the lock over once stale, says so, and runs.
-            let pruned = try lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB)
+            let pruned = try await lifeboat(["prune", "--keep-last", "1", "--config", hostB, "--lock-wait", "60s"], environment: envB)
             #expect(pruned.status == 0, "\(pruned.stderr)")
             #expect(pruned.stderr.contains("took over the stale lock"), "\(pruned.stderr)")
             #expect(pruned.stderr.contains("pid \(process.processIdentifier)"), "\(pruned.stderr)")
@@ -274,29 +263,29 @@ import Testing
     }
 
     @Test func aBackupOnOneHostWaitsForAPruneOnAnotherAndVerifyRunsBesideABackup() async throws {
-        let workspace = try E2EWorkspace()
+        let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
         try await S3TestEnvironment.with { s3 in
             let hostB = try configuration(workspace, s3: s3, host: "b")
             let envB = environment(workspace, host: "b")
             let store = try s3.makeStore(prefix: "fleet/")
             let snap = fixturesDirectory.appendingPathComponent("backup.snap").path
-            #expect(try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB).status == 0)
+            #expect(try await lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB).status == 0)
             // Host A (this process) holds the write lock, as a running backup does.
             let backup = try await StoreLock.acquire(store: store, mode: .write, operation: "backup", host: "host-a")
-            let imported = try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB)
+            let imported = try await lifeboat(["import", snap, "--config", hostB, "--cluster", "prod"], environment: envB)
             #expect(imported.status == 75, "\(imported.stderr)")
             #expect(imported.stderr.contains("host host-a"), "\(imported.stderr)")
-            let pruned = try lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
+            let pruned = try await lifeboat(["prune", "--keep-last", "1", "--config", hostB], environment: envB)
             #expect(pruned.status == 75, "\(pruned.stderr)")
-            let verified = try lifeboat(["verify", "--all", "--config", hostB], environment: envB)
+            let verified = try await lifeboat(["verify", "--all", "--config", hostB], environment: envB)
             #expect(verified.status == 0, "verify runs beside a backup: \(verified.stderr)")
-            let listed = try lifeboat(["list", "--config", hostB, "--cluster", "prod"], environment: envB)
+            let listed = try await lifeboat(["list", "--config", hostB, "--cluster", "prod"], environment: envB)
             #expect(listed.status == 0, "\(listed.stderr)")
             #expect(listed.stdout.contains("CLUSTER") && listed.stdout.contains("prod"), "\(listed.stdout)")
             // With --lock-wait the import waits until host A is done, then runs.
             let waiting = Task.detached {
-                try lifeboat(["import", snap, "--config", hostB, "--cluster", "prod", "--lock-wait", "60s"], environment: envB)
+                try await lifeboat(["import", snap, "--config", hostB, "--cluster", "prod", "--lock-wait", "60s"], environment: envB)
             }
             try await Task.sleep(for: .seconds(2))
             await backup.release()
@@ -311,7 +300,7 @@ import Testing
 /// "another run" replace it (the takeover landing between a refresh's read and its write).
 final class TakeoverOnReadStore: ForwardingStore, @unchecked Sendable {
     let base: any BackupStore
-    private let replacement = LockedBox<[UInt8]?>(nil)
+    private let replacement = PThreadLocked<[UInt8]?>(nil)
     init(base: any BackupStore) { self.base = base }
     func arm(replacingWith bytes: [UInt8]) { replacement.withLock { $0 = bytes } }
 

@@ -4,7 +4,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
-import Synchronization
+import LifeboatArchive
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -24,9 +24,9 @@ final class S3ScriptedTransport: S3Transport {
         case respond(Int, String)
         case fail(S3Error)
     }
-    private let state: Mutex<(steps: [Step], seen: [String])>
+    private let state: PThreadLocked<(steps: [Step], seen: [String])>
 
-    init(_ steps: [Step]) { state = Mutex((steps, [])) }
+    init(_ steps: [Step]) { state = PThreadLocked((steps, [])) }
 
     var requests: [String] { state.withLock { $0.seen } }
 
@@ -48,7 +48,7 @@ final class S3ScriptedTransport: S3Transport {
 
 /// Records the delays a retrying transport asked to sleep.
 final class S3SleepRecorder: Sendable {
-    private let delays = Mutex<[Duration]>([])
+    private let delays = PThreadLocked<[Duration]>([])
     var all: [Duration] { delays.withLock { $0 } }
     func sleep(_ d: Duration) async throws { delays.withLock { $0.append(d) } }
 }

@@ -6,7 +6,6 @@
 import Foundation
 import LifeboatArchive
 import NIOCore
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -236,7 +235,7 @@ struct S3StoreMotoTests {
 /// AWS, MinIO and Ceph report the real time. This test decorator remembers when each upload was created and puts
 /// that time into ListMultipartUploads answers, so orphan cleanup's age threshold is tested as on a real server.
 final class S3MotoInitiatedFix: Sendable {
-    private let created = Mutex<[String: String]>([:])
+    private let created = PThreadLocked<[String: String]>([:])
 
     func wrapping(_ base: any S3Transport) -> any S3Transport { Transport(base: base, fix: self) }
 

@@ -6,7 +6,6 @@ import AsyncHTTPClient
 import Foundation
 import LifeboatArchive
 import NIOCore
-import Synchronization
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -103,7 +102,7 @@ final class S3TestEnvironment: @unchecked Sendable {
             // SIGKILL, not SIGTERM: the child inherits the test process's signal mask, in which SIGTERM is
             // blocked, so a terminate() would never be delivered.
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
         }
         processes = []
     }
@@ -263,7 +262,7 @@ final class S3TestEnvironment: @unchecked Sendable {
 
 /// The retries a store's retrying transport reported.
 final class S3RetryLog: Sendable {
-    private let events = Mutex<[S3RetryEvent]>([])
+    private let events = PThreadLocked<[S3RetryEvent]>([])
     func record(_ event: S3RetryEvent) { events.withLock { $0.append(event) } }
     var all: [S3RetryEvent] { events.withLock { $0 } }
 }
@@ -276,9 +275,7 @@ struct S3TestHarnessError: Error, CustomStringConvertible {
 /// Counts requests per operation on their way to the inner transport.
 final class S3CountingTransport: S3Transport {
     let base: any S3Transport
-    // A pthread lock (LockedBox), not Synchronization.Mutex: ThreadSanitizer does not see Mutex's futex calls on
-    // Linux and reported these counters as a race (docs/sanitizers.md).
-    private let counts = LockedBox<[String: Int]>([:])
+    private let counts = PThreadLocked<[String: Int]>([:])
 
     init(base: any S3Transport) { self.base = base }
 

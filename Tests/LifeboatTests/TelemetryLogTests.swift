@@ -14,13 +14,13 @@ import LifeboatSchedule
 import LifeboatBase
 import LifeboatTesting
 import Logging
-import Synchronization
+import LifeboatArchive
 import Testing
 
 @Suite("Telemetry logs")
 struct TelemetryLogTests {
     final class Capture: Sendable {
-        private let lines = Mutex<[String]>([])
+        private let lines = PThreadLocked<[String]>([])
         var all: [String] { lines.withLock { $0 } }
         func append(_ line: String) { lines.withLock { $0.append(line) } }
     }

@@ -6,7 +6,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import LifeboatArchive
 import Testing
 
 /// One sample line of the exposition format.
@@ -179,15 +179,15 @@ func rawHTTPGet(host: String = "127.0.0.1", port: Int, path: String) async throw
 /// A webhook receiver on 127.0.0.1 (port chosen at run time) that records each POST body and answers with the
 /// scripted statuses (then 200).
 final class WebhookReceiver: Sendable {
-    private let bodies = Mutex<[[UInt8]]>([])
-    private let statuses: Mutex<[Int]>
+    private let bodies = PThreadLocked<[[UInt8]]>([])
+    private let statuses: PThreadLocked<[Int]>
     private let channel: any Channel
     let port: Int
 
     private init(channel: any Channel, statuses: [Int]) {
         self.channel = channel
         self.port = channel.localAddress!.port!
-        self.statuses = Mutex(statuses)
+        self.statuses = PThreadLocked(statuses)
     }
 
     var received: [[UInt8]] { bodies.withLock { $0 } }

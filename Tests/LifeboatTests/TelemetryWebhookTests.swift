@@ -14,7 +14,7 @@ import LifeboatSchedule
 import LifeboatBase
 import LifeboatTesting
 import Logging
-import Synchronization
+import LifeboatArchive
 import Testing
 
 @Suite("Telemetry webhooks")
@@ -87,7 +87,7 @@ struct TelemetryWebhookTests {
 
     @Test("retries: 5xx and 429 are retried with doubling backoff; other 4xx are not")
     func retries() async throws {
-        let slept = Mutex<[Duration]>([])
+        let slept = PThreadLocked<[Duration]>([])
         let notification = AgentNotification(
             event: .failure, job: "backup", groups: ["local"], reason: .timeout, message: "m", timestamp: start, host: "h")
         let webhook = WebhookConfiguration(url: "http://127.0.0.1:1/", maxAttempts: 4, initialBackoff: .seconds(1))
@@ -100,7 +100,7 @@ struct TelemetryWebhookTests {
         #expect(flaky.received.count == 3)
         #expect(slept.withLock { $0 } == [.seconds(1), .seconds(2)])
 
-        let failures = Mutex(0)
+        let failures = PThreadLocked(0)
         let rejecting = RecordingWebhookTransport(statuses: [404])
         let strict = WebhookNotifier(webhooks: [webhook], transport: rejecting, sleep: { _ in }, logger: logger,
                                      onFailure: { failures.withLock { $0 += 1 } })

@@ -3,7 +3,7 @@
 // credentials read from files at each login, one login for concurrent callers, and 403 invalidation.
 
 import Foundation
-import Synchronization
+import LifeboatArchive
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -28,7 +28,7 @@ final class VaultFakeAuthBackend: VaultAuthBackend {
         var renewTTL: Int?
         var issued = 0
     }
-    let state = Mutex(State())
+    let state = PThreadLocked(State())
     let loginDelay: Duration
 
     init(loginDelay: Duration = .zero) { self.loginDelay = loginDelay }

@@ -6,7 +6,7 @@
 import Foundation
 import LifeboatSnapshot
 import NIOCore
-import Synchronization
+import LifeboatArchive
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent
@@ -71,7 +71,7 @@ final class VaultClientSimHarness: @unchecked Sendable {
 
 /// Records backoff waits instead of sleeping.
 final class VaultRecordingSleeper: VaultSleeper {
-    let delays = Mutex<[Duration]>([])
+    let delays = PThreadLocked<[Duration]>([])
     func sleep(for duration: Duration) async throws { delays.withLock { $0.append(duration) } }
     var recorded: [Duration] { delays.withLock { $0 } }
 }

@@ -82,7 +82,12 @@ struct VaultServerLauncher: ClusterLauncher {
     /// How long a SIGTERMed node may take to exit before it gets SIGKILL.
     var stopGrace: Duration = .seconds(10)
 
-    func launch(nodes: Int, shares: Int, threshold: Int) throws -> any LaunchedCluster {
+    func launch(nodes: Int, shares: Int, threshold: Int) async throws -> any LaunchedCluster {
+        try await onOwnThread { try launchBlocking(nodes: nodes, shares: shares, threshold: threshold) }
+    }
+
+    /// Starts the servers and bootstraps them, blocking this thread (never call it from async code).
+    func launchBlocking(nodes: Int, shares: Int, threshold: Int) throws -> VaultServerCluster {
         let cluster = try launchProcesses(nodes: nodes)
         do {
             try cluster.bootstrap(shares: shares, threshold: threshold)
@@ -112,7 +117,7 @@ struct VaultServerLauncher: ClusterLauncher {
             throw error
         }
         do {
-            for config in cluster.configs { try cluster.startNode(config.nodeID) }
+            for config in cluster.configs { try cluster.startNodeBlocking(config.nodeID) }
             try cluster.watchResetRequests()
         } catch {
             cluster.stop()
@@ -124,12 +129,12 @@ struct VaultServerLauncher: ClusterLauncher {
 
 /// The running servers: child processes of the test process, one per node.
 final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
-    // `children` and `initialized` are only touched through their LockedBoxes, `stopped` only with `resetLock` held.
+    // `children` and `initialized` are only touched through their PThreadLockedes, `stopped` only with `resetLock` held.
     let launcher: VaultServerLauncher
     let directory: String
     let configs: [VaultServerConfig]
-    private let children = LockedBox<[String: pid_t]>([:])
-    private let initialized = LockedBox<(rootToken: String, keys: [String])>(("", []))
+    private let children = PThreadLocked<[String: pid_t]>([:])
+    private let initialized = PThreadLocked<(rootToken: String, keys: [String])>(("", []))
     /// Set by `stop()`; a reset only runs while it is false, under `resetLock` (so stop never races a restart).
     private var stopped = false
     private let resetLock = NSLock()
@@ -157,6 +162,11 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     }
 
     func logPath(_ id: String) -> String { directory + "/\(id).log" }
+
+    /// The active node's id (the one whose sys/health answers 200), blocking this thread.
+    private func activeNodeBlocking() -> String? {
+        configs.first { (try? VaultHTTP.callBlocking("GET", $0.apiAddress + "/v1/sys/health", timeout: 2).status) == 200 }?.nodeID
+    }
     func configPath(_ id: String) -> String { directory + "/\(id).hcl" }
 
     func config(_ id: String) throws -> VaultServerConfig {
@@ -179,7 +189,9 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
         }
     }
 
-    func startNode(_ id: String) throws {
+    func startNode(_ id: String) async throws { try await onOwnThread { try self.startNodeBlocking(id) } }
+
+    func startNodeBlocking(_ id: String) throws {
         let config = try config(id)
         guard !isRunning(id) else { throw E2EError("\(id) is already running (pid \(pid(id) ?? 0))") }
         let log = open(logPath(id), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -201,8 +213,8 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     /// never answers within the launcher's timeout, is an error carrying the end of the node's log.
     private func waitForListener(_ id: String, pid: pid_t, address: String) throws {
         var exited = false
-        let answered = waitUntil(for: launcher.listenTimeout) {
-            if (try? VaultHTTP.call("GET", address + "/v1/sys/health", timeout: 1)) != nil { return true }
+        let answered = waitUntilBlocking(for: launcher.listenTimeout) {
+            if (try? VaultHTTP.callBlocking("GET", address + "/v1/sys/health", timeout: 1)) != nil { return true }
             exited = !isRunning(id)
             return exited
         }
@@ -223,12 +235,16 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
         return tail.isEmpty ? "(empty log)" : tail
     }
 
-    func stopNode(_ id: String) throws {
+    func stopNode(_ id: String) async throws { try await onOwnThread { try self.stopNodeBlocking(id) } }
+
+    func stopNodeBlocking(_ id: String) throws {
         _ = try config(id)
         terminate(id, grace: launcher.stopGrace)
     }
 
-    func killNode(_ id: String) throws {
+    func killNode(_ id: String) async throws { try await onOwnThread { try self.killNodeBlocking(id) } }
+
+    func killNodeBlocking(_ id: String) throws {
         _ = try config(id)
         terminate(id, grace: .zero)
     }
@@ -239,7 +255,7 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
         var status: Int32 = 0
         if grace > .zero {
             kill(-pid, SIGTERM)
-            let exited = waitUntil(every: .milliseconds(20), for: grace) { waitpid(pid, &status, WNOHANG) != 0 }
+            let exited = waitUntilBlocking(every: .milliseconds(20), for: grace) { waitpid(pid, &status, WNOHANG) != 0 }
             if exited {
                 kill(-pid, SIGKILL)  // anything the server left in its group
                 return
@@ -290,7 +306,7 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
             try FileManager.default.removeItem(atPath: config.dataDirectory)
             try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            try startNode(id)
+            try startNodeBlocking(id)
         }
     }
 
@@ -302,7 +318,7 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     /// unsealed with the same keys (its retry_join finds the leader) until it is an unsealed voter.
     func bootstrap(shares: Int, threshold: Int, timeout: Duration = .seconds(90)) throws {
         guard let first = configs.first else { throw E2EError("a cluster without nodes") }
-        let initAnswer = try VaultHTTP.call("PUT", first.apiAddress + "/v1/sys/init",
+        let initAnswer = try VaultHTTP.callBlocking("PUT", first.apiAddress + "/v1/sys/init",
                                             body: ["secret_shares": shares, "secret_threshold": threshold])
         guard initAnswer.status == 200, let json = initAnswer.json, let token = json["root_token"] as? String,
               let keys = json["keys_base64"] as? [String], let hex = json["keys"] as? [String], keys.count >= threshold
@@ -319,12 +335,12 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
 
         for config in configs {
             var lastAnswer = "nothing"
-            let unsealed = waitUntil(every: .milliseconds(200), for: timeout) {
-                let status = try? VaultHTTP.call("GET", config.apiAddress + "/v1/sys/seal-status", timeout: 2).json
+            let unsealed = waitUntilBlocking(every: .milliseconds(200), for: timeout) {
+                let status = try? VaultHTTP.callBlocking("GET", config.apiAddress + "/v1/sys/seal-status", timeout: 2).json
                 if status?["sealed"] as? Bool == false { return true }
                 // A follower accepts the shares once its retry_join reached the leader; until then they are resent.
                 for key in keys.prefix(threshold) {
-                    let answer = try? VaultHTTP.call("PUT", config.apiAddress + "/v1/sys/unseal", body: ["key": key], timeout: 5)
+                    let answer = try? VaultHTTP.callBlocking("PUT", config.apiAddress + "/v1/sys/unseal", body: ["key": key], timeout: 5)
                     if let answer { lastAnswer = "\(answer.status) " + String(decoding: answer.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
                     if answer?.json?["sealed"] as? Bool == false { return true }
                 }
@@ -334,10 +350,10 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
                 throw E2EError("\(config.nodeID) did not unseal within \(timeout) (the last sys/unseal answered \(lastAnswer)); end of its log:\n\(logTail(config.nodeID))")
             }
             if config == first {
-                guard waitUntil(every: .milliseconds(100), for: timeout, until: { (try? activeNode()) == first.nodeID }) else {
+                guard waitUntilBlocking(every: .milliseconds(100), for: timeout, until: { activeNodeBlocking() == first.nodeID }) else {
                     throw E2EError("\(first.nodeID) did not become active within \(timeout); end of its log:\n\(logTail(first.nodeID))")
                 }
-                let mount = try VaultHTTP.call("POST", first.apiAddress + "/v1/sys/mounts/secret", token: token,
+                let mount = try VaultHTTP.callBlocking("POST", first.apiAddress + "/v1/sys/mounts/secret", token: token,
                                                body: ["type": "kv", "options": ["version": "2"]])
                 guard mount.status == 204 || mount.status == 200 else {
                     throw E2EError("mounting secret/ answered \(mount.status): \(String(decoding: mount.body, as: UTF8.self))")
@@ -345,12 +361,12 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
             }
         }
         // Every node a voter of one raft configuration, and serving (active or standby).
-        let joined = waitUntil(every: .milliseconds(200), for: timeout) {
-            let answer = try? VaultHTTP.call("GET", first.apiAddress + "/v1/sys/storage/raft/configuration", token: token, timeout: 2)
+        let joined = waitUntilBlocking(every: .milliseconds(200), for: timeout) {
+            let answer = try? VaultHTTP.callBlocking("GET", first.apiAddress + "/v1/sys/storage/raft/configuration", token: token, timeout: 2)
             let servers = ((answer?.json?["data"] as? [String: Any])?["config"] as? [String: Any])?["servers"] as? [[String: Any]] ?? []
             let voters = Set(servers.filter { $0["voter"] as? Bool == true }.compactMap { $0["node_id"] as? String })
             return voters == Set(configs.map(\.nodeID)) && configs.allSatisfy { config in
-                let health = try? VaultHTTP.call("GET", config.apiAddress + "/v1/sys/health", timeout: 2).status
+                let health = try? VaultHTTP.callBlocking("GET", config.apiAddress + "/v1/sys/health", timeout: 2).status
                 return health == 200 || health == 429
             }
         }

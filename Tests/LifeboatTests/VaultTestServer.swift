@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
+import LifeboatArchive
 
 /// How the scripted server answers one request.
 enum VaultTestReply: Sendable {
@@ -29,7 +29,7 @@ final class VaultTestServer: Sendable {
     let scheme: String
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
-    private let log = Mutex<[VaultTestRequest]>([])
+    private let log = PThreadLocked<[VaultTestRequest]>([])
 
     var address: String { "\(scheme)://127.0.0.1:\(port)" }
     var requests: [VaultTestRequest] { log.withLock { $0 } }
@@ -81,7 +81,7 @@ final class VaultTestServer: Sendable {
 
 /// Lets the channel initializer reach the server object created after binding.
 final class VaultTestServerBox: Sendable {
-    private let value = Mutex<VaultTestServer?>(nil)
+    private let value = PThreadLocked<VaultTestServer?>(nil)
     var server: VaultTestServer? { value.withLock { $0 } }
     func set(_ s: VaultTestServer) { value.withLock { $0 = s } }
 }

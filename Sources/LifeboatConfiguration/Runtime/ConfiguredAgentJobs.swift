@@ -4,7 +4,6 @@
 
 import Foundation
 import LifeboatArchive
-import Synchronization
 import LifeboatBase
 import LifeboatSchedule
 import LifeboatVault
@@ -39,13 +38,13 @@ public final class ConfiguredAgentJobs: AgentJobs {
     }
 
     public let client: VaultClient
-    private let current: Mutex<Setup>
-    private let retired: Mutex<[OpenedDestination]>
+    private let current: PThreadLocked<Setup>
+    private let retired: PThreadLocked<[OpenedDestination]>
 
     public init(client: VaultClient, setup: Setup) {
         self.client = client
-        current = Mutex(setup)
-        retired = Mutex([])
+        current = PThreadLocked(setup)
+        retired = PThreadLocked([])
     }
 
     /// The setup new jobs use.

@@ -4,7 +4,6 @@
 // others, and is never pruned.
 
 import Foundation
-import Synchronization
 import LifeboatArchive
 import LifeboatBase
 import LifeboatSchedule
@@ -178,7 +177,7 @@ public enum ConfiguredBackup {
 /// cluster new to a destination that holds another's backups starts its own series, with a warning; the
 /// destination's cluster registry (`clusters.json`) records it. Runs under each destination's exclusive lock.
 final class ClusterSeriesGate: Sendable {
-    private let notes = Mutex<[String: [String]]>([:])
+    private let notes = PThreadLocked<[String: [String]]>([:])
 
     /// The warnings recorded for `destination`.
     func warnings(for destination: String) -> [String] { notes.withLock { $0[destination] ?? [] } }

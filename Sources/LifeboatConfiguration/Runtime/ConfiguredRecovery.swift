@@ -2,7 +2,6 @@
 // `restore.hooks` (reset_all once, then wipe_node and start for each node) or `drill.hooks`.
 
 import Foundation
-import Synchronization
 import LifeboatBase
 import LifeboatArchive
 import LifeboatSchedule
@@ -56,7 +55,7 @@ public final class ConfiguredResetHook: ResetHook {
     public let resetAll: [[String]]
     public let perNode: CommandResetHook
     public let timeout: Duration
-    private let ranResetAll = Mutex(false)
+    private let ranResetAll = PThreadLocked(false)
 
     public init(resetAll: [[String]], perNode: CommandResetHook, timeout: Duration) {
         self.resetAll = resetAll
