@@ -129,6 +129,9 @@ import Testing
         try await sim.control(["seed", "--bytes", "2MiB"])
         try await sim.control(["fault", "throttle", "--bytes-per-second", "4000000"])
         let environment = backupEnvironment(sim, addresses: sim.nodes.map(\.api_addr))
+        // The repository exists from the start, so `list` reads it even when every run was killed before creating it
+        // (a slow machine or a sanitizer build starts processes late).
+        try FileManager.default.createDirectory(atPath: workspace.repository, withIntermediateDirectories: true)
         var generator = SplitMix(seed: 42)
         var completed = 0
         for _ in 0..<6 {
