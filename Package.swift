@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "LifeboatSnapshot", targets: ["LifeboatSnapshot"]),
         .library(name: "LifeboatRepository", targets: ["LifeboatRepository"]),
         .library(name: "LifeboatSchedule", targets: ["LifeboatSchedule"]),
+        .library(name: "LifeboatConfiguration", targets: ["LifeboatConfiguration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -32,6 +32,8 @@ let fuzzTargets: [(String, [String])] = [
     ("fuzz-s3-xml", []),
     // The router needs the simulator itself (SwiftNIO is built with the fuzzer's instrumentation for it).
     ("fuzz-vault-sim-router", ["VaultSim"]),
+    // The configuration reaches every module's settings (and with them AsyncHTTPClient, NIOSSL): the largest build.
+    ("fuzz-configuration", ["LifeboatConfiguration"]),
 ]
 
 let package = Package(

@@ -26,6 +26,7 @@ TARGET_LINES=(
   "fuzz-schedule        -max_len=128"
   "fuzz-s3-xml          -max_len=4096"
   "fuzz-vault-sim-router -max_len=1024"
+  "fuzz-configuration   -max_len=16384"
 )
 TARGETS=()
 for line in "${TARGET_LINES[@]}"; do TARGETS+=("${line%% *}"); done
