@@ -103,6 +103,10 @@ import Testing
                 let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
                 let uses = text.matches(of: /(^|[^A-Za-z_.])Mutex\s*[<(]|import\s+Synchronization\b.*\n(?s:.*)[^A-Za-z_]Mutex\b/)
                 #expect(uses.isEmpty, "\(directory)/\(file) uses Synchronization.Mutex; use PThreadLocked (LifeboatArchive)")
+                if text.contains("class PThreadLocked") || text.contains("struct PThreadLocked") {
+                    #expect("\(directory)/\(file)" == "Sources/LifeboatArchive/PThreadLocked.swift",
+                            "\(directory)/\(file) defines a second PThreadLocked")
+                }
             }
         }
     }

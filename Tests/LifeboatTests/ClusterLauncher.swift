@@ -6,6 +6,7 @@
 // seed) call `VaultSimProcess.start` directly and stay on vault-sim whatever the variable says.
 
 import Foundation
+import LifeboatArchive
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

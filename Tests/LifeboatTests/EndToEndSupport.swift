@@ -83,21 +83,6 @@ func runProcessBlocking(_ executable: URL, _ arguments: [String], environment: [
                          stderr: String(decoding: stderrData.withLock { $0 }, as: UTF8.self))
 }
 
-/// A thread-safe box for the pipe readers.
-final class PThreadLocked<Value>: @unchecked Sendable {
-    // Invariant: `value` is only touched with `lock` held.
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// The default launcher: one `vault-sim serve` process per cluster.
 struct VaultSimLauncher: ClusterLauncher {
     var name: String { "vault-sim" }

@@ -4,6 +4,7 @@
 // or uninitialized local node.
 
 import Foundation
+import LifeboatArchive
 import Testing
 @testable import LifeboatConfiguration
 @testable import LifeboatAgent

@@ -4,6 +4,7 @@
 // step, the refusals that protect data, and the healthy cluster's exit 0.
 
 import Foundation
+import LifeboatArchive
 import Testing
 @testable import LifeboatRecovery
 @testable import LifeboatVault

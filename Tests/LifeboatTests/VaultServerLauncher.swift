@@ -5,6 +5,7 @@
 // LIFEBOAT_TEST_VAULT_BIN (ClusterLaunchers.selected).
 
 import Foundation
+import LifeboatArchive
 import Testing
 @testable import LifeboatRecovery
 
