@@ -96,6 +96,7 @@ import Testing
     /// with raw futex calls that ThreadSanitizer cannot see, so it reports the guarded accesses as races and the suite
     /// could not run clean under `--sanitize=thread` (docs/sanitizers.md).
     @Test func sharedStateUsesTheOneLockType() throws {
+        var definitions: [String] = []
         for directory in ["Sources", "Tests", "Fuzz/Sources"] {
             let base = Self.root.appendingPathComponent(directory)
             guard let files = FileManager.default.enumerator(atPath: base.path) else { continue }
@@ -103,11 +104,11 @@ import Testing
                 let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
                 let uses = text.matches(of: /(^|[^A-Za-z_.])Mutex\s*[<(]|import\s+Synchronization\b.*\n(?s:.*)[^A-Za-z_]Mutex\b/)
                 #expect(uses.isEmpty, "\(directory)/\(file) uses Synchronization.Mutex; use PThreadLocked (LifeboatArchive)")
-                if text.contains("class PThreadLocked") || text.contains("struct PThreadLocked") {
-                    #expect("\(directory)/\(file)" == "Sources/LifeboatArchive/PThreadLocked.swift",
-                            "\(directory)/\(file) defines a second PThreadLocked")
+                if text.contains(/(?m)^\s*(?:\w+\s+)*(?:class|struct|enum|actor)\s+PThreadLocked\b/) {
+                    definitions.append("\(directory)/\(file)")
                 }
             }
         }
+        #expect(definitions == ["Sources/LifeboatArchive/PThreadLocked.swift"], "PThreadLocked is defined in \(definitions)")
     }
 }
