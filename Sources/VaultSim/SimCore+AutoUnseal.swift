@@ -133,7 +133,10 @@ extension SimCore {
 
     private func autoUnsealAttempt(_ nodeID: String) {
         let again: Bool = lock.withLock {
-            guard !shutDown, let n = node(nodeID), n.running, n.sealed, n.groupID != nil || n.pendingJoinGroup != nil else {
+            // A seal by request cancels the retries (`seal` drops the node from `autoUnsealPending`): like Vault, a node
+            // sealed with sys/seal stays sealed until it is unsealed or restarted, never by a retry started before.
+            guard !shutDown, autoUnsealPending.contains(nodeID), let n = node(nodeID), n.running, n.sealed,
+                  n.groupID != nil || n.pendingJoinGroup != nil else {
                 autoUnsealPending.remove(nodeID)
                 return false
             }

@@ -320,6 +320,7 @@ final class SimCore: @unchecked Sendable {
             n.unsealParts = []
             n.unsealNonce = ""
             n.activeTime = nil
+            autoUnsealPending.remove(n.id)
             if wasUnsealed, let g = group(of: n) {
                 if g.leaderID == n.id { g.leaderID = nil }
                 reconcileLeadership(g)
