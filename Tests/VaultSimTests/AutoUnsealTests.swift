@@ -66,6 +66,11 @@ struct KMS {
         #expect(blob.keyInfo?.keyID == "autounseal")
         // A same-cluster restore validates SHA256SUMS.sealed through the KMS.
         #expect(try TestHTTP.send("POST", h.url("vault_1", "sys/storage/raft/snapshot"), token: result.rootToken, body: snap.body).status == 204)
+        // The restore applies asynchronously and then lets sealed members auto-unseal; let it finish before sealing a
+        // node by request, or the restore would unseal it again.
+        try await h.waitUntil("restore applied") {
+            (try h.get("vault_1", "sys/leader").json?["raft_applied_index"]?.intValue ?? 0) > Int(verified.meta.index)
+        }
         // Sealing by request, then recovery keys unseal again (through the KMS).
         h.sim.sealNode("vault_3")
         let one = try h.put("vault_3", "sys/unseal", .obj(["key": .string(result.recoveryKeysBase64[0])]))
