@@ -191,37 +191,39 @@ import Testing
         defer { sim.stop() }
         let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let closedPort = try freeLoopbackPort()
-        let config = try writeConfiguration(workspace, sim: sim, destinations: """
-              - name: local
-                type: local
-                path: \(workspace.repository)
-              - name: offsite
-                type: s3
-                endpoint: http://127.0.0.1:\(closedPort)
-                bucket: vault-backups
-                path_style: true
-                access_key_id: env:LB_TEST_S3_KEY
-                secret_access_key: env:LB_TEST_S3_SECRET
-            """)
-        let env = environment(sim)
-        let backup = try await lifeboat(["backup", "--config", config], environment: env)
-        #expect(backup.status == 3, "\(backup.stdout)\n\(backup.stderr)")
-        #expect(backup.stdout.contains("local: stored"))
-        #expect(backup.stdout.contains("offsite: NOT stored"))
+        // A bound port that never listens: the bucket refuses connections for the whole test.
+        try await withRefusingLoopbackPort { closedPort in
+            let config = try writeConfiguration(workspace, sim: sim, destinations: """
+                  - name: local
+                    type: local
+                    path: \(workspace.repository)
+                  - name: offsite
+                    type: s3
+                    endpoint: http://127.0.0.1:\(closedPort)
+                    bucket: vault-backups
+                    path_style: true
+                    access_key_id: env:LB_TEST_S3_KEY
+                    secret_access_key: env:LB_TEST_S3_SECRET
+                """)
+            let env = environment(sim)
+            let backup = try await lifeboat(["backup", "--config", config], environment: env)
+            #expect(backup.status == 3, "\(backup.stdout)\n\(backup.stderr)")
+            #expect(backup.stdout.contains("local: stored"))
+            #expect(backup.stdout.contains("offsite: NOT stored"))
 
-        // list shows what the local destination holds, names the unreachable one, and exits 74.
-        let list = try await lifeboat(["list", "--config", config], environment: env)
-        #expect(list.status == 74, "\(list.stderr)")
-        #expect(list.stdout.contains("local"), "\(list.stdout)")
-        #expect(list.stdout.split(separator: "\n").count == 2, "a header and the one backup: \(list.stdout)")
-        #expect(list.stderr.contains("could not read offsite"), "\(list.stderr)")
+            // list shows what the local destination holds, names the unreachable one, and exits 74.
+            let list = try await lifeboat(["list", "--config", config], environment: env)
+            #expect(list.status == 74, "\(list.stderr)")
+            #expect(list.stdout.contains("local"), "\(list.stdout)")
+            #expect(list.stdout.split(separator: "\n").count == 2, "a header and the one backup: \(list.stdout)")
+            #expect(list.stderr.contains("could not read offsite"), "\(list.stderr)")
 
-        // verify checks the local copy (ok) and reports the bucket as unreadable, not as damaged.
-        let verify = try await lifeboat(["verify", "--latest", "--config", config], environment: env)
-        #expect(verify.status == 74, "\(verify.stderr)")
-        #expect(verify.stdout.hasPrefix("ok"), "\(verify.stdout)")
-        #expect(!verify.stdout.contains("DAMAGED"))
+            // verify checks the local copy (ok) and reports the bucket as unreadable, not as damaged.
+            let verify = try await lifeboat(["verify", "--latest", "--config", config], environment: env)
+            #expect(verify.status == 74, "\(verify.stderr)")
+            #expect(verify.stdout.hasPrefix("ok"), "\(verify.stdout)")
+            #expect(!verify.stdout.contains("DAMAGED"))
+        }
     }
 
     @Test func aDrillFromTheConfigurationRestoresIntoAnInProcessSimulator() async throws {

@@ -272,9 +272,24 @@ struct E2EWorkspace {
 /// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close), for a process that
 /// needs its port before it starts: the one helper every end-to-end test uses.
 func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A port on 127.0.0.1 that refuses every connection for as long as `body` runs: a socket is bound to it but never
+/// listens, so a connect gets ECONNREFUSED and no other server of the parallel suite can be handed the port (a port
+/// that was merely closed can be, and then the "dead" address answers).
+func withRefusingLoopbackPort<T>(_ body: (Int) async throws -> T) async throws -> T {
+    let (fd, port) = try boundLoopbackSocket()
+    defer { close(fd) }
+    return try await body(port)
+}
+
+/// A TCP socket bound to a port of the kernel's choice on 127.0.0.1, and that port.
+private func boundLoopbackSocket() throws -> (Int32, Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw E2EError("socket failed") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
@@ -282,11 +297,11 @@ func freeLoopbackPort() throws -> Int {
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw E2EError("bind failed") }
+    guard bound == 0 else { close(fd); throw E2EError("bind failed") }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let named = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    guard named == 0 else { throw E2EError("getsockname failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard named == 0 else { close(fd); throw E2EError("getsockname failed") }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -31,13 +31,6 @@ private func makeClient(_ addresses: [String], auth: VaultClientConfiguration.Au
 }
 
 /// A loopback port with nothing listening.
-private func closedPort() async throws -> Int {
-    let s = try await VaultTestServer.start { _ in .full(status: 200, headers: [], body: []) }
-    let p = s.port
-    await s.stop()
-    return p
-}
-
 private func withVaultTestServers(_ servers: [VaultTestServer], _ body: () async throws -> Void) async throws {
     do { try await body() } catch {
         for s in servers { await s.stop() }
@@ -138,35 +131,38 @@ private func withVaultTestServers(_ servers: [VaultTestServer], _ body: () async
     }
 
     @Test func connectionRefused() async throws {
-        let port = try await closedPort()
-        let addr = "http://127.0.0.1:\(port)"
-        try await withVaultClient(try makeClient([addr])) { c async throws in
-            await #expect {
-                _ = try await c.leaderStatus(at: addr)
-            } throws: { e in
-                let v = e as? VaultError
-                return v?.kind == .unreachable && v!.message.hasPrefix("cannot reach Vault at \(addr): connection refused")
+        try await withRefusingLoopbackPort { port in
+            let addr = "http://127.0.0.1:\(port)"
+            try await withVaultClient(try makeClient([addr])) { c async throws in
+                await #expect {
+                    _ = try await c.leaderStatus(at: addr)
+                } throws: { e in
+                    let v = e as? VaultError
+                    return v?.kind == .unreachable && v!.message.hasPrefix("cannot reach Vault at \(addr): connection refused")
+                }
             }
         }
     }
 
     @Test func leaderAddressUnreachableFallsBackToTheConfiguredActiveNode() async throws {
-        let dead = "http://127.0.0.1:\(try await closedPort())"
-        let standby = try await VaultTestServer.start { _ in .full(status: 200, headers: [], body: leaderBody(isSelf: false, leader: dead)) }
-        let active = try await VaultTestServer.start { _ in .full(status: 200, headers: [], body: leaderBody(isSelf: true, leader: dead)) }
-        try await withVaultTestServers([standby, active]) {
-            try await withVaultClient(try makeClient([standby.address, active.address])) { c async throws in
-                let leader = try await LeaderLocator(client: c).locate()
-                #expect(leader.address == active.address)
-                #expect(leader.reportedAddress == dead)
-            }
-            // Without the active node configured: a clear error naming the unusable leader.
-            try await withVaultClient(try makeClient([standby.address])) { c async throws in
-                await #expect {
-                    _ = try await LeaderLocator(client: c).locate()
-                } throws: { e in
-                    let v = e as? VaultError
-                    return v?.kind == .noLeader && v!.message.contains(dead) && v!.message.contains("LIFEBOAT_VAULT_ADDRS")
+        try await withRefusingLoopbackPort { port in
+            let dead = "http://127.0.0.1:\(port)"
+            let standby = try await VaultTestServer.start { _ in .full(status: 200, headers: [], body: leaderBody(isSelf: false, leader: dead)) }
+            let active = try await VaultTestServer.start { _ in .full(status: 200, headers: [], body: leaderBody(isSelf: true, leader: dead)) }
+            try await withVaultTestServers([standby, active]) {
+                try await withVaultClient(try makeClient([standby.address, active.address])) { c async throws in
+                    let leader = try await LeaderLocator(client: c).locate()
+                    #expect(leader.address == active.address)
+                    #expect(leader.reportedAddress == dead)
+                }
+                // Without the active node configured: a clear error naming the unusable leader.
+                try await withVaultClient(try makeClient([standby.address])) { c async throws in
+                    await #expect {
+                        _ = try await LeaderLocator(client: c).locate()
+                    } throws: { e in
+                        let v = e as? VaultError
+                        return v?.kind == .noLeader && v!.message.contains(dead) && v!.message.contains("LIFEBOAT_VAULT_ADDRS")
+                    }
                 }
             }
         }
