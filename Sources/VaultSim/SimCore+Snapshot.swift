@@ -158,6 +158,7 @@ extension SimCore {
             }
             g.index = max(meta.index, g.index) + 1
             g.persist()
+            var sealedByTheRestore: [String] = []
             for n in nodes where n.running && n.groupID == groupID {
                 n.appliedIndex = g.index
                 n.persistRaftState()
@@ -165,6 +166,7 @@ extension SimCore {
                 guard let ringBlob = g.store.get(Barrier.keyringPath),
                       let ring = try? Barrier.openKeyring(ringBlob, rootKey: keys.rootKey) else {
                     seal(n)
+                    sealedByTheRestore.append(n.id)
                     continue
                 }
                 n.keys = UnsealedKeys(seal: keys.seal, rootKey: keys.rootKey, barrierKeys: ring.keys, activeTerm: ring.active)
@@ -173,8 +175,9 @@ extension SimCore {
                 try? writeEntries(g, keys: keys, [("core/lock", Array(UUID().uuidString.lowercased().utf8), false)])
             }
             reconcileLeadership(g)
-            // Auto-unseal members sealed by a foreign keyring try the restored stored keys through the seal.
-            for n in nodes where n.running && n.groupID == groupID && n.sealed { scheduleAutoUnseal(n.id) }
+            // Auto-unseal members this restore sealed (a foreign keyring) try the restored stored keys through the
+            // seal. A member that was already sealed stays as it was: sealed by request means sealed until unsealed.
+            for id in sealedByTheRestore { scheduleAutoUnseal(id) }
         }
     }
 }

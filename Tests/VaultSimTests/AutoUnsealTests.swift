@@ -64,15 +64,17 @@ struct KMS {
         let blob = try BlobInfo(decoding: verified.sealedHashes)
         #expect(String(decoding: blob.ciphertext, as: UTF8.self).hasPrefix("vault:v1:"))
         #expect(blob.keyInfo?.keyID == "autounseal")
+        // A node sealed by request stays sealed through a restore: only members the restore itself seals (a foreign
+        // keyring) unseal themselves afterwards.
+        h.sim.sealNode("vault_3")
         // A same-cluster restore validates SHA256SUMS.sealed through the KMS.
         #expect(try TestHTTP.send("POST", h.url("vault_1", "sys/storage/raft/snapshot"), token: result.rootToken, body: snap.body).status == 204)
-        // The restore applies asynchronously and then lets sealed members auto-unseal; let it finish before sealing a
-        // node by request, or the restore would unseal it again.
         try await h.waitUntil("restore applied") {
             (try h.get("vault_1", "sys/leader").json?["raft_applied_index"]?.intValue ?? 0) > Int(verified.meta.index)
         }
-        // Sealing by request, then recovery keys unseal again (through the KMS).
-        h.sim.sealNode("vault_3")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(h.sim.nodes.first { $0.id == "vault_3" }?.sealed == true, "the restore unsealed a node sealed by request")
+        // Recovery keys unseal it again (through the KMS).
         let one = try h.put("vault_3", "sys/unseal", .obj(["key": .string(result.recoveryKeysBase64[0])]))
         #expect(one.json?["progress"] == .int(1) && one.json?["sealed"] == .bool(true))
         let wrong = try h.put("vault_3", "sys/unseal", .obj(["key": .string(Data(SecureRandom.bytes(33)).base64EncodedString())]))
