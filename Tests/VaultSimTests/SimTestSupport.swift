@@ -12,12 +12,12 @@ final class SimHarness: @unchecked Sendable {
     let clock: ManualClock?
 
     static func start(nodes: Int = 3, clock: ManualClock? = nil, directory: String? = nil, devMode: Bool = true,
-                      seal: VaultSimSeal = .shamir) async throws -> SimHarness {
+                      seal: VaultSimSeal = .shamir, restoreApplyDelay: Duration = .milliseconds(50)) async throws -> SimHarness {
         let dir = directory ?? NSTemporaryDirectory() + "vaultsim-test-" + UUID().uuidString
         var config = VaultSimulator.Configuration(dataDirectory: dir)
         config.nodeCount = nodes
         config.electionDelay = .milliseconds(30)
-        config.restoreApplyDelay = .milliseconds(50)
+        config.restoreApplyDelay = restoreApplyDelay
         if let clock { config.clock = clock }
         config.devMode = devMode
         config.seal = seal

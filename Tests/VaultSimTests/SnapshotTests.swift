@@ -157,7 +157,9 @@ enum ArchiveKit {
     }
 
     @Test func sameClusterRestoreRollsBackDataAndTokens() async throws {
-        let h = try await SimHarness.start()
+        // The restore applies 2 s after it is accepted (as Vault's, asynchronously): long enough that the read right
+        // after the 204 sees the old data even on a loaded machine or under a sanitizer (50 ms was not).
+        let h = try await SimHarness.start(restoreApplyDelay: .seconds(2))
         defer { h.stopNow() }
         let keys = try await h.sim.initializeCluster()
         let active = try #require(h.sim.activeNodeID)
