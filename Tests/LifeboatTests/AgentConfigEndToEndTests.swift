@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 @Suite struct AgentConfigEndToEndTests {
-    func configuration(_ workspace: E2EWorkspace, sim: VaultSimProcess, port: Int, slowSchedule: String, extra: String = "") -> String {
+    func configuration(_ workspace: E2EWorkspace, sim: VaultSimProcess, slowSchedule: String, extra: String = "") -> String {
         """
         vault:
           address: \(sim.nodes[0].api_addr)
@@ -26,7 +26,7 @@ import Testing
             path: \(workspace.directory)/slow
             schedule: \(slowSchedule)
         agent:
-          listen: 127.0.0.1:\(port)
+          listen: 127.0.0.1:0
           log_format: json
           state_file: \(workspace.directory)/agent-state.json
           schedules:
@@ -53,9 +53,8 @@ import Testing
         defer { sim.stop() }
         let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
-        try configuration(workspace, sim: sim, port: port, slowSchedule: "\"@daily\"").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try configuration(workspace, sim: sim, slowSchedule: "\"@daily\"").write(toFile: configPath, atomically: true, encoding: .utf8)
 
         var environment = ProcessInfo.processInfo.environment
         for name in ["VAULT_ADDR", "VAULT_TOKEN", "LIFEBOAT_VAULT_ADDRS", "LIFEBOAT_REPO"] { environment[name] = nil }
@@ -74,7 +73,7 @@ import Testing
         #expect(manifests(workspace.directory + "/slow") == 0)
 
         // A broken configuration: rejected, the agent keeps running on the old one.
-        try (configuration(workspace, sim: sim, port: port, slowSchedule: "every 1s") + "\nbogus_section: true\n")
+        try (configuration(workspace, sim: sim, slowSchedule: "every 1s") + "\nbogus_section: true\n")
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         kill(agent.processIdentifier, SIGHUP)
         try await eventually("the rejected reload in the log") { logText().contains("configuration reload rejected") }
@@ -84,7 +83,7 @@ import Testing
         #expect(manifests(workspace.directory + "/slow") == 0, "the rejected configuration must not take effect")
 
         // A good one: the slow destination now runs every second too.
-        try configuration(workspace, sim: sim, port: port, slowSchedule: "every 1s").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try configuration(workspace, sim: sim, slowSchedule: "every 1s").write(toFile: configPath, atomically: true, encoding: .utf8)
         kill(agent.processIdentifier, SIGHUP)
         try await eventually("the reload") { logText().contains("configuration reloaded") }
         try await eventually("a backup on the slow destination") { manifests(workspace.directory + "/slow") >= 1 }

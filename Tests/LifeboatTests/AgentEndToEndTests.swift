@@ -14,9 +14,8 @@ import Testing
         defer { sim.stop() }
         let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let port = try freeLoopbackPort()
         let arguments = ["agent", "--repo", workspace.repository, "--key-file", workspace.keyFile, "--schedule", "every 1s",
-                         "--keep-last", "2", "--listen", "127.0.0.1:\(port)", "--log-format", "json"]
+                         "--keep-last", "2", "--listen", "127.0.0.1:0", "--log-format", "json"]
         var environment = ProcessInfo.processInfo.environment
         environment["VAULT_ADDR"] = sim.nodes[0].api_addr
         environment["LIFEBOAT_VAULT_ADDRS"] = sim.nodes.map(\.api_addr).joined(separator: ",")
@@ -24,6 +23,7 @@ import Testing
         let log = workspace.directory + "/agent.log"
         let agent = try startLifeboat(arguments, environment: environment, log: log)
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
+        let port = try await telemetryPort(of: agent, log: log)
 
         // Wait (bounded) until three backups were stored, which also means retention ran twice.
         var metrics = ""

@@ -232,11 +232,28 @@ func startLifeboat(_ arguments: [String], environment: [String: String], log: St
     process.executableURL = productsDirectory.appendingPathComponent("lifeboat")
     process.arguments = arguments
     process.environment = environment
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     process.standardOutput = FileHandle(forWritingAtPath: log)
     process.standardError = FileHandle(forWritingAtPath: log)
     try process.run()
     return process
+}
+
+/// The port of an agent started with a listen address of port 0: the kernel picks it when the agent binds, and the
+/// agent logs it ("telemetry listening", text or JSON). A port picked before the start and handed over could be given
+/// to another server of the parallel suite first.
+func telemetryPort(of agent: Process, log: String) async throws -> Int {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        if let line = text.split(separator: "\n").first(where: { $0.contains("telemetry listening") }),
+           let match = line.firstMatch(of: /127\.0\.0\.1:([0-9]+)/), let port = Int(match.1), port > 0 {
+            return port
+        }
+        guard agent.isRunning else { throw E2EError("the agent exited before it listened: \(text)") }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw E2EError("the agent did not log its telemetry address within 60 s")
 }
 
 /// A temporary directory with a key file in it.
@@ -269,8 +286,9 @@ struct E2EWorkspace {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close), for a process that
-/// needs its port before it starts: the one helper every end-to-end test uses.
+/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close), only for a server
+/// whose address must be known before it starts: until it binds, the kernel may hand the port to another server of
+/// the parallel suite. Servers that can bind port 0 and report their port do that instead (docs/testing.md, "Ports").
 func freeLoopbackPort() throws -> Int {
     let (fd, port) = try boundLoopbackSocket()
     close(fd)

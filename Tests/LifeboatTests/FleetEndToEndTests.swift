@@ -10,12 +10,12 @@ import Testing
 @Suite struct FleetEndToEndTests {
     static let names = ["a", "b", "c"]
 
-    func configuration(_ workspace: E2EWorkspace, sims: [VaultSimProcess], port: Int) -> String {
+    func configuration(_ workspace: E2EWorkspace, sims: [VaultSimProcess]) -> String {
         var text = """
             keys:
               key_files: [\(workspace.keyFile)]
             agent:
-              listen: 127.0.0.1:\(port)
+              listen: 127.0.0.1:0
               log_format: json
               state_file: \(workspace.directory)/state/agent-state.json
               schedules:
@@ -67,9 +67,8 @@ import Testing
         defer { for sim in sims { sim.stop() } }
         let workspace = try await E2EWorkspace()
         defer { workspace.remove() }
-        let port = try freeLoopbackPort()
         let configPath = workspace.directory + "/lifeboat.yaml"
-        try configuration(workspace, sims: sims, port: port).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try configuration(workspace, sims: sims).write(toFile: configPath, atomically: true, encoding: .utf8)
 
         // The --cluster rules, on the same configuration.
         let tokens = Dictionary(uniqueKeysWithValues: zip(Self.names, sims).map { ("LB_TEST_TOKEN_\($0.0.uppercased())", $0.1.rootToken) })
@@ -90,6 +89,7 @@ import Testing
         let log = workspace.directory + "/agent.log"
         let agent = try startLifeboat(["agent", "--config", configPath], environment: environment, log: log)
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
+        let port = try await telemetryPort(of: agent, log: log)
         func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         func metrics() async -> String { await (try? AgentEndToEndTests().fetch("http://127.0.0.1:\(port)/metrics").stdout) ?? "" }
 

@@ -1,6 +1,6 @@
-// Test harness for the S3 store: starts `python3 -m moto.server` on a free loopback port (and optionally a
-// fault-injecting HTTP proxy in front of it, a Python script written to a temporary file), waits until it
-// answers, and always kills the processes at the end. Also: deterministic test data and a counting transport.
+// Test harness for the S3 store: starts moto's server (and optionally a fault-injecting HTTP proxy in front of it),
+// each a Python script written to a temporary file that binds a port of the kernel's choice and reports it in a
+// file, waits until it answers, and always kills the processes at the end. Also: deterministic test data and a counting transport.
 
 import AsyncHTTPClient
 import Foundation
@@ -43,11 +43,12 @@ struct S3ProxyStats: Decodable, Sendable {
 
 /// A running moto server (and proxy); `endpoint` is what the store talks to (the proxy when there is one).
 final class S3TestEnvironment: @unchecked Sendable {
-    // @unchecked: `Process` is not Sendable; the processes are only started in `start` and stopped in `stop`,
-    // both called from the one test task that owns the environment.
-    let motoPort: Int
-    let proxyPort: Int?
+    // @unchecked: `Process` is not Sendable; the processes are only started in `start` and stopped in `stop`, and
+    // the ports set in `start`, all from the one test task that owns the environment.
+    private(set) var motoPort = 0
+    private(set) var proxyPort: Int?
     private var processes: [Process] = []
+    private let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-s3-env-\(UUID().uuidString)")
     let bucket: String
     let sleeper = S3SleepRecorder()
     let retryLog = S3RetryLog()
@@ -55,16 +56,13 @@ final class S3TestEnvironment: @unchecked Sendable {
 
     var endpoint: String { "http://127.0.0.1:\(proxyPort ?? motoPort)" }
 
-    private init(motoPort: Int, proxyPort: Int?, bucket: String) {
-        self.motoPort = motoPort
-        self.proxyPort = proxyPort
+    private init(bucket: String) {
         self.bucket = bucket
     }
 
     /// Starts moto (and the proxy), runs `body`, and kills the processes whatever happens.
     static func with<T: Sendable>(faults: S3ProxyFaults? = nil, _ body: (S3TestEnvironment) async throws -> T) async throws -> T {
-        let env = S3TestEnvironment(motoPort: try freeLoopbackPort(), proxyPort: faults == nil ? nil : try freeLoopbackPort(),
-                                    bucket: "lifeboat-test-\(UInt32.random(in: 0...UInt32.max))")
+        let env = S3TestEnvironment(bucket: "lifeboat-test-\(UInt32.random(in: 0...UInt32.max))")
         do {
             try await env.start(faults: faults)
             let result = try await body(env)
@@ -76,19 +74,32 @@ final class S3TestEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Each server binds a port of the kernel's choice itself and writes it to a file: a port picked here and handed
+    /// over could be given to another server of the parallel suite before the Python process binds it (then this
+    /// environment's requests would go to another test's moto, which vanishes when that test ends).
     private func start(faults: S3ProxyFaults?) async throws {
-        processes.append(try Self.launch(["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", String(motoPort)]))
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let motoScript = scratch.appendingPathComponent("moto-server.py"), motoPortFile = scratch.appendingPathComponent("moto.port")
+        try (Self.scriptPrelude + Self.motoScript).write(to: motoScript, atomically: true, encoding: .utf8)
+        let motoLog = scratch.appendingPathComponent("moto.log")
+        let moto = try Self.launch(["python3", motoScript.path, "--port-file", motoPortFile.path], log: motoLog)
+        processes.append(moto)
+        motoPort = try await Self.waitForPort(in: motoPortFile, of: moto, "moto", log: motoLog)
         try await Self.waitUntilAnswering(port: motoPort)
-        if let faults, let proxyPort {
-            let script = FileManager.default.temporaryDirectory.appendingPathComponent("lifeboat-s3-fault-proxy-\(proxyPort).py")
-            try Self.proxyScript.write(to: script, atomically: true, encoding: .utf8)
-            processes.append(try Self.launch([
-                "python3", script.path, "--listen", String(proxyPort), "--upstream", String(motoPort),
+        if let faults {
+            let script = scratch.appendingPathComponent("proxy.py"), portFile = scratch.appendingPathComponent("proxy.port")
+            let proxyLog = scratch.appendingPathComponent("proxy.log")
+            try (Self.scriptPrelude + Self.proxyScript).write(to: script, atomically: true, encoding: .utf8)
+            let proxy = try Self.launch([
+                "python3", script.path, "--port-file", portFile.path, "--upstream", String(motoPort),
                 "--fail-part", String(faults.failPart), "--fail-status", String(faults.failStatus),
                 "--fail-times", String(faults.failTimes), "--reset-part", String(faults.resetPart),
                 "--reset-times", String(faults.resetTimes),
-            ]))
-            try await Self.waitUntilAnswering(port: proxyPort)
+            ], log: proxyLog)
+            processes.append(proxy)
+            let port = try await Self.waitForPort(in: portFile, of: proxy, "the fault proxy", log: proxyLog)
+            proxyPort = port
+            try await Self.waitUntilAnswering(port: port)
         }
         // The bucket is created directly on moto.
         let setup = try makeStore(direct: true, retry: .none)
@@ -105,6 +116,7 @@ final class S3TestEnvironment: @unchecked Sendable {
             await process.exited()
         }
         processes = []
+        try? FileManager.default.removeItem(at: scratch)
     }
 
     /// A store on this environment's bucket with dummy credentials and a recording (non-sleeping) retry wait.
@@ -138,14 +150,35 @@ final class S3TestEnvironment: @unchecked Sendable {
 
     // MARK: - Processes
 
-    private static func launch(_ arguments: [String]) throws -> Process {
+    /// Starts `arguments` with its standard error written to `log` (what a server that failed to start said).
+    private static func launch(_ arguments: [String], log: URL) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = (try? FileHandle(forWritingTo: log)) ?? FileHandle.nullDevice
         try process.run()
         return process
+    }
+
+    /// Waits for the port a launched server writes (atomically) to `file` once it is bound.
+    private static func waitForPort(in file: URL, of process: Process, _ name: String, log: URL) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: file, encoding: .utf8) {
+                guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), (1...65535).contains(port) else {
+                    throw S3TestHarnessError("\(name) wrote \"\(text)\" as its port")
+                }
+                return port
+            }
+            guard process.isRunning else {
+                let said = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(5).joined(separator: "\n")
+                throw S3TestHarnessError("\(name) exited with status \(process.terminationStatus) before it listened; is `moto[server]` installed (python3 -m pip install 'moto[server]')? It said: \(said)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw S3TestHarnessError("\(name) did not report its port within 60 s")
     }
 
     /// Polls until something answers HTTP on the port (moto needs a few seconds on a busy machine).
@@ -165,13 +198,13 @@ final class S3TestEnvironment: @unchecked Sendable {
 
     /// The fault-injecting proxy: forwards every request to moto unchanged (Host header included, so signatures
     /// stay valid) except the UploadPart requests it was told to fail or reset. `GET /__proxy__/stats` returns
-    /// its counters. It exits when its parent (the test process) goes away.
+    /// its counters.
     static let proxyScript = #"""
     import argparse, http.client, http.server, json, os, socket, struct, threading, time
     from urllib.parse import urlsplit, parse_qs
 
     p = argparse.ArgumentParser()
-    p.add_argument("--listen", type=int, required=True)
+    p.add_argument("--port-file", required=True)
     p.add_argument("--upstream", type=int, required=True)
     p.add_argument("--fail-part", type=int, default=0)
     p.add_argument("--fail-status", type=int, default=500)
@@ -182,13 +215,6 @@ final class S3TestEnvironment: @unchecked Sendable {
 
     lock = threading.Lock()
     stats = {"uploadParts": 0, "injectedStatus": 0, "resets": 0}
-    parent = os.getppid()
-
-    def watch_parent():
-        while True:
-            if os.getppid() != parent:
-                os._exit(0)
-            time.sleep(1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -253,10 +279,50 @@ final class S3TestEnvironment: @unchecked Sendable {
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
-    threading.Thread(target=watch_parent, daemon=True).start()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.listen), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    server.serve_forever()
+    serve_reporting_port(server, args.port_file)
+    """#
+
+    /// moto's server as `python3 -m moto.server` runs it (the same application, threaded), bound to a port of the
+    /// kernel's choice. (The file must not be called `moto.py`: its directory comes first on Python's path, and it
+    /// would hide the package.)
+    static let motoScript = #"""
+    import argparse, logging
+    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--port-file", required=True)
+    args = p.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request; errors still reach the log
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    os.environ["MOTO_PORT"] = str(server.server_address[1])
+    serve_reporting_port(server, args.port_file)
+    """#
+
+    /// What both scripts begin with: `serve_reporting_port` writes the port the kernel gave the server to a file
+    /// (atomically, so the test never reads half of it), then serves until the parent (the test process) goes away.
+    static let scriptPrelude = #"""
+    import os, threading, time
+
+    _parent = os.getppid()
+
+    def serve_reporting_port(server, port_file):
+        def watch_parent():
+            while True:
+                if os.getppid() != _parent:
+                    os._exit(0)
+                time.sleep(1)
+        threading.Thread(target=watch_parent, daemon=True).start()
+        with open(port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        os.rename(port_file + ".tmp", port_file)
+        server.serve_forever()
+
     """#
 }
 
