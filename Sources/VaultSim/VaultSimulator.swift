@@ -148,10 +148,12 @@ public final class VaultSimulator: Sendable {
         }
     }
 
-    /// Binds or unbinds a node's listener after the core started or stopped it (keeps its port). Blocks on NIO
-    /// futures only (never on Swift tasks), so it is safe from any thread that is not an event loop.
+    /// Binds or unbinds a node's listener after the core started or stopped it (keeps its port: while the node is
+    /// down, a `LoopbackPortHold` refuses connections on it and keeps other servers off it). Blocks on NIO futures
+    /// only (never on Swift tasks), so it is safe from any thread that is not an event loop.
     private func setListener(_ id: String, up: Bool) {
         if up {
+            listeners.releaseHold(id)
             let port = core.lock.withLock { core.node(id)?.port ?? 0 }
             let service: SimService = { [core] req in core.handle(nodeID: id, request: req) }
             let listener = (try? HTTPListener.bindBlocking(group: eventLoopGroup, host: "127.0.0.1", port: port,
@@ -164,6 +166,8 @@ public final class VaultSimulator: Sendable {
             }
         } else if let l = listeners.remove(id) {
             l.closeBlocking()
+            // Without the hold the address is merely free, and works as "down" only until the port is reused.
+            if let hold = try? LoopbackPortHold(port: l.port) { listeners.hold(id, hold) }
         }
     }
 
@@ -317,6 +321,7 @@ public final class VaultSimulator: Sendable {
         core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { l.closeBlocking() }
+        listeners.releaseHolds()
         control?.closeBlocking()
         try? eventLoopGroup.syncShutdownGracefully()
     }
@@ -326,6 +331,7 @@ public final class VaultSimulator: Sendable {
         core.lock.withLock { core.shutDown = true }
         core.listenerHook = nil
         for l in listeners.all() { await l.close() }
+        listeners.releaseHolds()
         await control?.close()
         try? await eventLoopGroup.shutdownGracefully()
     }
@@ -335,9 +341,15 @@ public final class VaultSimulator: Sendable {
 final class ListenerTable: @unchecked Sendable {
     private let lock = NSLock()
     private var table: [String: HTTPListener] = [:]
+    /// The ports of stopped nodes (guarded by `lock`).
+    private var holds: [String: LoopbackPortHold] = [:]
     func set(_ id: String, _ l: HTTPListener) { lock.withLock { table[id] = l } }
     func remove(_ id: String) -> HTTPListener? { lock.withLock { table.removeValue(forKey: id) } }
     func all() -> [HTTPListener] { lock.withLock { Array(table.values) } }
+    func hold(_ id: String, _ hold: LoopbackPortHold) { lock.withLock { holds[id] = hold } }
+    /// Lets the node's port go (the hold closes when the table drops it), so the node can bind it again.
+    func releaseHold(_ id: String) { lock.withLock { holds[id] = nil } }
+    func releaseHolds() { lock.withLock { holds.removeAll() } }
 }
 
 extension SimCore {

@@ -3,6 +3,7 @@
 import Foundation
 import LifeboatArchive
 import Testing
+import VaultSim
 
 /// The directory holding the built executables (`lifeboat`, `vault-sim`): next to the test bundle.
 let productsDirectory: URL = {
@@ -114,6 +115,9 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
     let directory: String
     let ready: Ready
     let keys: Keys
+    /// The stopped simulator's ports (its nodes' and control addresses), held until this object goes: a test that
+    /// stops a cluster expects its addresses to refuse connections, not to reach the next server handed the port.
+    private var heldPorts: [LoopbackPortHold] = []
 
     var launcherName: String { "vault-sim" }
     var nodes: [Node] { ready.nodes }
@@ -172,6 +176,8 @@ final class VaultSimProcess: LaunchedCluster, @unchecked Sendable {
             // SIGKILL: child processes of the test runner may inherit a mask that blocks SIGTERM.
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            let addresses = ready.nodes.map(\.api_addr) + [ready.control_addr]
+            heldPorts = addresses.compactMap { Int($0.split(separator: ":").last ?? "") }.compactMap { try? LoopbackPortHold(port: $0) }
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -290,36 +296,14 @@ struct E2EWorkspace {
 /// whose address must be known before it starts: until it binds, the kernel may hand the port to another server of
 /// the parallel suite. Servers that can bind port 0 and report their port do that instead (docs/testing.md, "Ports").
 func freeLoopbackPort() throws -> Int {
-    let (fd, port) = try boundLoopbackSocket()
-    close(fd)
-    return port
+    try LoopbackPortHold().port
 }
 
 /// A port on 127.0.0.1 that refuses every connection for as long as `body` runs: a socket is bound to it but never
 /// listens, so a connect gets ECONNREFUSED and no other server of the parallel suite can be handed the port (a port
-/// that was merely closed can be, and then the "dead" address answers).
+/// that was merely closed can be, and then the "dead" address answers). vault-sim holds a stopped node's port the same way.
 func withRefusingLoopbackPort<T>(_ body: (Int) async throws -> T) async throws -> T {
-    let (fd, port) = try boundLoopbackSocket()
-    defer { close(fd) }
-    return try await body(port)
-}
-
-/// A TCP socket bound to a port of the kernel's choice on 127.0.0.1, and that port.
-private func boundLoopbackSocket() throws -> (Int32, Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw E2EError("socket failed") }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { close(fd); throw E2EError("bind failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { close(fd); throw E2EError("getsockname failed") }
-    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    let hold = try LoopbackPortHold()
+    defer { withExtendedLifetime(hold) {} }  // the port is held until `body` is done, not only until its last use here
+    return try await body(hold.port)
 }

@@ -72,6 +72,39 @@ import Testing
         _ = try await h.sim.waitForActive()
     }
 
+    @Test("a stopped node's port refuses connections and stays its own until the node starts on it again")
+    func aStoppedNodeHoldsItsPort() async throws {
+        let h = try await SimHarness.start()
+        defer { h.stopNow() }
+        _ = try await h.sim.initializeCluster()
+        let id = h.standbyID
+        let address = try #require(h.sim.apiAddress(id))
+        let port = try #require(Int(address.split(separator: ":").last ?? ""))
+        h.sim.stopNode(id)
+        #expect(throws: (any Error).self) { try h.get(id, "sys/health") }
+        // Nothing else can take the port while the node is down. (No connection to the node was made before the
+        // stop, so no TIME_WAIT socket holds the port: without the hold this bind succeeds.)
+        #expect(Self.plainBind(port) == EADDRINUSE, "the stopped node's port was free for anyone to take")
+        try h.sim.startNode(id)
+        #expect(h.sim.apiAddress(id) == address, "the node came back on another address")
+        #expect(try h.get(id, "sys/seal-status").status == 200)
+    }
+
+    /// Binds a socket without SO_REUSEADDR to 127.0.0.1:`port` and closes it: 0, or the errno of the bind.
+    static func plainBind(_ port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0 ? 0 : errno
+    }
+
     @Test func electionAfterTheActiveNodeSealsAndForcedLeaderChange() async throws {
         let h = try await SimHarness.start()
         defer { h.stopNow() }
