@@ -292,9 +292,10 @@ struct E2EWorkspace {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close), only for a server
-/// whose address must be known before it starts: until it binds, the kernel may hand the port to another server of
-/// the parallel suite. Servers that can bind port 0 and report their port do that instead (docs/testing.md, "Ports").
+/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close): until a server binds
+/// it, the kernel may hand the port to another server of the parallel suite. Servers that can bind port 0 and report
+/// their port do that instead, and a test that must fix the port first holds it (`LoopbackPortHold`) while its server
+/// binds beside the hold (docs/testing.md, "Ports").
 func freeLoopbackPort() throws -> Int {
     try LoopbackPortHold().port
 }

@@ -17,6 +17,7 @@ import Testing
 @testable import LifeboatSchedule
 @testable import LifeboatBase
 import LifeboatTesting
+import VaultSim
 
 @Suite("hooks cannot hang; --only-if-leader decides on evidence", .serialized)
 struct HookAndLeaderEndToEndTests {
@@ -26,12 +27,19 @@ struct HookAndLeaderEndToEndTests {
         defer { scene.stop() }
         let vaultSim = productsDirectory.appendingPathComponent("vault-sim").path
         let scratch = scene.workspace.directory + "/scratch"
-        let apiPort = try freeLoopbackPort(), controlPort = try freeLoopbackPort()
+        // The scratch node's address must be known before the hook starts it. The test holds both ports for its whole
+        // run (bound, never listening), so no other server of the parallel suite is handed them; vault-sim binds them
+        // beside the holds (both sockets have SO_REUSEADDR, and only vault-sim's listens).
+        let apiHold = try LoopbackPortHold(), controlHold = try LoopbackPortHold()
+        defer { withExtendedLifetime((apiHold, controlHold)) {} }
+        let apiPort = apiHold.port, controlPort = controlHold.port
         // Two daemons inherit the hook's stdout: a sleeper, and the scratch vault-sim (it prints its ready line there).
+        // The hook fails at once if the simulator exits before it is ready.
         let create = "mkdir -p \(scratch); sleep 120 & echo $! > \(scratch)/sleep.pid; "
             + "\(vaultSim) serve --nodes 1 --base-port \(apiPort) --control-port \(controlPort) --data-dir \(scratch)/data "
             + "--ready-file \(scratch)/ready.json --election-delay-ms 200 --restore-delay-ms 100 & echo $! > \(scratch)/sim.pid; "
-            + "while [ ! -f \(scratch)/ready.json ]; do sleep 0.1; done; echo scratch cluster created"
+            + "while [ ! -f \(scratch)/ready.json ]; do kill -0 $(cat \(scratch)/sim.pid) || exit 1; sleep 0.1; done; "
+            + "echo scratch cluster created"
         let destroy = "kill -9 $(cat \(scratch)/sim.pid) $(cat \(scratch)/sleep.pid) 2>/dev/null; rm -rf \(scratch)/data; true"
         let reset = "VAULT_SIM_CONTROL=http://127.0.0.1:\(controlPort) \(vaultSim) node wipe {node}"
         let arguments = ["drill", "latest", "--repo", scene.workspace.repository, "--key-file", scene.workspace.keyFile,
