@@ -292,14 +292,6 @@ struct E2EWorkspace {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// A TCP port free right now on 127.0.0.1 (bind port 0, read the port the kernel chose, close): until a server binds
-/// it, the kernel may hand the port to another server of the parallel suite. Servers that can bind port 0 and report
-/// their port do that instead, and a test that must fix the port first holds it (`LoopbackPortHold`) while its server
-/// binds beside the hold (docs/testing.md, "Ports").
-func freeLoopbackPort() throws -> Int {
-    try LoopbackPortHold().port
-}
-
 /// A port on 127.0.0.1 that refuses every connection for as long as `body` runs: a socket is bound to it but never
 /// listens, so a connect gets ECONNREFUSED and no other server of the parallel suite can be handed the port (a port
 /// that was merely closed can be, and then the "dead" address answers). vault-sim holds a stopped node's port the same way.

@@ -5,6 +5,7 @@
 // LIFEBOAT_TEST_VAULT_BIN (ClusterLaunchers.selected).
 
 import Foundation
+import VaultSim
 import LifeboatArchive
 import Testing
 @testable import LifeboatRecovery
@@ -105,14 +106,22 @@ struct VaultServerLauncher: ClusterLauncher {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let cluster: VaultServerCluster
+        var holds: [LoopbackPortHold] = []
         do {
-            let configs = try VaultServerConfig.cluster(count: nodes, root: directory, port: freeLoopbackPort)
+            // Every port stays held (bound, never listening) for the cluster's life: the servers bind beside the holds
+            // (Go's listeners, like vault-sim's, set SO_REUSEADDR), and no other server of the parallel suite is handed
+            // a node's port before the node starts or while it is stopped.
+            let configs = try VaultServerConfig.cluster(count: nodes, root: directory) {
+                let hold = try LoopbackPortHold()
+                holds.append(hold)
+                return hold.port
+            }
             for config in configs {
                 try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
                 try config.render(peers: configs).write(toFile: directory + "/\(config.nodeID).hcl", atomically: true, encoding: .utf8)
             }
-            cluster = VaultServerCluster(launcher: self, directory: directory, configs: configs)
+            cluster = VaultServerCluster(launcher: self, directory: directory, configs: configs, portHolds: holds)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
@@ -134,16 +143,19 @@ final class VaultServerCluster: LaunchedCluster, @unchecked Sendable {
     let launcher: VaultServerLauncher
     let directory: String
     let configs: [VaultServerConfig]
+    /// The nodes' ports, held for the cluster's life (see `launchProcesses`).
+    private let portHolds: [LoopbackPortHold]
     private let children = PThreadLocked<[String: pid_t]>([:])
     private let initialized = PThreadLocked<(rootToken: String, keys: [String])>(("", []))
     /// Set by `stop()`; a reset only runs while it is false, under `resetLock` (so stop never races a restart).
     private var stopped = false
     private let resetLock = NSLock()
 
-    init(launcher: VaultServerLauncher, directory: String, configs: [VaultServerConfig]) {
+    init(launcher: VaultServerLauncher, directory: String, configs: [VaultServerConfig], portHolds: [LoopbackPortHold]) {
         self.launcher = launcher
         self.directory = directory
         self.configs = configs
+        self.portHolds = portHolds
     }
 
     deinit { stop() }
