@@ -29,8 +29,10 @@ mkdir -p "$logs"
 # with the same sanitizer) writes its reports to $logs/<sanitizer>-report.<pid>.
 reports_dir=$(cd "$logs" && pwd)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:log_path=$reports_dir/address-report}
-# Report every race; a process that saw one exits 66, so the test that ran it fails too.
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1:exitcode=66:log_path=$reports_dir/thread-report}
+# Report every race; a process that saw one exits 66, so the test that ran it fails too. The suppressions are reports
+# read and found to be no race (each explained in the file).
+suppressions=$(pwd)/scripts/tsan-suppressions.txt
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1:exitcode=66:log_path=$reports_dir/thread-report:suppressions=$suppressions}
 
 status=0
 for sanitizer in "${sanitizers[@]}"; do
