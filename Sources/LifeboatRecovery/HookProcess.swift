@@ -267,10 +267,18 @@ final class HookProcess: @unchecked Sendable {
 }
 
 /// Splits a byte stream into lines and hands each, prefixed, to a sink; keeps a bounded copy of everything.
-final class HookOutput: @unchecked Sendable {
-    // Only the monitor thread touches `pending` and `captured` until `finish()`, which runs after the monitor returned.
-    private var pending: [UInt8] = []
-    private var captured: [UInt8] = []
+///
+/// The monitor thread appends and the awaiting task finishes. The program orders them (the monitor returns before
+/// the continuation is resumed), but when the hook ends before the task reaches its `await` the task does not
+/// suspend, and that order is held only by atomics in the Swift runtime, which ThreadSanitizer cannot see (it
+/// reported `append` against `finish`). The state is behind the lock, so the order is explicit for any reader.
+final class HookOutput: Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var captured: [UInt8] = []
+    }
+
+    private let state = PThreadLocked(State())
     private let limit: Int
     private let prefix: String
     private let sink: @Sendable (String) -> Void
@@ -281,24 +289,29 @@ final class HookOutput: @unchecked Sendable {
         self.sink = sink
     }
 
+    /// Lines go to the sink under the lock, so they keep their order.
     func append(_ bytes: [UInt8]) {
-        if captured.count < limit { captured += bytes.prefix(limit - captured.count) }
-        pending += bytes
-        while let newline = pending.firstIndex(of: 0x0a) {
-            sink(prefix + String(decoding: pending[..<newline], as: UTF8.self))
-            pending.removeSubrange(...newline)
-        }
-        if pending.count > 4096 {
-            sink(prefix + String(decoding: pending, as: UTF8.self))
-            pending.removeAll()
+        state.withLock { s in
+            if s.captured.count < limit { s.captured += bytes.prefix(limit - s.captured.count) }
+            s.pending += bytes
+            while let newline = s.pending.firstIndex(of: 0x0a) {
+                sink(prefix + String(decoding: s.pending[..<newline], as: UTF8.self))
+                s.pending.removeSubrange(...newline)
+            }
+            if s.pending.count > 4096 {
+                sink(prefix + String(decoding: s.pending, as: UTF8.self))
+                s.pending.removeAll()
+            }
         }
     }
 
     func finish() -> String {
-        if !pending.isEmpty {
-            sink(prefix + String(decoding: pending, as: UTF8.self))
-            pending.removeAll()
+        state.withLock { s in
+            if !s.pending.isEmpty {
+                sink(prefix + String(decoding: s.pending, as: UTF8.self))
+                s.pending.removeAll()
+            }
+            return String(decoding: s.captured, as: UTF8.self)
         }
-        return String(decoding: captured, as: UTF8.self)
     }
 }
