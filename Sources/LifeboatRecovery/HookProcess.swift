@@ -269,9 +269,10 @@ final class HookProcess: @unchecked Sendable {
 /// Splits a byte stream into lines and hands each, prefixed, to a sink; keeps a bounded copy of everything.
 ///
 /// The monitor thread appends and the awaiting task finishes. The program orders them (the monitor returns before
-/// the continuation is resumed), but when the hook ends before the task reaches its `await` the task does not
-/// suspend, and that order is held only by atomics in the Swift runtime, which ThreadSanitizer cannot see (it
-/// reported `append` against `finish`). The state is behind the lock, so the order is explicit for any reader.
+/// the continuation is resumed), but ThreadSanitizer did not see that order and reported `append` against `finish`,
+/// now and then (most likely when the hook ends before the task reaches its `await`, so the task never suspends and
+/// the order is held by atomics inside the uninstrumented Swift runtime). The state is behind the lock, so the order
+/// no longer depends on how the task resumes.
 final class HookOutput: Sendable {
     private struct State {
         var pending: [UInt8] = []
