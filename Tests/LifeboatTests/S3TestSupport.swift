@@ -79,27 +79,14 @@ final class S3TestEnvironment: @unchecked Sendable {
     /// environment's requests would go to another test's moto, which vanishes when that test ends).
     private func start(faults: S3ProxyFaults?) async throws {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let motoScript = scratch.appendingPathComponent("moto-server.py"), motoPortFile = scratch.appendingPathComponent("moto.port")
-        try (Self.scriptPrelude + Self.motoScript).write(to: motoScript, atomically: true, encoding: .utf8)
-        let motoLog = scratch.appendingPathComponent("moto.log")
-        let moto = try Self.launch(["python3", motoScript.path, "--port-file", motoPortFile.path], log: motoLog)
-        processes.append(moto)
-        motoPort = try await Self.waitForPort(in: motoPortFile, of: moto, "moto", log: motoLog)
-        try await Self.waitUntilAnswering(port: motoPort)
+        motoPort = try await launchServer("moto-server", Self.motoScript, [])
         if let faults {
-            let script = scratch.appendingPathComponent("proxy.py"), portFile = scratch.appendingPathComponent("proxy.port")
-            let proxyLog = scratch.appendingPathComponent("proxy.log")
-            try (Self.scriptPrelude + Self.proxyScript).write(to: script, atomically: true, encoding: .utf8)
-            let proxy = try Self.launch([
-                "python3", script.path, "--port-file", portFile.path, "--upstream", String(motoPort),
+            proxyPort = try await launchServer("proxy", Self.proxyScript, [
+                "--upstream", String(motoPort),
                 "--fail-part", String(faults.failPart), "--fail-status", String(faults.failStatus),
                 "--fail-times", String(faults.failTimes), "--reset-part", String(faults.resetPart),
                 "--reset-times", String(faults.resetTimes),
-            ], log: proxyLog)
-            processes.append(proxy)
-            let port = try await Self.waitForPort(in: portFile, of: proxy, "the fault proxy", log: proxyLog)
-            proxyPort = port
-            try await Self.waitUntilAnswering(port: port)
+            ])
         }
         // The bucket is created directly on moto.
         let setup = try makeStore(direct: true, retry: .none)
@@ -160,6 +147,19 @@ final class S3TestEnvironment: @unchecked Sendable {
         process.standardError = (try? FileHandle(forWritingTo: log)) ?? FileHandle.nullDevice
         try process.run()
         return process
+    }
+
+    /// Writes `script` (after the shared prelude) to `<name>.py`, starts it, and returns the port it reports once
+    /// something answers there. (`name` must not be `moto`: the script's directory comes first on Python's path.)
+    private func launchServer(_ name: String, _ script: String, _ arguments: [String]) async throws -> Int {
+        let file = scratch.appendingPathComponent("\(name).py"), portFile = scratch.appendingPathComponent("\(name).port")
+        let log = scratch.appendingPathComponent("\(name).log")
+        try (Self.scriptPrelude + script).write(to: file, atomically: true, encoding: .utf8)
+        let process = try Self.launch(["python3", file.path, "--port-file", portFile.path] + arguments, log: log)
+        processes.append(process)
+        let port = try await Self.waitForPort(in: portFile, of: process, name, log: log)
+        try await Self.waitUntilAnswering(port: port)
+        return port
     }
 
     /// Waits for the port a launched server writes (atomically) to `file` once it is bound.
@@ -285,8 +285,7 @@ final class S3TestEnvironment: @unchecked Sendable {
     """#
 
     /// moto's server as `python3 -m moto.server` runs it (the same application, threaded), bound to a port of the
-    /// kernel's choice. (The file must not be called `moto.py`: its directory comes first on Python's path, and it
-    /// would hide the package.)
+    /// kernel's choice.
     static let motoScript = #"""
     import argparse, logging
     from werkzeug.serving import make_server
